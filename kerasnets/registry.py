@@ -1,0 +1,238 @@
+"""The model registry: names to builders, with the metadata of each network.
+
+A family module registers each variant with :func:`register_model`; the rest of
+the package (data pipelines, recipes, exporters, the CLI) reads the metadata
+here instead of hard-coding per-model facts such as the input size or the
+preprocessing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import fnmatch
+from typing import Any, Callable
+
+__all__ = [
+    "Paper",
+    "ModelSpec",
+    "register_model",
+    "register_alias",
+    "get_spec",
+    "build",
+    "list_models",
+    "model_info",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Paper:
+    """A paper a network comes from."""
+
+    authors: str
+    year: int
+    title: str
+    url: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.authors} ({self.year}). {self.title}."
+
+
+# Preprocessing modes, as keras.applications names them:
+#   "caffe": RGB->BGR, subtract the ImageNet channel means (VGG, ResNet v1);
+#   "tf":    scale to [-1, 1] (Inception, Xception, MobileNet);
+#   "torch": scale to [0, 1], subtract mean and divide by std per channel;
+#   "unit":  scale to [0, 1] (small gray-scale networks such as LeNet-5).
+PREPROCESSING_MODES = ("caffe", "tf", "torch", "unit")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """Everything the package knows about one registered network."""
+
+    name: str
+    builder: Callable[..., Any]
+    family: str
+    paper: Paper
+    input_shape: tuple[int, int, int]
+    min_input_shape: tuple[int, int, int]
+    params: int
+    preprocessing: str = "caffe"
+    # True when the classifier has fully connected layers on a flattened map,
+    # so that include_top=True fixes the input size to `input_shape`.
+    fixed_input: bool = False
+    num_classes: int = 1000
+    aliases: tuple[str, ...] = ()
+    defaults: dict = dataclasses.field(default_factory=dict)
+    description: str = ""
+
+    def build(self, /, **kwargs):
+        merged = dict(self.defaults)
+        merged.update(kwargs)
+        return self.builder(**merged)
+
+    def info(self) -> dict:
+        return {
+            "name": self.name,
+            "family": self.family,
+            "paper": {
+                "authors": self.paper.authors,
+                "year": self.paper.year,
+                "title": self.paper.title,
+                "url": self.paper.url,
+            },
+            "description": self.description,
+            "input_shape": self.input_shape,
+            "min_input_shape": self.min_input_shape,
+            "fixed_input": self.fixed_input,
+            "classes": self.num_classes,
+            "parameters": self.params,
+            "preprocessing": self.preprocessing,
+            "aliases": self.aliases,
+            "defaults": dict(self.defaults),
+        }
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def _check_new_name(name: str) -> None:
+    if not name or name != name.lower() or " " in name:
+        raise ValueError(f"model names are lower-case without spaces; got {name!r}")
+    if name in _REGISTRY or name in _ALIASES:
+        raise ValueError(f"a model named {name!r} is already registered")
+
+
+def register_model(
+    name: str | None = None,
+    *,
+    family: str,
+    paper: Paper,
+    input_shape: tuple[int, int, int],
+    params: int,
+    min_input_shape: tuple[int, int, int] | None = None,
+    preprocessing: str = "caffe",
+    fixed_input: bool = False,
+    num_classes: int = 1000,
+    aliases: tuple[str, ...] = (),
+    description: str = "",
+    **defaults,
+):
+    """Decorator that registers a builder function under `name`.
+
+    `params` is the reference parameter count (for the default input shape and
+    `num_classes`) that the tests hold the builder to. Extra keyword arguments
+    become default keyword arguments of the builder for this name.
+    """
+    if preprocessing not in PREPROCESSING_MODES:
+        raise ValueError(
+            f"preprocessing must be one of {PREPROCESSING_MODES}; got {preprocessing!r}"
+        )
+
+    def decorator(fn):
+        model_name = name or fn.__name__
+        _check_new_name(model_name)
+        for alias in aliases:
+            _check_new_name(alias)
+        spec = ModelSpec(
+            name=model_name,
+            builder=fn,
+            family=family,
+            paper=paper,
+            input_shape=tuple(input_shape),
+            min_input_shape=tuple(min_input_shape or input_shape),
+            params=int(params),
+            preprocessing=preprocessing,
+            fixed_input=fixed_input,
+            num_classes=num_classes,
+            aliases=tuple(aliases),
+            defaults=dict(defaults),
+            description=description or (fn.__doc__ or "").strip().split("\n")[0],
+        )
+        _REGISTRY[model_name] = spec
+        for alias in aliases:
+            _ALIASES[alias] = model_name
+        return fn
+
+    return decorator
+
+
+def register_alias(alias: str, target: str, **overrides) -> None:
+    """Registers `alias` as `target` with some builder arguments fixed.
+
+    With no overrides the alias resolves to the target itself; with overrides
+    it becomes a registered model of its own (listed, with its own metadata).
+    """
+    spec = get_spec(target)
+    if not overrides:
+        _check_new_name(alias)
+        _ALIASES[alias] = spec.name
+        return
+    _check_new_name(alias)
+    defaults = dict(spec.defaults)
+    defaults.update(overrides)
+    _REGISTRY[alias] = dataclasses.replace(
+        spec, name=alias, aliases=(), defaults=defaults, **_shape_overrides(overrides)
+    )
+
+
+def _shape_overrides(overrides: dict) -> dict:
+    shape = overrides.get("input_shape")
+    return {"input_shape": tuple(shape)} if shape is not None else {}
+
+
+def _ensure_loaded() -> None:
+    # Importing the model modules runs their registrations.
+    from kerasnets import models  # noqa: F401
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The :class:`ModelSpec` of a registered name or alias."""
+    _ensure_loaded()
+    if not isinstance(name, str):
+        raise TypeError(f"model name must be a string; got {type(name).__name__}")
+    key = name.strip().lower()
+    key = _ALIASES.get(key, key)
+    if key in _REGISTRY:
+        return _REGISTRY[key]
+    known = sorted(set(_REGISTRY) | set(_ALIASES))
+    close = difflib.get_close_matches(key, known, n=5, cutoff=0.5)
+    hint = f" Closest registered names: {', '.join(close)}." if close else ""
+    raise ValueError(
+        f"Unknown model name {name!r}.{hint} `kerasnets.list_models()` lists all "
+        f"{len(_REGISTRY)} registered names."
+    )
+
+
+def build(name: str, /, **kwargs):
+    """Builds the registered network `name` as a `keras.Model`.
+
+    Keyword arguments go to the family builder: the keras.applications
+    arguments (`include_top`, `weights`, `input_tensor`, `input_shape`,
+    `pooling`, `classes`, `classifier_activation`, `name`) and the paper's
+    hyper-parameters.
+    """
+    return get_spec(name).build(**kwargs)
+
+
+def list_models(pattern: str | None = None, family: str | None = None) -> list[str]:
+    """Sorted registered names, filtered by a glob `pattern` and/or `family`."""
+    _ensure_loaded()
+    names = sorted(_REGISTRY)
+    if pattern is not None:
+        pattern = pattern.lower()
+        names = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+    if family is not None:
+        names = [n for n in names if _REGISTRY[n].family == family]
+    return names
+
+
+def model_info(name: str) -> dict:
+    """Family, paper, default and minimum input shape, parameter count, ... of `name`."""
+    return get_spec(name).info()
+
+
+def families() -> tuple[str, ...]:
+    _ensure_loaded()
+    return tuple(sorted({s.family for s in _REGISTRY.values()}))
