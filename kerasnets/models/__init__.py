@@ -1,0 +1,7 @@
+"""One module per family; importing this package registers every network."""
+
+from kerasnets.models import lenet  # noqa: F401
+from kerasnets.models import alexnet  # noqa: F401
+from kerasnets.models import vgg  # noqa: F401
+from kerasnets.models import nin  # noqa: F401
+from kerasnets.models.convert import fully_convolutional  # noqa: F401

@@ -1,0 +1,140 @@
+"""AlexNet.
+
+Krizhevsky, Sutskever and Hinton (2012), "ImageNet Classification with Deep
+Convolutional Neural Networks", NIPS, section 3 and Figure 2.
+
+Five convolutional and three fully connected layers on 227x227 input (the
+paper says 224, but 11x11/4 convolution without padding needs 227 to give its
+55x55 maps). The network is split over two GPUs ("towers"): conv2, conv4 and
+conv5 see only the maps of their own tower, which is a grouped convolution
+with two groups; conv3 and the fully connected layers see both. ReLU after
+every layer, local response normalization (k=2, n=5, alpha=1e-4, beta=0.75)
+after conv1 and conv2, overlapping 3x3/2 max pooling after both
+normalizations and after conv5, dropout 0.5 on fc6 and fc7.
+60,965,224 parameters for 1000 classes.
+"""
+
+from __future__ import annotations
+
+from keras import layers
+
+from kerasnets.layers import LocalResponseNormalization
+from kerasnets.models import common
+from kerasnets.registry import Paper, register_model
+
+PAPER = Paper(
+    "Krizhevsky, Sutskever, Hinton",
+    2012,
+    "ImageNet Classification with Deep Convolutional Neural Networks",
+    "https://papers.nips.cc/paper/4824-imagenet-classification-with-deep-convolutional-neural-networks",
+)
+
+# The paper's normalization constants (section 3.3).
+LRN_ARGS = dict(k=2.0, n=5, alpha=1e-4, beta=0.75)
+
+
+def conv_layer(x, filters, kernel_size, name, strides=1, padding="same", groups=1):
+    """A convolution with ReLU; `groups=2` keeps each tower's maps apart."""
+    return layers.Conv2D(
+        filters, kernel_size, strides=strides, padding=padding, groups=groups,
+        activation="relu", name=name,
+    )(x)
+
+
+def overlapping_pool(x, name):
+    """3x3 max pooling with stride 2: neighbouring windows overlap (section 3.4)."""
+    return layers.MaxPooling2D(3, strides=2, name=name)(x)
+
+
+def AlexNet(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    towers=2,
+    lrn=True,
+    dropout_rate=0.5,
+    fully_convolutional=False,
+    name="alexnet",
+):
+    """AlexNet (Krizhevsky et al. 2012).
+
+    `towers=2` (the paper) groups conv2, conv4 and conv5 in two; `towers=1` is
+    one full-width tower (62,378,344 parameters). `lrn=False` drops the
+    response normalization: `towers=1, lrn=False` is the common single-GPU
+    form. `fully_convolutional=True` gives fc6/fc7/fc8 as 6x6 and 1x1
+    convolutions for dense evaluation at any input size (see
+    `kerasnets.models.fully_convolutional`).
+    """
+    common.check_choice("towers", towers, (1, 2))
+    common.check_choice("lrn", lrn, (True, False))
+    common.check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
+    if fully_convolutional:
+        return common.fully_convolutional_variant(
+            AlexNet, locals(), default_shape=(227, 227, 3)
+        )
+    inputs = common.prepare_inputs(
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        default_shape=(227, 227, 3),
+        min_shape=(67, 67, 3),
+        fixed_input=True,
+    )
+    x = conv_layer(inputs, 96, 11, "conv1", strides=4, padding="valid")
+    if lrn:
+        x = LocalResponseNormalization(**LRN_ARGS, name="norm1")(x)
+    x = overlapping_pool(x, "pool1")
+    x = conv_layer(x, 256, 5, "conv2", groups=towers)
+    if lrn:
+        x = LocalResponseNormalization(**LRN_ARGS, name="norm2")(x)
+    x = overlapping_pool(x, "pool2")
+    x = conv_layer(x, 384, 3, "conv3")
+    x = conv_layer(x, 384, 3, "conv4", groups=towers)
+    x = conv_layer(x, 256, 3, "conv5", groups=towers)
+    x = overlapping_pool(x, "pool5")
+    if include_top:
+        x = layers.Flatten(name="flatten")(x)
+        x = layers.Dense(4096, activation="relu", name="fc6")(x)
+        x = layers.Dropout(dropout_rate, name="fc6_dropout")(x)
+        x = layers.Dense(4096, activation="relu", name="fc7")(x)
+        x = layers.Dropout(dropout_rate, name="fc7_dropout")(x)
+        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    else:
+        x = common.pooled_features(x, pooling)
+    return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
+
+
+@register_model(
+    family="alexnet",
+    paper=PAPER,
+    input_shape=(227, 227, 3),
+    min_input_shape=(67, 67, 3),
+    params=60_965_224,
+    fixed_input=True,
+)
+def alexnet(**kwargs):
+    """AlexNet: two towers, LRN, overlapping pooling, dropout (the paper's network)."""
+    return AlexNet(**kwargs)
+
+
+@register_model(
+    family="alexnet",
+    paper=PAPER,
+    input_shape=(227, 227, 3),
+    min_input_shape=(67, 67, 3),
+    params=62_378_344,
+    fixed_input=True,
+    towers=1,
+    lrn=False,
+)
+def alexnet_one_tower(**kwargs):
+    """AlexNet as one full-width tower without LRN (the common single-GPU form)."""
+    return AlexNet(**{"name": "alexnet_one_tower", **kwargs})

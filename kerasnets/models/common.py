@@ -1,0 +1,216 @@
+"""What every family builder shares: the keras.applications arguments.
+
+`prepare_inputs` checks `weights`, `input_shape` and `input_tensor` and makes
+the input layer; `classifier_head` and `finish_model` give the end of the
+network the meaning `include_top`, `pooling`, `classes` and
+`classifier_activation` have in keras.applications.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import keras
+from keras import layers
+
+POOLING_CHOICES = (None, "avg", "max")
+
+
+def channel_axis() -> int:
+    return -1 if keras.config.image_data_format() == "channels_last" else 1
+
+
+def check_choice(argument: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ValueError(f"`{argument}` must be one of {tuple(allowed)}; got {value!r}")
+
+
+def check_range(argument: str, value, low=None, high=None, *, integer=False,
+                low_inclusive=True, high_inclusive=True) -> None:
+    """Raises ValueError naming `argument` and its allowed range."""
+    kind = "an integer" if integer else "a number"
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if integer and ok:
+        ok = float(value).is_integer()
+    if ok and low is not None:
+        ok = value >= low if low_inclusive else value > low
+    if ok and high is not None:
+        ok = value <= high if high_inclusive else value < high
+    if not ok:
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        brackets = ("[" if low_inclusive else "(", "]" if high_inclusive else ")")
+        raise ValueError(
+            f"`{argument}` must be {kind} in {brackets[0]}{lo}, {hi}{brackets[1]}; got {value!r}"
+        )
+
+
+def check_weights(weights) -> None:
+    """`weights` is None or the path of an existing Keras weights file."""
+    if weights is None:
+        return
+    if isinstance(weights, os.PathLike):
+        weights = os.fspath(weights)
+    if not isinstance(weights, str):
+        raise ValueError(
+            "`weights` must be None (random initialization) or the path to a weights "
+            f"file (.weights.h5, .h5 or .keras); got {weights!r}"
+        )
+    if weights == "imagenet":
+        raise ValueError(
+            "`weights` must be None (random initialization) or the path to a weights file; "
+            "got 'imagenet', but no published ImageNet weights exist for this model in "
+            "kerasnets: train it (recipes/train.py) or pass the path of a weights file"
+        )
+    if not os.path.isfile(weights):
+        raise ValueError(
+            "`weights` must be None (random initialization) or the path to an existing "
+            f"weights file (.weights.h5, .h5 or .keras); no file at {weights!r}. "
+            "Pretrained weights cannot be downloaded by name for this model."
+        )
+
+
+def _image_shape(default_shape, data_format):
+    h, w, c = default_shape
+    return (h, w, c) if data_format == "channels_last" else (c, h, w)
+
+
+def resolve_input_shape(input_shape, *, default_shape, min_shape, require_default,
+                        input_tensor=None, weights=None):
+    """The input shape for a builder, checked as keras.applications checks it.
+
+    `default_shape` and `min_shape` are (height, width, channels). With
+    `require_default` (a classifier on a flattened feature map) the spatial size
+    must be the default one. Spatial sizes may be None (any size) otherwise.
+    """
+    data_format = keras.config.image_data_format()
+    if input_shape is None and input_tensor is not None:
+        shape = tuple(input_tensor.shape)
+        input_shape = shape[1:] if len(shape) == 4 else shape
+    if input_shape is None:
+        return _image_shape(default_shape, data_format)
+    input_shape = tuple(None if d is None else int(d) for d in input_shape)
+    if len(input_shape) != 3:
+        raise ValueError(
+            f"`input_shape` must have 3 dimensions (height, width, channels); got {input_shape}"
+        )
+    if data_format == "channels_last":
+        h, w, c = input_shape
+    else:
+        c, h, w = input_shape
+    default_c = default_shape[2]
+    if c is None:
+        raise ValueError(f"`input_shape` needs a known channel count; got {input_shape}")
+    if weights is not None and c != default_c:
+        raise ValueError(
+            f"`input_shape` has {c} channels, but the weights are for {default_c}-channel "
+            f"input: use {default_c} channels with `weights`, or weights=None"
+        )
+    if require_default and (h, w) != tuple(default_shape[:2]):
+        raise ValueError(
+            f"`input_shape` must be {_image_shape((*default_shape[:2], c), data_format)} with "
+            f"include_top=True (the classifier has fully connected layers on a flattened map); "
+            f"got {input_shape}. Use include_top=False for other sizes."
+        )
+    min_h, min_w = min_shape[:2]
+    for dim, low, what in ((h, min_h, "height"), (w, min_w, "width")):
+        if dim is not None and dim < low:
+            raise ValueError(
+                f"`input_shape` {what} must be at least {low} for this network; got "
+                f"{input_shape} (the smallest input is "
+                f"{_image_shape((min_h, min_w, c), data_format)})"
+            )
+    return input_shape
+
+
+def prepare_inputs(*, include_top, weights, input_tensor, input_shape, pooling, classes,
+                   classifier_activation, default_shape, min_shape,
+                   fixed_input=False):
+    """Checks the keras.applications arguments and returns the input tensor."""
+    if not isinstance(include_top, bool):
+        raise ValueError(f"`include_top` must be True or False; got {include_top!r}")
+    check_weights(weights)
+    check_choice("pooling", pooling, POOLING_CHOICES)
+    if include_top:
+        check_range("classes", classes, 1, integer=True)
+    if include_top and classifier_activation is not None and not callable(classifier_activation):
+        # Fails early with the Keras message for an unknown activation name.
+        keras.activations.get(classifier_activation)
+    shape = resolve_input_shape(
+        input_shape,
+        default_shape=default_shape,
+        min_shape=min_shape,
+        require_default=fixed_input and include_top,
+        input_tensor=input_tensor,
+        weights=weights,
+    )
+    if input_tensor is None:
+        return layers.Input(shape=shape)
+    if not keras.utils.is_keras_tensor(input_tensor):
+        return layers.Input(tensor=input_tensor, shape=shape)
+    return input_tensor
+
+
+def pooled_features(x, pooling, name_prefix=""):
+    """Applies `pooling` (None, "avg", "max") to a feature map, as include_top=False does."""
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name=f"{name_prefix}avg_pool")(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name=f"{name_prefix}max_pool")(x)
+    return x
+
+
+def finish_model(inputs, outputs, *, input_tensor, weights, name):
+    """Makes the Model (with the source inputs of `input_tensor`) and loads `weights`."""
+    if input_tensor is not None:
+        model_inputs = keras.utils.get_source_inputs(input_tensor)
+    else:
+        model_inputs = inputs
+    model = keras.Model(model_inputs, outputs, name=name)
+    if weights is not None:
+        load_weights(model, weights)
+    return model
+
+
+def load_weights(model, path) -> None:
+    """Loads a weights file, turning a mismatch into an error that says what to check."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.load_weights(os.fspath(path))
+    except (ValueError, KeyError) as err:
+        raise ValueError(
+            f"the weights file {os.fspath(path)!r} does not fit the model {model.name!r} "
+            f"built with input shape {tuple(model.input_shape)[1:]} and output shape "
+            f"{model.output_shape}: check `include_top`, `classes` and the variant "
+            f"arguments it was saved with. ({err})"
+        ) from err
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                              warning.lineno)
+
+
+def fully_convolutional_variant(builder, arguments, *, default_shape):
+    """Builds `builder(**arguments)` at its default size and converts its classifier.
+
+    Used by the builders' `fully_convolutional=True`; `input_shape` then means
+    the input of the converted network (default: any size).
+    """
+    from kerasnets.models.convert import fully_convolutional
+
+    args = dict(arguments)
+    args.pop("fully_convolutional")
+    if not args.get("include_top", True):
+        raise ValueError(
+            "`fully_convolutional=True` converts the fully connected classifier and needs "
+            "include_top=True"
+        )
+    if args.pop("input_tensor", None) is not None:
+        raise ValueError("`fully_convolutional=True` does not take an `input_tensor`")
+    input_shape = args.pop("input_shape", None)
+    channels = default_shape[2] if input_shape is None else input_shape[channel_axis()]
+    h, w = default_shape[:2]
+    fixed = (h, w, channels) if channel_axis() == -1 else (channels, h, w)
+    model = builder(**args, input_shape=fixed, fully_convolutional=False)
+    return fully_convolutional(model, input_shape=input_shape, name=args.get("name"))

@@ -1,0 +1,165 @@
+"""LeNet-5.
+
+LeCun, Bottou, Bengio and Haffner (1998), "Gradient-based learning applied to
+document recognition", Proc. IEEE 86(11), section II.B and Fig. 2.
+
+C1 (6 maps, 5x5) - S2 (2x2 subsampling) - C3 (16 maps, 5x5) - S4 - C5 (120
+maps, 5x5) - F6 (84 units) - output. Per-layer parameters with full C3
+connectivity: 156, 2,416, 48,120, 10,164, 850, 61,706 in all for 10 classes.
+
+Deliberate deviations of the default ("modern") variant, each switchable:
+the output is a softmax layer instead of the paper's Euclidean RBF units; C3
+connects every S2 map (the paper's Table I connects each C3 map to 3, 4 or 6
+of them, 1,516 parameters, to break symmetry); S2/S4 are plain average
+pooling rather than the paper's trainable subsampling (`pooling="subsampling"`
+gives the paper's: sum of 2x2, times a trainable coefficient, plus a trainable
+bias, through the activation).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from kerasnets.models import common
+from kerasnets.registry import Paper, register_model
+
+PAPER = Paper(
+    "LeCun, Bottou, Bengio, Haffner",
+    1998,
+    "Gradient-based learning applied to document recognition",
+    "http://yann.lecun.com/exdb/publis/pdf/lecun-01a.pdf",
+)
+
+ACTIVATIONS = ("tanh", "scaled_tanh", "sigmoid", "relu")
+POOLINGS = ("avg", "max", "subsampling")
+
+
+@keras.saving.register_keras_serializable(package="kerasnets")
+def scaled_tanh(x):
+    """The paper's squashing function f(a) = A tanh(S a), A = 1.7159, S = 2/3 (Appendix A)."""
+    return 1.7159 * keras.ops.tanh(x * (2.0 / 3.0))
+
+
+@keras.saving.register_keras_serializable(package="kerasnets")
+class TrainableSubsampling(layers.Layer):
+    """LeNet-5's S-layer: each 2x2 sum times a trainable coefficient plus a bias, per map.
+
+    LeCun et al. (1998), section II.B: "The four inputs to a unit in S2 are added,
+    then multiplied by a trainable coefficient, and added to a trainable bias."
+    Two parameters per feature map (12 for S2, 32 for S4). The activation is
+    applied by the caller.
+    """
+
+    def __init__(self, pool_size=2, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = int(pool_size)
+        self.data_format = keras.config.image_data_format() if data_format is None else data_format
+
+    def build(self, input_shape):
+        axis = -1 if self.data_format == "channels_last" else 1
+        channels = input_shape[axis]
+        shape = (channels,) if axis == -1 else (channels, 1, 1)
+        self.coefficient = self.add_weight(shape=shape, initializer="ones", name="coefficient")
+        self.bias = self.add_weight(shape=shape, initializer="zeros", name="bias")
+
+    def call(self, inputs):
+        window = (self.pool_size, self.pool_size)
+        mean = keras.ops.average_pool(
+            inputs, window, strides=window, padding="valid", data_format=self.data_format
+        )
+        return mean * (self.pool_size**2) * self.coefficient + self.bias
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        spatial = (1, 2) if self.data_format == "channels_last" else (2, 3)
+        for i in spatial:
+            if shape[i] is not None:
+                shape[i] //= self.pool_size
+        return tuple(shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(pool_size=self.pool_size, data_format=self.data_format)
+        return config
+
+
+def _activation(name):
+    return scaled_tanh if name == "scaled_tanh" else name
+
+
+def subsampling_layer(x, pooling, activation, name):
+    """S2/S4: 2x2 subsampling, of the paper's trainable kind or plain pooling."""
+    if pooling == "subsampling":
+        x = TrainableSubsampling(2, name=name)(x)
+        return layers.Activation(_activation(activation), name=f"{name}_act")(x)
+    pool = layers.AveragePooling2D if pooling == "avg" else layers.MaxPooling2D
+    return pool(2, strides=2, name=name)(x)
+
+
+def LeNet5(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    activation="tanh",
+    subsampling="avg",
+    fully_convolutional=False,
+    name="lenet5",
+):
+    """LeNet-5 (LeCun et al. 1998) with softmax output and full C3 connectivity.
+
+    `activation`: "tanh" (default), "scaled_tanh" (the paper's 1.7159 tanh(2a/3)),
+    "sigmoid" or "relu". `subsampling`: "avg" (default), "max" or "subsampling"
+    (the paper's trainable S-layers, which add 12 + 32 parameters).
+    `pooling` keeps its keras.applications meaning (for include_top=False).
+    `fully_convolutional=True` turns F6 and the output layer into 1x1
+    convolutions (C5 is one already) for use on larger images.
+    """
+    common.check_choice("activation", activation, ACTIVATIONS)
+    common.check_choice("subsampling", subsampling, POOLINGS)
+    if fully_convolutional:
+        return common.fully_convolutional_variant(LeNet5, locals(), default_shape=(32, 32, 1))
+    inputs = common.prepare_inputs(
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        default_shape=(32, 32, 1),
+        min_shape=(32, 32, 1),
+        fixed_input=True,
+    )
+    act = _activation(activation)
+    x = layers.Conv2D(6, 5, activation=act, name="c1")(inputs)
+    x = subsampling_layer(x, subsampling, activation, "s2")
+    x = layers.Conv2D(16, 5, activation=act, name="c3")(x)
+    x = subsampling_layer(x, subsampling, activation, "s4")
+    x = layers.Conv2D(120, 5, activation=act, name="c5")(x)
+    if include_top:
+        x = layers.Flatten(name="flatten")(x)
+        x = layers.Dense(84, activation=act, name="f6")(x)
+        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    else:
+        x = common.pooled_features(x, pooling)
+    return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
+
+
+@register_model(
+    family="lenet",
+    paper=PAPER,
+    input_shape=(32, 32, 1),
+    params=61_706,
+    preprocessing="unit",
+    fixed_input=True,
+    num_classes=10,
+)
+def lenet5(**kwargs):
+    """LeNet-5: C1-S2-C3-S4-C5-F6-output, 32x32 gray-scale input."""
+    kwargs.setdefault("classes", 10)
+    return LeNet5(**kwargs)

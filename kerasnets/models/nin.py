@@ -1,0 +1,142 @@
+"""Network in Network.
+
+Lin, Chen and Yan (2014), "Network In Network", ICLR.
+
+Stacked "mlpconv" layers: each is a convolution followed by a two-layer
+perceptron shared over positions, i.e. two 1x1 convolutions, all with ReLU.
+No fully connected layers: the last mlpconv layer has one map per class, and
+global average pooling turns the maps into the class scores (section 3.2).
+
+`nin` is the authors' ImageNet model (released with the paper in the Caffe
+model zoo: four mlpconv layers, 96-256-384-1024 maps, 7,595,176 parameters for
+1000 classes); `nin_cifar10` is the CIFAR-10 network of section 4.2 (three
+mlpconv layers of 192 maps, 966,986 parameters for 10 classes; 3x3/2 pooling
+without padding, 32 -> 15 -> 7: "same"-padded average pooling with uneven
+padding gives different numbers on the torch backend of Keras, which pads by
+replicating edges).
+
+The classifier convolution keeps the ReLU of the released models before the
+global average pooling and the softmax.
+"""
+
+from __future__ import annotations
+
+from keras import layers
+
+from kerasnets.models import common
+from kerasnets.registry import Paper, register_model
+
+PAPER = Paper(
+    "Lin, Chen, Yan",
+    2014,
+    "Network In Network",
+    "https://arxiv.org/abs/1312.4400",
+)
+
+# Per mlpconv layer: (filters of the conv and the two 1x1 convs, kernel size,
+# stride, pooling after it: (kind, size, stride, padding) or None, dropout after).
+IMAGENET = [
+    ((96, 96, 96), 11, 4, "valid", ("max", 3, 2, "valid"), False),
+    ((256, 256, 256), 5, 1, "same", ("max", 3, 2, "valid"), False),
+    ((384, 384, 384), 3, 1, "same", ("max", 3, 2, "valid"), True),
+    ((1024, 1024, None), 3, 1, "same", None, False),
+]
+CIFAR10 = [
+    ((192, 160, 96), 5, 1, "same", ("max", 3, 2, "valid"), True),
+    ((192, 192, 192), 5, 1, "same", ("avg", 3, 2, "valid"), True),
+    ((192, 192, None), 3, 1, "same", None, False),
+]
+CONFIGS = {"imagenet": IMAGENET, "cifar10": CIFAR10}
+
+
+def mlpconv(x, filters, kernel_size, strides, padding, name):
+    """An mlpconv layer: a kxk convolution and two 1x1 convolutions, each with ReLU.
+
+    `filters` is (conv, first 1x1, second 1x1); a None last entry stops after the
+    first 1x1 convolution (the classifier convolution then follows).
+    """
+    conv_filters, mlp1, mlp2 = filters
+    x = layers.Conv2D(conv_filters, kernel_size, strides=strides, padding=padding,
+                      activation="relu", name=f"{name}_conv")(x)
+    x = layers.Conv2D(mlp1, 1, activation="relu", name=f"{name}_mlp1")(x)
+    if mlp2 is not None:
+        x = layers.Conv2D(mlp2, 1, activation="relu", name=f"{name}_mlp2")(x)
+    return x
+
+
+def NiN(
+    config="imagenet",
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    dropout_rate=0.5,
+    name="nin",
+):
+    """Network in Network: mlpconv layers, a per-class map, global average pooling.
+
+    The classifier is the last 1x1 convolution (one map per class) and the
+    global average pooling; include_top=False stops before that convolution.
+    """
+    common.check_choice("config", config, tuple(CONFIGS))
+    common.check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
+    default_shape, min_shape = ((224, 224, 3), (67, 67, 3)) if config == "imagenet" else (
+        (32, 32, 3), (8, 8, 3))
+    inputs = common.prepare_inputs(
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        default_shape=default_shape,
+        min_shape=min_shape,
+    )
+    x = inputs
+    for i, (filters, kernel_size, strides, padding, pool, dropout) in enumerate(
+        CONFIGS[config], start=1
+    ):
+        x = mlpconv(x, filters, kernel_size, strides, padding, name=f"block{i}")
+        if pool is not None:
+            kind, size, stride, pool_padding = pool
+            pool_layer = layers.MaxPooling2D if kind == "max" else layers.AveragePooling2D
+            x = pool_layer(size, strides=stride, padding=pool_padding, name=f"block{i}_pool")(x)
+        if dropout:
+            x = layers.Dropout(dropout_rate, name=f"block{i}_dropout")(x)
+    if include_top:
+        last = len(CONFIGS[config])
+        x = layers.Conv2D(classes, 1, activation="relu", name=f"block{last}_mlp2")(x)
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = layers.Activation(classifier_activation, name="predictions")(x)
+    else:
+        x = common.pooled_features(x, pooling)
+    return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
+
+
+@register_model(
+    family="nin",
+    paper=PAPER,
+    input_shape=(224, 224, 3),
+    min_input_shape=(67, 67, 3),
+    params=7_595_176,
+)
+def nin(**kwargs):
+    """Network in Network for ImageNet (the authors' released model)."""
+    return NiN("imagenet", **kwargs)
+
+
+@register_model(
+    family="nin",
+    paper=PAPER,
+    input_shape=(32, 32, 3),
+    min_input_shape=(8, 8, 3),
+    params=966_986,
+    num_classes=10,
+)
+def nin_cifar10(**kwargs):
+    """Network in Network for CIFAR-10 (section 4.2 of the paper)."""
+    return NiN("cifar10", **{"name": "nin_cifar10", "classes": 10, **kwargs})

@@ -1,0 +1,140 @@
+"""VGG: the ConvNet configurations A to E.
+
+Simonyan and Zisserman (2015), "Very Deep Convolutional Networks for
+Large-Scale Image Recognition", ICLR, Table 1.
+
+Five blocks of 3x3 convolutions (stride 1, padding 1) with ReLU, each closed by
+2x2/2 max pooling; then FC-4096, FC-4096 (dropout 0.5 on both) and FC-1000.
+A-LRN adds local response normalization after the first convolution;
+configuration C has a 1x1 convolution as the last layer of blocks 3 to 5.
+Layer names and weight order follow keras.applications VGG16/VGG19
+(`block1_conv1`, ..., `fc1`, `fc2`, `predictions`), so their weight files load
+into `vgg16` and `vgg19`. keras.applications leaves out the dropout layers;
+they carry no weights, so the weight order is the same.
+"""
+
+from __future__ import annotations
+
+from keras import layers
+
+from kerasnets.layers import LocalResponseNormalization
+from kerasnets.models import common
+from kerasnets.registry import Paper, register_model
+
+PAPER = Paper(
+    "Simonyan, Zisserman",
+    2015,
+    "Very Deep Convolutional Networks for Large-Scale Image Recognition",
+    "https://arxiv.org/abs/1409.1556",
+)
+
+# Table 1: per block, the convolutions as (filters, kernel size).
+CONFIGS = {
+    "A": [[(64, 3)], [(128, 3)], [(256, 3)] * 2, [(512, 3)] * 2, [(512, 3)] * 2],
+    "B": [[(64, 3)] * 2, [(128, 3)] * 2, [(256, 3)] * 2, [(512, 3)] * 2, [(512, 3)] * 2],
+    "C": [
+        [(64, 3)] * 2,
+        [(128, 3)] * 2,
+        [(256, 3), (256, 3), (256, 1)],
+        [(512, 3), (512, 3), (512, 1)],
+        [(512, 3), (512, 3), (512, 1)],
+    ],
+    "D": [[(64, 3)] * 2, [(128, 3)] * 2, [(256, 3)] * 3, [(512, 3)] * 3, [(512, 3)] * 3],
+    "E": [[(64, 3)] * 2, [(128, 3)] * 2, [(256, 3)] * 4, [(512, 3)] * 4, [(512, 3)] * 4],
+}
+CONFIGS["A-LRN"] = CONFIGS["A"]
+
+# A-LRN uses AlexNet's normalization (section 2.2: "the LRN layer parameters
+# are those of (Krizhevsky et al., 2012)").
+LRN_ARGS = dict(k=2.0, n=5, alpha=1e-4, beta=0.75)
+
+
+def conv_block(x, convolutions, block, lrn=False):
+    """One block of Table 1: 3x3 (or 1x1) convolutions with ReLU, then 2x2/2 max pooling."""
+    for i, (filters, kernel_size) in enumerate(convolutions, start=1):
+        x = layers.Conv2D(
+            filters, kernel_size, padding="same", activation="relu",
+            name=f"block{block}_conv{i}",
+        )(x)
+        if lrn and i == 1:
+            x = LocalResponseNormalization(**LRN_ARGS, name=f"block{block}_lrn")(x)
+    return layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool")(x)
+
+
+def VGG(
+    config,
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    dropout_rate=0.5,
+    fully_convolutional=False,
+    name="vgg",
+):
+    """A VGG ConvNet of Table 1, `config` in "A", "A-LRN", "B", "C", "D", "E".
+
+    `fully_convolutional=True` gives fc6/fc7/fc8 as 7x7 and 1x1 convolutions
+    for the paper's dense evaluation at any input size of at least 224.
+    """
+    common.check_choice("config", config, tuple(CONFIGS))
+    common.check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
+    if fully_convolutional:
+        return common.fully_convolutional_variant(
+            VGG, locals(), default_shape=(224, 224, 3)
+        )
+    inputs = common.prepare_inputs(
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        default_shape=(224, 224, 3),
+        min_shape=(32, 32, 3),
+        fixed_input=True,
+    )
+    x = inputs
+    for block, convolutions in enumerate(CONFIGS[config], start=1):
+        x = conv_block(x, convolutions, block, lrn=config == "A-LRN" and block == 1)
+    if include_top:
+        x = layers.Flatten(name="flatten")(x)
+        x = layers.Dense(4096, activation="relu", name="fc1")(x)
+        x = layers.Dropout(dropout_rate, name="fc1_dropout")(x)
+        x = layers.Dense(4096, activation="relu", name="fc2")(x)
+        x = layers.Dropout(dropout_rate, name="fc2_dropout")(x)
+        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    else:
+        x = common.pooled_features(x, pooling)
+    return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
+
+
+def _register(name, config, params, doc):
+    def builder(**kwargs):
+        return VGG(config, **{"name": name, **kwargs})
+
+    builder.__doc__ = doc
+    builder.__name__ = name
+    register_model(
+        name,
+        family="vgg",
+        paper=PAPER,
+        input_shape=(224, 224, 3),
+        min_input_shape=(32, 32, 3),
+        params=params,
+        fixed_input=True,
+    )(builder)
+    return builder
+
+
+vgg11 = _register("vgg11", "A", 132_863_336, "VGG configuration A: 11 weight layers.")
+vgg11_lrn = _register("vgg11_lrn", "A-LRN", 132_863_336, "VGG configuration A-LRN: A with LRN.")
+vgg13 = _register("vgg13", "B", 133_047_848, "VGG configuration B: 13 weight layers.")
+vgg16_conv1 = _register(
+    "vgg16_conv1", "C", 133_638_952, "VGG configuration C: 16 layers, with 1x1 convolutions."
+)
+vgg16 = _register("vgg16", "D", 138_357_544, "VGG configuration D (VGG16): 16 weight layers.")
+vgg19 = _register("vgg19", "E", 143_667_240, "VGG configuration E (VGG19): 19 weight layers.")
