@@ -1,0 +1,98 @@
+"""Saving a model to a `.keras` file, atomically.
+
+The model is written to a temporary file in the destination's folder and moved
+into place with one rename, so a reader never sees a half-written file and a
+failed save leaves whatever was at the path before untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+
+__all__ = ["save_keras"]
+
+
+def save_keras(model, path, overwrite=False):
+    """Saves `model` to the `.keras` file `path` atomically and returns the path.
+
+    Parent folders are made as needed. An existing file at `path` is replaced
+    only with `overwrite=True`; otherwise `FileExistsError` is raised before
+    anything is written.
+    """
+    path = os.fspath(path)
+    if not isinstance(path, str) or not path.endswith(".keras"):
+        raise ValueError(f"`path` must end with '.keras' (the Keras v3 format); got {path!r}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"`path` {path!r} is a folder; give the path of a .keras file")
+    if not overwrite and os.path.lexists(path):
+        raise _exists_error(path)
+
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    name = os.path.basename(path)[: -len(".keras")]
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.tmp-", suffix=".keras")
+    os.close(fd)
+    try:
+        model.save(tmp, overwrite=True)
+        os.chmod(tmp, _file_mode(path))
+        _fsync(tmp)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _move_no_clobber(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+    _fsync_folder(folder)
+    return path
+
+
+def _exists_error(path):
+    return FileExistsError(
+        f"{path} already exists; pass overwrite=True (--overwrite in the recipes) to replace it"
+    )
+
+
+def _move_no_clobber(tmp, path):
+    """Moves `tmp` to `path`, failing if `path` appeared since the check (no race)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise _exists_error(path) from None
+    except OSError:
+        # File systems without hard links: the check above is the best we can do.
+        if os.path.lexists(path):
+            raise _exists_error(path) from None
+        os.replace(tmp, path)
+        return
+    os.remove(tmp)
+
+
+def _file_mode(path):
+    """The mode `path` has, or that a new file gets under the umask (mkstemp makes 0600)."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _fsync(path):
+    # Flushes the file before the rename, so that a crash cannot leave an empty file at
+    # `path`; some platforms refuse fsync on a read-only handle, which is not worth failing for.
+    with contextlib.suppress(OSError), open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_folder(folder):
+    # Makes the rename durable; not possible on every platform, and never worth failing for.
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,131 @@
+"""`recipes/train.py`, run as a user runs it: in a subprocess, from the repository root."""
+
+import importlib.util
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "recipes" / "train.py"
+ACCURACY = re.compile(r"^test accuracy: (\d\.\d{4})$", re.MULTILINE)
+
+
+def run(*args, cwd=ROOT, timeout=300):
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        cwd=cwd, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def error_lines(stderr):
+    return [line for line in stderr.splitlines() if line.startswith("train.py: error:")]
+
+
+def load_recipe():
+    spec = importlib.util.spec_from_file_location("train_recipe", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_help_documents_every_option():
+    result = run("--help")
+    assert result.returncode == 0, result.stderr
+    parser = load_recipe().build_parser()
+    for action in parser._actions:
+        for option in action.option_strings:
+            assert option in result.stdout
+        assert action.help, f"{action.option_strings} has no help text"
+    for option in ("--model", "--epochs", "--batch-size", "--learning-rate", "--seed",
+                   "--output-dir", "--overwrite", "--quiet"):
+        assert option in result.stdout
+    assert "Adam" in result.stdout  # the optimizer is stated
+
+
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (["--epochs", "0"], "--epochs"),
+        (["--epochs", "two"], "--epochs"),
+        (["--batch-size", "-1"], "--batch-size"),
+        (["--learning-rate", "0"], "--learning-rate"),
+        (["--learning-rate", "nan"], "--learning-rate"),
+        (["--shift", "1"], "--shift"),
+        (["--seed", "-3"], "--seed"),
+    ],
+)
+def test_bad_option_values_give_a_one_line_error(args, option, tmp_path):
+    result = run(*args, "--output-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = error_lines(result.stderr)
+    assert len(errors) == 1 and option in errors[0], result.stderr
+
+
+def test_unknown_model_gives_a_one_line_error(tmp_path):
+    result = run("--model", "lenet6", "--output-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = error_lines(result.stderr)
+    assert len(errors) == 1 and "--model" in errors[0] and "lenet5" in errors[0], result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_trains_saves_and_refuses_to_overwrite(tmp_path):
+    import keras
+
+    out = tmp_path / "models"
+    result = run("--epochs", "1", "--output-dir", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert re.search(r"^40/40 - .* - val_accuracy: ", result.stdout, re.MULTILINE)  # Keras progress
+    accuracy = float(ACCURACY.search(result.stdout).group(1))
+    assert 0.0 <= accuracy <= 1.0
+    path = out / "lenet5.keras"
+    assert f"saved model: {path}" in result.stdout.splitlines()
+    assert [p.name for p in out.iterdir()] == ["lenet5.keras"]  # no temporary files
+
+    model = keras.saving.load_model(path)  # safe_mode=True
+    probabilities = model.predict(np.random.rand(2, 32, 32, 1).astype("float32"), verbose=0)
+    assert probabilities.shape == (2, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    start = time.monotonic()
+    result = run("--epochs", "1", "--output-dir", str(out))
+    assert result.returncode == 2
+    assert time.monotonic() - start < 20  # refused before training, not after
+    assert "Traceback" not in result.stderr
+    errors = error_lines(result.stderr)
+    assert len(errors) == 1, result.stderr
+    assert "--overwrite" in errors[0] and str(path) in errors[0]
+    assert "test accuracy" not in result.stdout
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+
+    result = run("--epochs", "1", "--shift", "0", "--batch-size", "128", "--quiet",
+                 "--overwrite", "--output-dir", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "val_accuracy" not in result.stdout
+    assert ACCURACY.search(result.stdout)
+    assert path.read_bytes() != before[0]
+    keras.saving.load_model(path)
+
+
+@pytest.mark.slow
+def test_default_run_reaches_97_percent_in_3_minutes(tmp_path):
+    start = time.monotonic()
+    result = run(cwd=tmp_path, timeout=600)  # no arguments at all
+    elapsed = time.monotonic() - start
+    assert result.returncode == 0, result.stderr
+    accuracy = float(ACCURACY.search(result.stdout).group(1))
+    assert accuracy >= 0.97, result.stdout
+    assert elapsed < 180, f"took {elapsed:.0f} s"
+    path = os.path.join("savedmodels", "lenet5.keras")
+    assert f"saved model: {path}" in result.stdout.splitlines()
+    assert (tmp_path / path).is_file()
