@@ -7,6 +7,8 @@ import numbers
 import keras
 from keras import ops
 
+from kerasnets.layers.checks import standardize_data_format
+
 
 @keras.saving.register_keras_serializable(package="kerasnets")
 class ChannelShuffle(keras.layers.Layer):
@@ -31,14 +33,7 @@ class ChannelShuffle(keras.layers.Layer):
         if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups < 1:
             raise ValueError(f"`groups` must be an integer in [1, inf); got {groups!r}")
         self.groups = int(groups)
-        if data_format is None:
-            data_format = keras.config.image_data_format()
-        if data_format not in ("channels_last", "channels_first"):
-            raise ValueError(
-                "`data_format` must be one of (None, 'channels_last', 'channels_first'); "
-                f"got {data_format!r}"
-            )
-        self.data_format = data_format
+        self.data_format = standardize_data_format(data_format)
 
     def _channel_axis(self, rank):
         return rank - 1 if self.data_format == "channels_last" else 1

@@ -7,16 +7,7 @@ import numbers
 import keras
 from keras import ops
 
-
-def _check_data_format(data_format):
-    if data_format is None:
-        data_format = keras.config.image_data_format()
-    if data_format not in ("channels_last", "channels_first"):
-        raise ValueError(
-            "`data_format` must be one of (None, 'channels_last', 'channels_first'); "
-            f"got {data_format!r}"
-        )
-    return data_format
+from kerasnets.layers.checks import standardize_data_format
 
 
 def _check_number(argument, value, low, *, low_inclusive):
@@ -71,7 +62,7 @@ class LocalResponseNormalization(keras.layers.Layer):
         self.n = int(n)
         self.alpha = _check_number("alpha", alpha, 0, low_inclusive=True)
         self.beta = _check_number("beta", beta, 0, low_inclusive=True)
-        self.data_format = _check_data_format(data_format)
+        self.data_format = standardize_data_format(data_format)
 
     def build(self, input_shape):
         if len(input_shape) < 2:

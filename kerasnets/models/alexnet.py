@@ -101,12 +101,10 @@ def AlexNet(
     x = conv_layer(x, 256, 3, "conv5", groups=towers)
     x = overlapping_pool(x, "pool5")
     if include_top:
-        x = layers.Flatten(name="flatten")(x)
-        x = layers.Dense(4096, activation="relu", name="fc6")(x)
-        x = layers.Dropout(dropout_rate, name="fc6_dropout")(x)
-        x = layers.Dense(4096, activation="relu", name="fc7")(x)
-        x = layers.Dropout(dropout_rate, name="fc7_dropout")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+        x = common.fully_connected_classifier(
+            x, (4096, 4096), ("fc6", "fc7"), dropout_rate=dropout_rate, classes=classes,
+            classifier_activation=classifier_activation,
+        )
     else:
         x = common.pooled_features(x, pooling)
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)

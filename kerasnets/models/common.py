@@ -161,6 +161,21 @@ def pooled_features(x, pooling, name_prefix=""):
     return x
 
 
+def fully_connected_classifier(x, hidden, names, *, dropout_rate, classes,
+                               classifier_activation):
+    """Flatten, then ReLU fully connected layers each followed by dropout, then the output layer.
+
+    `hidden` are the hidden layers' units and `names` their layer names (fc6/fc7
+    in AlexNet, fc1/fc2 in keras.applications' VGG); the output layer is
+    "predictions".
+    """
+    x = layers.Flatten(name="flatten")(x)
+    for units, name in zip(hidden, names):
+        x = layers.Dense(units, activation="relu", name=name)(x)
+        x = layers.Dropout(dropout_rate, name=f"{name}_dropout")(x)
+    return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+
+
 def finish_model(inputs, outputs, *, input_tensor, weights, name):
     """Makes the Model (with the source inputs of `input_tensor`) and loads `weights`."""
     if input_tensor is not None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from kerasnets.layers.checks import standardize_data_format
 from kerasnets.models import common
 from kerasnets.registry import Paper, register_model
 
@@ -54,7 +55,7 @@ class TrainableSubsampling(layers.Layer):
     def __init__(self, pool_size=2, data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.pool_size = int(pool_size)
-        self.data_format = keras.config.image_data_format() if data_format is None else data_format
+        self.data_format = standardize_data_format(data_format)
 
     def build(self, input_shape):
         axis = -1 if self.data_format == "channels_last" else 1

@@ -101,12 +101,10 @@ def VGG(
     for block, convolutions in enumerate(CONFIGS[config], start=1):
         x = conv_block(x, convolutions, block, lrn=config == "A-LRN" and block == 1)
     if include_top:
-        x = layers.Flatten(name="flatten")(x)
-        x = layers.Dense(4096, activation="relu", name="fc1")(x)
-        x = layers.Dropout(dropout_rate, name="fc1_dropout")(x)
-        x = layers.Dense(4096, activation="relu", name="fc2")(x)
-        x = layers.Dropout(dropout_rate, name="fc2_dropout")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+        x = common.fully_connected_classifier(
+            x, (4096, 4096), ("fc1", "fc2"), dropout_rate=dropout_rate, classes=classes,
+            classifier_activation=classifier_activation,
+        )
     else:
         x = common.pooled_features(x, pooling)
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
