@@ -16,7 +16,7 @@ def test_list_models_globs_and_families():
     assert vggs == ["vgg11", "vgg11_lrn", "vgg13", "vgg16", "vgg16_conv1", "vgg19"]
     assert kerasnets.list_models(family="alexnet") == ["alexnet", "alexnet_one_tower"]
     assert kerasnets.list_models("nothing*") == []
-    assert "lenet5" in kerasnets.list_models()
+    assert kerasnets.list_models("lenet*") == ["lenet5", "lenet5_paper"]
 
 
 def test_unknown_name_names_the_closest():
@@ -75,6 +75,7 @@ def test_parameter_count_matches_the_paper(name):
 def test_exact_counts_the_issue_names():
     expected = {
         "lenet5": 61_706,
+        "lenet5_paper": 61_706 - 2_416 + 1_516 + 12 + 32,
         "alexnet": 60_965_224,
         "vgg11": 132_863_336,
         "vgg11_lrn": 132_863_336,
@@ -413,3 +414,55 @@ def test_keras_file_round_trip(tmp_path, config_id, name, kwargs):
 @pytest.mark.parametrize("config_id, name, kwargs", configs(slow=True))
 def test_keras_file_round_trip_full_size(tmp_path, config_id, name, kwargs):
     test_keras_file_round_trip(tmp_path, config_id, name, kwargs)
+
+
+def test_lenet5_c3_connectivity_of_table_1():
+    from kerasnets.models.lenet import C3_TABLE
+
+    # Row 0 of Table I: S2 map 0 feeds C3 maps 0, 4, 5, 6, 9, 10, 11, 12, 14, 15.
+    assert [j for j, maps in enumerate(C3_TABLE) if 0 in maps] == [0, 4, 5, 6, 9, 10, 11, 12,
+                                                                    14, 15]
+    assert [len(maps) for maps in C3_TABLE] == [3] * 6 + [4] * 9 + [6]
+    model = kerasnets.build("lenet5", c3_connectivity="paper")
+    c3 = model.get_layer("c3")
+    assert c3.count_params() == 1_516
+    assert model.count_params() == 61_706 - 2_416 + 1_516
+    assert model.get_layer("c3").output.shape[1:] == (10, 10, 16)
+    # 151,600 connections in the paper, of which 1,600 are biases.
+    assert profile(model).by_name("c3").macs == 150_000
+    # Output map j depends only on its S2 maps: check against a full conv with
+    # the unconnected kernel slices zeroed.
+    x = np.random.default_rng(4).normal(size=(2, 14, 14, 6)).astype("float32")
+    partial = keras.ops.convert_to_numpy(c3(x))
+    full = keras.layers.Conv2D(16, 5, activation="tanh")
+    full.build((None, 14, 14, 6))
+    kernel = np.zeros((5, 5, 6, 16), "float32")
+    bias = np.zeros(16, "float32")
+    for j, maps in enumerate(C3_TABLE):
+        kernel[:, :, list(maps), j] = keras.ops.convert_to_numpy(c3.kernels[j])[..., 0]
+        bias[j] = keras.ops.convert_to_numpy(c3.biases[j])[0]
+    full.set_weights([kernel, bias])
+    np.testing.assert_allclose(partial, keras.ops.convert_to_numpy(full(x)), atol=1e-5)
+    with pytest.raises(ValueError, match=r"`c3_connectivity` must be one of"):
+        kerasnets.build("lenet5", c3_connectivity="sparse")
+
+
+def test_lenet5_paper_form_saves_converts_and_trains(tmp_path):
+    model = kerasnets.build("lenet5", c3_connectivity="paper", subsampling="subsampling",
+                            activation="scaled_tanh")
+    path = tmp_path / "paper.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    x = np.random.default_rng(5).uniform(0, 1, (3, 32, 32, 1)).astype("float32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x)),
+                                  keras.ops.convert_to_numpy(model(x)))
+    from kerasnets.models import fully_convolutional
+
+    dense = fully_convolutional(model)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(dense(x)),
+                               keras.ops.convert_to_numpy(model(x)), atol=1e-6)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    before = [w.copy() for w in model.get_layer("c3").get_weights()]
+    model.fit(x, np.array([0, 1, 2]), epochs=1, verbose=0)
+    after = model.get_layer("c3").get_weights()
+    assert all(not np.array_equal(a, b) for a, b in zip(before, after))
