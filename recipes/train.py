@@ -14,6 +14,7 @@ is checked on validation every epoch, evaluated once on test, and saved to
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 
@@ -23,44 +24,29 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 PROG = "train.py"
 
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
-    return value
+def bounded(kind, low, high=None, *, low_open=False, high_open=False, expected):
+    """An argparse type: `kind` (int or float) in the range, else a one-line error."""
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        ok = value is not None and math.isfinite(value)
+        ok = ok and (value > low if low_open else value >= low)
+        if high is not None:
+            ok = ok and (value < high if high_open else value <= high)
+        if not ok:
+            raise argparse.ArgumentTypeError(f"must be {expected}; got {text!r}")
+        return value
+
+    return parse
 
 
-def non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0; got {text!r}")
-    return value
-
-
-def positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number; got {text!r}")
-    return value
-
-
-def shift_fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1); got {text!r}")
-    return value
+positive_int = bounded(int, 1, expected="a positive integer")
+non_negative_int = bounded(int, 0, expected="an integer >= 0")
+positive_float = bounded(float, 0, low_open=True, expected="a positive number")
+shift_fraction = bounded(float, 0, 1, high_open=True, expected="a number in [0, 1)")
 
 
 def build_parser():
