@@ -70,7 +70,7 @@ def AlexNet(
     `kerasnets.models.fully_convolutional`).
     """
     common.check_choice("towers", towers, (1, 2))
-    common.check_choice("lrn", lrn, (True, False))
+    common.check_bool("lrn", lrn)
     common.check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
     if fully_convolutional:
         return common.fully_convolutional_variant(

@@ -26,6 +26,12 @@ def check_choice(argument: str, value, allowed) -> None:
         raise ValueError(f"`{argument}` must be one of {tuple(allowed)}; got {value!r}")
 
 
+def check_bool(argument: str, value) -> None:
+    """Raises ValueError unless `value` is True or False (1 and 0 are refused too)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"`{argument}` must be True or False; got {value!r}")
+
+
 def check_range(argument: str, value, low=None, high=None, *, integer=False,
                 low_inclusive=True, high_inclusive=True) -> None:
     """Raises ValueError naming `argument` and its allowed range."""
@@ -128,8 +134,7 @@ def prepare_inputs(*, include_top, weights, input_tensor, input_shape, pooling, 
                    classifier_activation, default_shape, min_shape,
                    fixed_input=False):
     """Checks the keras.applications arguments and returns the input tensor."""
-    if not isinstance(include_top, bool):
-        raise ValueError(f"`include_top` must be True or False; got {include_top!r}")
+    check_bool("include_top", include_top)
     check_weights(weights)
     check_choice("pooling", pooling, POOLING_CHOICES)
     if include_top:

@@ -116,12 +116,6 @@ def auxiliary_classifier(x, name, *, dropout_rate, classes, classifier_activatio
     return layers.Dense(classes, activation=classifier_activation, name=f"{name}_predictions")(x)
 
 
-def _check_bool(argument, value):
-    # check_choice(..., (True, False)) would let 1 and 0 through (1 == True).
-    if not isinstance(value, bool):
-        raise ValueError(f"`{argument}` must be True or False; got {value!r}")
-
-
 def GoogLeNet(
     include_top=True,
     weights=None,
@@ -147,8 +141,8 @@ def GoogLeNet(
     found to add little). The main classifier pools globally, so any input of
     at least 32x32 works with include_top=True.
     """
-    _check_bool("aux_logits", aux_logits)
-    _check_bool("lrn", lrn)
+    common.check_bool("aux_logits", aux_logits)
+    common.check_bool("lrn", lrn)
     common.check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
     common.check_range("aux_dropout_rate", aux_dropout_rate, 0, 1, high_inclusive=False)
     if aux_logits and include_top is not True:
