@@ -240,7 +240,7 @@ def test_profile_counts_grouped_and_depthwise_convolutions():
 
 def test_weights_must_be_none_or_a_file(tmp_path):
     with pytest.raises(ValueError, match=r"`weights` must be None .*got 'imagenet'"):
-        kerasnets.build("vgg16", weights="imagenet")
+        kerasnets.build("vgg11", weights="imagenet")
     with pytest.raises(ValueError, match=r"no file at"):
         kerasnets.build("lenet5", weights=str(tmp_path / "missing.weights.h5"))
     with pytest.raises(ValueError, match=r"`weights` must be None"):

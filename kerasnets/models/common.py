@@ -64,10 +64,15 @@ def check_weights(weights) -> None:
             f"file (.weights.h5, .h5 or .keras); got {weights!r}"
         )
     if weights == "imagenet":
+        from kerasnets.models.pretrained import PUBLISHED
+
+        twins = sorted({key.split("_0")[0].split("_1")[0] for key in PUBLISHED})
         raise ValueError(
             "`weights` must be None (random initialization) or the path to a weights file; "
-            "got 'imagenet', but no published ImageNet weights exist for this model in "
-            "kerasnets: train it (recipes/train.py) or pass the path of a weights file"
+            "got 'imagenet', but no ImageNet weights are published for this network "
+            f"(kerasnets loads them only for the keras.applications twins: {', '.join(twins)}). "
+            "Train it (recipes/train.py) and pass the path of the saved weights file "
+            "(.weights.h5 or .keras), e.g. weights='runs/model.weights.h5'."
         )
     if not os.path.isfile(weights):
         raise ValueError(

@@ -18,7 +18,7 @@ from __future__ import annotations
 from keras import layers
 
 from kerasnets.layers import LocalResponseNormalization
-from kerasnets.models import common
+from kerasnets.models import common, pretrained
 from kerasnets.registry import Paper, register_model
 
 PAPER = Paper(
@@ -43,6 +43,8 @@ CONFIGS = {
     "E": [[(64, 3)] * 2, [(128, 3)] * 2, [(256, 3)] * 4, [(512, 3)] * 4, [(512, 3)] * 4],
 }
 CONFIGS["A-LRN"] = CONFIGS["A"]
+# The configurations whose ImageNet weights keras.applications publishes.
+IMAGENET_WEIGHTS = {"D": "vgg16", "E": "vgg19"}
 
 # A-LRN uses AlexNet's normalization (section 2.2: "the LRN layer parameters
 # are those of (Krizhevsky et al., 2012)").
@@ -78,9 +80,15 @@ def VGG(
 
     `fully_convolutional=True` gives fc6/fc7/fc8 as 7x7 and 1x1 convolutions
     for the paper's dense evaluation at any input size of at least 224.
+    Configurations D and E take `weights="imagenet"`: keras.applications'
+    VGG16/VGG19 files, whose weight order ours keeps (Caffe preprocessing).
     """
     common.check_choice("config", config, tuple(CONFIGS))
     common.check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
+    if config in IMAGENET_WEIGHTS:
+        weights = pretrained.resolve_weights(
+            weights, IMAGENET_WEIGHTS[config], include_top=include_top, classes=classes
+        )
     if fully_convolutional:
         return common.fully_convolutional_variant(
             VGG, locals(), default_shape=(224, 224, 3)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from keras import layers
 
-from kerasnets.models import common
+from kerasnets.models import common, pretrained
 from kerasnets.registry import Paper, register_model
 
 PAPER = Paper(
@@ -160,10 +160,19 @@ def Xception(
     `middle_flow_repeats` is the number of middle flow modules (8 in the
     paper); each adds 1,618,344 parameters. The paper's optional fully
     connected layers before the classifier (section 4.3) are left out, as in
-    its reported models and keras.applications.
+    its reported models and keras.applications. `weights="imagenet"` loads
+    keras.applications' published ImageNet weights (`kerasnets.models.pretrained`).
     """
     common.check_range("middle_flow_repeats", middle_flow_repeats, 1, integer=True)
     middle_flow_repeats = int(middle_flow_repeats)
+    if weights == "imagenet" and middle_flow_repeats != 8:
+        raise ValueError(
+            "`weights='imagenet'` needs middle_flow_repeats=8 (the published network); "
+            f"got middle_flow_repeats={middle_flow_repeats}"
+        )
+    weights = pretrained.resolve_weights(
+        weights, "xception", include_top=include_top, classes=classes
+    )
     inputs = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
