@@ -5,5 +5,6 @@ from kerasnets.models import alexnet  # noqa: F401
 from kerasnets.models import vgg  # noqa: F401
 from kerasnets.models import nin  # noqa: F401
 from kerasnets.models import googlenet  # noqa: F401
+from kerasnets.models import inception  # noqa: F401
 from kerasnets.models import xception  # noqa: F401
 from kerasnets.models.convert import fully_convolutional  # noqa: F401
