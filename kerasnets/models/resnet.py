@@ -1,0 +1,729 @@
+"""Residual networks: ResNet v1 and v2, the CIFAR ResNets, ResNeXt, with stochastic depth.
+
+He, Zhang, Ren and Sun (2016), "Deep Residual Learning for Image Recognition",
+CVPR, Table 1 (ImageNet) and section 4.2 (CIFAR-10); He, Zhang, Ren and Sun
+(2016), "Identity Mappings in Deep Residual Networks", ECCV (full
+pre-activation units, "v2"); Xie, Girshick, Dollar, Tu and He (2017),
+"Aggregated Residual Transformations for Deep Neural Networks", CVPR
+(ResNeXt); Huang, Sun, Liu, Sedra and Weinberger (2016), "Deep Networks with
+Stochastic Depth", ECCV.
+
+One generic builder, `ResNet`, takes a stem ("imagenet": 7x7/2 convolution
+and 3x3/2 max pooling; "cifar": one 3x3 convolution of 16 maps), a residual
+block function and a stack configuration (filters, blocks and stride of each
+stage); every registered network is a thin call of it.
+
+ImageNet networks (224x224, any input from 32x32): stages conv2-conv5 of 64,
+128, 256 and 512 filters (bottleneck blocks expand them 4 times).
+`resnet50`/`101`/`152` and `resnet50_v2`/`101_v2`/`152_v2` have the structure,
+weight order and layer names of keras.applications' ResNet50/101/152 and
+ResNet50V2/101V2/152V2, whose ImageNet weights `weights="imagenet"` loads.
+Their deliberate differences from the papers are keras.applications' (that
+is, the original Caffe models'): v1 bottlenecks downsample in their first 1x1
+convolution (not the 3x3, "ResNet v1.5"), which is why ResNet-50 costs 3.86
+GMACs here and not torchvision's 4.09; v1 convolutions have biases; the v2s
+downsample in the *last* block of conv2-conv4 (a 1x1/2 max pooling on the
+identity shortcut) instead of the first block of conv3-conv5, and v2
+bottlenecks keep the biases of their last 1x1 and shortcut convolutions
+only. `resnet18`/`34` (basic blocks, 3x3 + 3x3) follow the v1 conventions too
+(biases, BatchNormalization epsilon 1.001e-5) and the same names; basic
+blocks downsample in their first 3x3 convolution. Every projection shortcut
+(the paper's option B: 1x1 convolutions only where dimensions change) is
+`conv{s}_block{b}_0_conv`.
+
+CIFAR networks (`resnet20` ... `resnet1202`, 32x32, 10 classes): 6n + 2
+layers, three stages of n basic blocks with 16, 32 and 64 filters, identity
+shortcuts everywhere and, where the dimensions change, the paper's option A:
+the shortcut subsamples (x[:, ::2, ::2], a 1x1/2 max pooling) and appends
+zero channels (`ChannelZeroPadding`, defined here; it has no weights).
+Convolutions have no bias (each is followed by batch normalization).
+`preact=True` gives their pre-activation ("v2") form: BN-ReLU-conv twice per
+unit, a final `post_bn`/`post_relu`, and the first unit's shortcut taken
+after its activation ("Identity Mappings", appendix).
+
+ResNeXt (`resnext50_32x4d`, ...): bottleneck blocks whose 3x3 convolution is
+grouped (`Conv2D(groups=cardinality)`) and `cardinality * bottleneck_width *
+filters / 64` wide, downsampling in the 3x3 convolution (ResNeXt section
+4), no convolution biases, projection shortcuts.
+
+Stochastic depth (`drop_path_rate` = 1 - p_L, default 0): block l of the L
+residual blocks of the network (counted from the input, across stages) drops
+its whole residual branch for a sample with probability (l / L) * (1 - p_L),
+the linear decay rule p_l = 1 - (l / L)(1 - p_L) (Huang et al., eq. 4),
+through `kerasnets.layers.StochasticDepth` before the addition. The
+shortcut always passes. `drop_path_scale_at="train"` (default) scales kept
+branches by 1 / p_l in training and leaves inference alone;
+`drop_path_scale_at="test"` is the paper's rule: unscaled in training,
+branches multiplied by p_l at inference. Each makes a branch's expected
+training output equal its inference output, and the two are the same
+network up to a factor p_l on each residual branch: a model trained with
+one convention runs under the other once the last scale of each branch
+(the gamma and beta of the last batch normalization in v1 blocks) is
+multiplied (train -> test: divided) by p_l. With drop_path_rate=0 no layer is
+added, so the networks (and keras.applications' weights) are unchanged.
+
+Block functions take `se_ratio` (None by default): a
+`kerasnets.layers.SqueezeExcite` gate with that reduction ratio on the
+residual branch, before the addition (Hu et al., "Squeeze-and-Excitation
+Networks", fig. 3), named `{block}_se`.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import numbers
+import sys
+
+import keras
+from keras import layers, ops
+
+from kerasnets.layers import SqueezeExcite, StochasticDepth, linear_decay_rates
+from kerasnets.layers.checks import standardize_data_format
+from kerasnets.models import common
+from kerasnets.registry import Paper, register_model
+
+PAPER = Paper(
+    "He, Zhang, Ren, Sun",
+    2016,
+    "Deep Residual Learning for Image Recognition",
+    "https://arxiv.org/abs/1512.03385",
+)
+PAPER_V2 = Paper(
+    "He, Zhang, Ren, Sun",
+    2016,
+    "Identity Mappings in Deep Residual Networks",
+    "https://arxiv.org/abs/1603.05027",
+)
+PAPER_RESNEXT = Paper(
+    "Xie, Girshick, Dollar, Tu, He",
+    2017,
+    "Aggregated Residual Transformations for Deep Neural Networks",
+    "https://arxiv.org/abs/1611.05431",
+)
+
+DEFAULT_SHAPE = (224, 224, 3)
+# keras.applications' minimum: five stride-2 steps leave a 1x1 map.
+MIN_SHAPE = (32, 32, 3)
+CIFAR_SHAPE = (32, 32, 3)
+# Two stride-2 stages (sizes round up): any size runs; at 8x8 the last stage is 2x2.
+CIFAR_MIN_SHAPE = (8, 8, 3)
+CIFAR_CLASSES = 10
+
+# keras.applications' ResNet normalization epsilon (the Caffe models' 1e-5,
+# nudged above cuDNN's minimum).
+BN_EPSILON = 1.001e-5
+BOTTLENECK_EXPANSION = 4
+
+SHORTCUTS = ("projection", "zero_pad")
+DROP_PATH_SCALE_AT = ("train", "test")
+DOWNSAMPLE_AT = ("first", "last")
+
+Stage = collections.namedtuple("Stage", "filters blocks stride")
+
+
+def imagenet_stages(blocks, strides=(1, 2, 2, 2)):
+    """conv2-conv5 of Table 1: 64, 128, 256, 512 filters with `blocks` blocks each."""
+    return [Stage(f, b, s) for f, b, s in zip((64, 128, 256, 512), blocks, strides)]
+
+
+def cifar_stages(n):
+    """Section 4.2: three stages of `n` blocks, 16, 32 and 64 filters on 32, 16 and 8 maps."""
+    return [Stage(f, n, s) for f, s in zip((16, 32, 64), (1, 2, 2))]
+
+
+# Table 1 (and "Identity Mappings", which keeps its depths).
+IMAGENET_BLOCKS = {
+    18: (2, 2, 2, 2),
+    34: (3, 4, 6, 3),
+    50: (3, 4, 6, 3),
+    101: (3, 4, 23, 3),
+    152: (3, 8, 36, 3),
+}
+# keras.applications' v2 stacks downsample in the last block of conv2-conv4.
+V2_STRIDES = (2, 2, 2, 1)
+
+
+@keras.saving.register_keras_serializable(package="kerasnets")
+class ChannelZeroPadding(keras.layers.Layer):
+    """Pads the channel axis with zero channels: the CIFAR ResNets' option A shortcut.
+
+    He et al. (2016), section 3.3, option (A): "the shortcut still performs
+    identity mapping, with extra zero entries padded for increasing
+    dimensions" (after 1x1/2 subsampling, done by a max pooling before this
+    layer). `padding=(before, after)` zero channels; the default residual
+    networks append them after the input channels, as fb.resnet.torch's
+    shortcut type A. The channel axis is given by `data_format` (None means
+    `keras.config.image_data_format()`). The layer has no weights.
+    """
+
+    def __init__(self, padding, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        padding = tuple(padding) if isinstance(padding, (tuple, list)) else padding
+        if not (
+            isinstance(padding, tuple)
+            and len(padding) == 2
+            and all(isinstance(p, numbers.Integral) and not isinstance(p, bool) and p >= 0
+                    for p in padding)
+        ):
+            raise ValueError(
+                f"`padding` must be a pair (before, after) of integers >= 0; got {padding!r}"
+            )
+        self.padding = tuple(int(p) for p in padding)
+        self.data_format = standardize_data_format(data_format)
+
+    def _channel_axis(self, rank):
+        return rank - 1 if self.data_format == "channels_last" else 1
+
+    def call(self, inputs):
+        rank = len(inputs.shape)
+        pad_width = [[0, 0]] * rank
+        pad_width[self._channel_axis(rank)] = list(self.padding)
+        return ops.pad(inputs, pad_width)
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        axis = self._channel_axis(len(shape))
+        if shape[axis] is not None:
+            shape[axis] += sum(self.padding)
+        return tuple(shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"padding": list(self.padding), "data_format": self.data_format})
+        return config
+
+
+# ----------------------------------------------------------------- pieces of a block
+
+
+def batch_norm(x, name):
+    return layers.BatchNormalization(
+        axis=common.channel_axis(), epsilon=BN_EPSILON, name=name
+    )(x)
+
+
+def conv3x3(x, filters, prefix, stride=1, use_bias=True, groups=1):
+    """`{prefix}_conv`: a 3x3 convolution with one pixel of padding on each side.
+
+    Strided ones pad explicitly (`{prefix}_pad`, as keras.applications' v2):
+    "same" padding would pad a stride-2 convolution on an even map at the
+    bottom/right only.
+    """
+    if stride == 1:
+        return layers.Conv2D(
+            filters, 3, padding="same", use_bias=use_bias, groups=groups, name=f"{prefix}_conv"
+        )(x)
+    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name=f"{prefix}_pad")(x)
+    return layers.Conv2D(
+        filters, 3, strides=stride, use_bias=use_bias, groups=groups, name=f"{prefix}_conv"
+    )(x)
+
+
+def shortcut_connection(x, out_channels, stride, name, *, shortcut="projection",
+                        use_bias=True, normalize=True):
+    """The shortcut of a block: identity, or what matches the residual branch's shape.
+
+    Where the channels change: with `shortcut="projection"` (option B) a 1x1
+    convolution with `stride` (`{name}_0_conv`, then `{name}_0_bn` unless
+    `normalize=False`, as in pre-activation units); with `"zero_pad"` (option
+    A) 1x1/`stride` subsampling and zero channels. Where only the size
+    changes, 1x1/`stride` max pooling (`{name}_0_pool`, keras.applications'
+    v2 downsampling).
+    """
+    in_channels = x.shape[common.channel_axis()]
+    if in_channels == out_channels and stride == 1:
+        return x
+    if in_channels != out_channels and shortcut == "projection":
+        x = layers.Conv2D(out_channels, 1, strides=stride, use_bias=use_bias,
+                          name=f"{name}_0_conv")(x)
+        return batch_norm(x, f"{name}_0_bn") if normalize else x
+    if stride > 1:
+        x = layers.MaxPooling2D(1, strides=stride, name=f"{name}_0_pool")(x)
+    if in_channels != out_channels:
+        if out_channels < in_channels:
+            raise ValueError(
+                f"`shortcut='zero_pad'` can only add channels; block {name} goes from "
+                f"{in_channels} to {out_channels}"
+            )
+        x = ChannelZeroPadding((0, out_channels - in_channels), name=f"{name}_0_pad")(x)
+    return x
+
+
+def merge(shortcut, residual, name, *, drop_rate=0.0, drop_scale_at="train", se_ratio=None,
+          add_name=None):
+    """shortcut + residual branch, after its squeeze-and-excitation gate and stochastic depth."""
+    if se_ratio is not None:
+        residual = SqueezeExcite(ratio=se_ratio, name=f"{name}_se")(residual)
+    if drop_rate > 0:
+        residual = StochasticDepth(drop_rate, scale_at=drop_scale_at, name=f"{name}_drop")(
+            residual
+        )
+    return layers.Add(name=add_name or f"{name}_add")([shortcut, residual])
+
+
+# ----------------------------------------------------------------- residual blocks
+
+
+def basic_block(x, filters, stride=1, *, name, shortcut="projection", use_bias=True,
+                drop_rate=0.0, drop_scale_at="train", se_ratio=None):
+    """The building block of Figure 2 (left): two 3x3 convolutions, each with BN, ReLU after the sum.
+
+    He et al. (2016), ResNet-18/34 and the CIFAR networks. Downsampling is done
+    by the first convolution.
+    """
+    residual_shortcut = shortcut_connection(x, filters, stride, name, shortcut=shortcut,
+                                            use_bias=use_bias)
+    x = conv3x3(x, filters, f"{name}_1", stride=stride, use_bias=use_bias)
+    x = batch_norm(x, f"{name}_1_bn")
+    x = layers.Activation("relu", name=f"{name}_1_relu")(x)
+    x = conv3x3(x, filters, f"{name}_2", use_bias=use_bias)
+    x = batch_norm(x, f"{name}_2_bn")
+    x = merge(residual_shortcut, x, name, drop_rate=drop_rate, drop_scale_at=drop_scale_at,
+              se_ratio=se_ratio)
+    return layers.Activation("relu", name=f"{name}_out")(x)
+
+
+def bottleneck_block(x, filters, stride=1, *, name, shortcut="projection", use_bias=True,
+                     drop_rate=0.0, drop_scale_at="train", se_ratio=None, cardinality=1,
+                     bottleneck_width=64, stride_at="1x1"):
+    """The bottleneck of Figure 5 (right): 1x1 reduce, 3x3, 1x1 expand (x4), ReLU after the sum.
+
+    He et al. (2016), ResNet-50/101/152, with keras.applications' layers and
+    `stride_at="1x1"` (its first 1x1 convolution downsamples). With
+    `cardinality` > 1 it is ResNeXt's block (Xie et al., Figure 3c): the 3x3
+    convolution has `cardinality` groups of `bottleneck_width * filters / 64`
+    channels (`bottleneck_width` is the d of "32x4d"), and ResNeXt
+    downsamples there (`stride_at="3x3"`).
+    """
+    width = int(filters * bottleneck_width / 64) * cardinality
+    out_channels = BOTTLENECK_EXPANSION * filters
+    stride_1x1, stride_3x3 = (stride, 1) if stride_at == "1x1" else (1, stride)
+    # The shortcut is made first: keras.applications' weight order.
+    residual_shortcut = shortcut_connection(x, out_channels, stride, name, shortcut=shortcut,
+                                            use_bias=use_bias)
+    x = layers.Conv2D(width, 1, strides=stride_1x1, use_bias=use_bias, name=f"{name}_1_conv")(x)
+    x = batch_norm(x, f"{name}_1_bn")
+    x = layers.Activation("relu", name=f"{name}_1_relu")(x)
+    x = conv3x3(x, width, f"{name}_2", stride=stride_3x3, use_bias=use_bias,
+                groups=cardinality)
+    x = batch_norm(x, f"{name}_2_bn")
+    x = layers.Activation("relu", name=f"{name}_2_relu")(x)
+    x = layers.Conv2D(out_channels, 1, use_bias=use_bias, name=f"{name}_3_conv")(x)
+    x = batch_norm(x, f"{name}_3_bn")
+    x = merge(residual_shortcut, x, name, drop_rate=drop_rate, drop_scale_at=drop_scale_at,
+              se_ratio=se_ratio)
+    return layers.Activation("relu", name=f"{name}_out")(x)
+
+
+def preactivation(x, name):
+    """BN and ReLU before the weights: the "full pre-activation" of Identity Mappings, Fig. 4e."""
+    x = batch_norm(x, f"{name}_preact_bn")
+    return layers.Activation("relu", name=f"{name}_preact_relu")(x)
+
+
+def _preact_shortcut(x, preact, out_channels, stride, name, shortcut, use_bias,
+                     shortcut_from_preact):
+    in_channels = x.shape[common.channel_axis()]
+    projection = shortcut == "projection" and in_channels != out_channels
+    # Projections see the activated input (keras.applications v2); identity
+    # shortcuts the raw one, except after the stem (Identity Mappings, appendix:
+    # "the first activation right after conv1 and before splitting").
+    source = preact if projection or shortcut_from_preact else x
+    return shortcut_connection(source, out_channels, stride, name, shortcut=shortcut,
+                               use_bias=use_bias, normalize=False)
+
+
+def preact_basic_block(x, filters, stride=1, *, name, shortcut="zero_pad", use_bias=False,
+                       drop_rate=0.0, drop_scale_at="train", se_ratio=None,
+                       shortcut_from_preact=False):
+    """A full pre-activation basic unit: (BN, ReLU, 3x3 convolution) twice, nothing after the sum.
+
+    He et al., "Identity Mappings in Deep Residual Networks" (2016), Fig. 4e,
+    for the CIFAR networks.
+    """
+    preact = preactivation(x, name)
+    residual_shortcut = _preact_shortcut(x, preact, filters, stride, name, shortcut, use_bias,
+                                         shortcut_from_preact)
+    x = conv3x3(preact, filters, f"{name}_1", stride=stride, use_bias=use_bias)
+    x = batch_norm(x, f"{name}_1_bn")
+    x = layers.Activation("relu", name=f"{name}_1_relu")(x)
+    x = conv3x3(x, filters, f"{name}_2", use_bias=use_bias)
+    return merge(residual_shortcut, x, name, drop_rate=drop_rate, drop_scale_at=drop_scale_at,
+                 se_ratio=se_ratio, add_name=f"{name}_out")
+
+
+def preact_bottleneck_block(x, filters, stride=1, *, name, shortcut="projection",
+                            use_bias=True, drop_rate=0.0, drop_scale_at="train", se_ratio=None,
+                            shortcut_from_preact=False):
+    """A full pre-activation bottleneck unit (Identity Mappings, Fig. 4e), keras.applications' v2.
+
+    BN-ReLU, then 1x1, BN-ReLU 3x3 (with the stride), BN-ReLU 1x1 expanding 4
+    times; the sum is the output. As keras.applications, the first two
+    convolutions have no bias and the last one and the projection have one
+    (when `use_bias`).
+    """
+    out_channels = BOTTLENECK_EXPANSION * filters
+    preact = preactivation(x, name)
+    residual_shortcut = _preact_shortcut(x, preact, out_channels, stride, name, shortcut,
+                                         use_bias, shortcut_from_preact)
+    x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_1_conv")(preact)
+    x = batch_norm(x, f"{name}_1_bn")
+    x = layers.Activation("relu", name=f"{name}_1_relu")(x)
+    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name=f"{name}_2_pad")(x)
+    x = layers.Conv2D(filters, 3, strides=stride, use_bias=False, name=f"{name}_2_conv")(x)
+    x = batch_norm(x, f"{name}_2_bn")
+    x = layers.Activation("relu", name=f"{name}_2_relu")(x)
+    x = layers.Conv2D(out_channels, 1, use_bias=use_bias, name=f"{name}_3_conv")(x)
+    return merge(residual_shortcut, x, name, drop_rate=drop_rate, drop_scale_at=drop_scale_at,
+                 se_ratio=se_ratio, add_name=f"{name}_out")
+
+
+# ----------------------------------------------------------------- stems and stacks
+
+
+def imagenet_stem(x, *, preact=False, use_bias=True, filters=64):
+    """Table 1's conv1 (7x7/2, 64) and the 3x3/2 max pooling; BN-ReLU only when not pre-activated."""
+    x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(x)
+    x = layers.Conv2D(filters, 7, strides=2, use_bias=use_bias, name="conv1_conv")(x)
+    if not preact:
+        x = batch_norm(x, "conv1_bn")
+        x = layers.Activation("relu", name="conv1_relu")(x)
+    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
+    return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+
+
+def cifar_stem(x, *, preact=False, use_bias=False, filters=16):
+    """Section 4.2: one 3x3 convolution of 16 maps; BN-ReLU only when not pre-activated."""
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, name="conv1_conv")(x)
+    if not preact:
+        x = batch_norm(x, "conv1_bn")
+        x = layers.Activation("relu", name="conv1_relu")(x)
+    return x
+
+
+STEMS = {"imagenet": imagenet_stem, "cifar": cifar_stem}
+
+
+def stack_stages(x, block, stages, *, drop_rates, downsample_at="first", first_stage=2,
+                 first_block_kwargs=None, **block_kwargs):
+    """The residual stages: `conv{s}_block{b}` for each Stage(filters, blocks, stride).
+
+    A stage's stride is in its first block (the papers) or, with
+    `downsample_at="last"`, its last (keras.applications' v2). `drop_rates`
+    has one stochastic depth drop rate per block of the network, in order.
+    """
+    index = 0
+    for s, stage in enumerate(stages, start=first_stage):
+        strided = 1 if downsample_at == "first" else stage.blocks
+        for b in range(1, stage.blocks + 1):
+            kwargs = dict(block_kwargs)
+            if index == 0 and first_block_kwargs:
+                kwargs.update(first_block_kwargs)
+            x = block(
+                x, stage.filters, stage.stride if b == strided else 1,
+                name=f"conv{s}_block{b}", drop_rate=drop_rates[index], **kwargs,
+            )
+            index += 1
+    return x
+
+
+# ----------------------------------------------------------------- the generic builder
+
+
+# Keras maps a functional graph recursively, a few Python frames per layer:
+# ResNet-1202's 4,000 layers go past Python's default limit of 1000.
+RECURSION_PER_BLOCK = 40
+
+
+@contextlib.contextmanager
+def _recursion_limit(limit):
+    """Raises Python's recursion limit to at least `limit` for the duration of the block."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, limit))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def ResNet(
+    stages,
+    block,
+    *,
+    stem="imagenet",
+    preact=False,
+    shortcut="projection",
+    use_bias=True,
+    downsample_at="first",
+    block_kwargs=None,
+    weights_key=None,
+    default_shape=DEFAULT_SHAPE,
+    min_shape=MIN_SHAPE,
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    drop_path_rate=0.0,
+    drop_path_scale_at="train",
+    se_ratio=None,
+    name="resnet",
+):
+    """A residual network: stem, `stages` of `block`, (post-activation), pooling, classifier.
+
+    `stages` is a list of Stage(filters, blocks, stride); `block` a block
+    function of this module's signature (basic_block, bottleneck_block,
+    preact_basic_block, preact_bottleneck_block or one like them); `stem` a
+    name in STEMS or a function `x -> x`. `preact=True` leaves the stem's
+    BN-ReLU out and adds `post_bn`, `post_relu` before pooling (v2).
+    `shortcut` is "projection" (option B) or "zero_pad" (option A).
+    `drop_path_rate` (1 - p_L, in [0, 1)) and `drop_path_scale_at` ("train"
+    or "test") set stochastic depth, `se_ratio` (None or > 0) a
+    squeeze-and-excitation gate in every block. `weights_key` names the
+    published keras.applications weights (twins only).
+    """
+    if weights_key is not None:
+        from kerasnets.models import pretrained
+
+        weights = pretrained.resolve_weights(
+            weights, weights_key, include_top=include_top, classes=classes
+        )
+    common.check_range("drop_path_rate", drop_path_rate, 0, 1, high_inclusive=False)
+    common.check_choice("drop_path_scale_at", drop_path_scale_at, DROP_PATH_SCALE_AT)
+    if se_ratio is not None:
+        common.check_range("se_ratio", se_ratio, 0, low_inclusive=False)
+    common.check_choice("shortcut", shortcut, SHORTCUTS)
+    common.check_choice("downsample_at", downsample_at, DOWNSAMPLE_AT)
+    common.check_bool("preact", preact)
+    if not callable(stem):
+        common.check_choice("stem", stem, tuple(STEMS))
+        stem = STEMS[stem]
+    inputs = common.prepare_inputs(
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        default_shape=default_shape,
+        min_shape=min_shape,
+    )
+    num_blocks = sum(stage.blocks for stage in stages)
+    drop_rates = (
+        linear_decay_rates(drop_path_rate, num_blocks) if drop_path_rate > 0
+        else [0.0] * num_blocks
+    )
+    x = stem(inputs, preact=preact, use_bias=use_bias, filters=stages[0].filters)
+    x = stack_stages(
+        x, block, stages, drop_rates=drop_rates, downsample_at=downsample_at,
+        first_block_kwargs={"shortcut_from_preact": True} if preact else None,
+        shortcut=shortcut, use_bias=use_bias, drop_scale_at=drop_path_scale_at,
+        se_ratio=se_ratio, **(block_kwargs or {}),
+    )
+    if preact:
+        x = batch_norm(x, "post_bn")
+        x = layers.Activation("relu", name="post_relu")(x)
+    if include_top:
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    else:
+        x = common.pooled_features(x, pooling)
+    with _recursion_limit(RECURSION_PER_BLOCK * num_blocks):
+        return common.finish_model(
+            inputs, x, input_tensor=input_tensor, weights=weights, name=name
+        )
+
+
+def ImageNetResNet(depth, *, name, **kwargs):
+    """ResNet-`depth` of Table 1 (v1): basic blocks for 18 and 34 layers, bottlenecks above."""
+    common.check_choice("depth", depth, tuple(IMAGENET_BLOCKS))
+    block = basic_block if depth < 50 else bottleneck_block
+    return ResNet(imagenet_stages(IMAGENET_BLOCKS[depth]), block, name=name, **kwargs)
+
+
+def ResNetV2(depth, *, name, **kwargs):
+    """ResNet-`depth` with full pre-activation bottleneck units, as keras.applications' v2."""
+    common.check_choice("depth", depth, tuple(IMAGENET_BLOCKS))
+    return ResNet(
+        imagenet_stages(IMAGENET_BLOCKS[depth], strides=V2_STRIDES), preact_bottleneck_block,
+        preact=True, downsample_at="last", name=name, **kwargs,
+    )
+
+
+def CifarResNet(depth=20, *, preact=False, name=None, classes=CIFAR_CLASSES, **kwargs):
+    """The CIFAR-10 ResNet of section 4.2 with `depth` = 6n + 2 layers (option A shortcuts).
+
+    `preact=True` gives the full pre-activation form of "Identity Mappings"
+    (basic units, as its ResNet-110).
+    """
+    common.check_range("depth", depth, 8, integer=True)
+    if (int(depth) - 2) % 6:
+        raise ValueError(f"`depth` must be 6n + 2 (20, 32, 44, 56, 110, ...); got {depth!r}")
+    common.check_bool("preact", preact)
+    n = (int(depth) - 2) // 6
+    return ResNet(
+        cifar_stages(n),
+        preact_basic_block if preact else basic_block,
+        stem="cifar",
+        preact=preact,
+        shortcut="zero_pad",
+        use_bias=False,
+        default_shape=CIFAR_SHAPE,
+        min_shape=CIFAR_MIN_SHAPE,
+        classes=classes,
+        name=name or f"resnet{int(depth)}{'_v2' if preact else ''}",
+        **kwargs,
+    )
+
+
+def ResNeXt(blocks=(3, 4, 6, 3), *, cardinality=32, bottleneck_width=4, name="resnext",
+            **kwargs):
+    """ResNeXt (Xie et al. 2017, Table 1): bottlenecks with grouped 3x3 convolutions.
+
+    `cardinality` (C, the number of groups) and `bottleneck_width` (d, the
+    channels per group in conv2) set the 3x3 convolutions' width,
+    C * d * filters / 64. No convolution has a bias; blocks downsample in
+    the 3x3 convolution.
+    """
+    common.check_range("cardinality", cardinality, 1, integer=True)
+    common.check_range("bottleneck_width", bottleneck_width, 1, integer=True)
+    return ResNet(
+        imagenet_stages(blocks),
+        bottleneck_block,
+        use_bias=False,
+        block_kwargs={"cardinality": int(cardinality),
+                      "bottleneck_width": int(bottleneck_width), "stride_at": "3x3"},
+        name=name,
+        **kwargs,
+    )
+
+
+# ----------------------------------------------------------------- registered variants
+
+
+def _imagenet(**extra):
+    return dict(input_shape=DEFAULT_SHAPE, min_input_shape=MIN_SHAPE, **extra)
+
+
+@register_model(family="resnet", paper=PAPER, params=11_703_912, **_imagenet())
+def resnet18(**kwargs):
+    """ResNet-18 (Table 1): basic blocks, [2, 2, 2, 2]."""
+    return ImageNetResNet(18, **{"name": "resnet18", **kwargs})
+
+
+@register_model(family="resnet", paper=PAPER, params=21_823_208, **_imagenet())
+def resnet34(**kwargs):
+    """ResNet-34 (Table 1): basic blocks, [3, 4, 6, 3]."""
+    return ImageNetResNet(34, **{"name": "resnet34", **kwargs})
+
+
+@register_model(family="resnet", paper=PAPER, params=25_636_712, **_imagenet())
+def resnet50(**kwargs):
+    """ResNet-50 (Table 1): bottlenecks, [3, 4, 6, 3] (keras.applications' ResNet50 weights)."""
+    return ImageNetResNet(50, weights_key="resnet50", **{"name": "resnet50", **kwargs})
+
+
+@register_model(family="resnet", paper=PAPER, params=44_707_176, **_imagenet())
+def resnet101(**kwargs):
+    """ResNet-101 (Table 1): bottlenecks, [3, 4, 23, 3] (keras.applications' ResNet101 weights)."""
+    return ImageNetResNet(101, weights_key="resnet101", **{"name": "resnet101", **kwargs})
+
+
+@register_model(family="resnet", paper=PAPER, params=60_419_944, **_imagenet())
+def resnet152(**kwargs):
+    """ResNet-152 (Table 1): bottlenecks, [3, 8, 36, 3] (keras.applications' ResNet152 weights)."""
+    return ImageNetResNet(152, weights_key="resnet152", **{"name": "resnet152", **kwargs})
+
+
+@register_model(family="resnet", paper=PAPER_V2, params=25_613_800, preprocessing="tf",
+                **_imagenet())
+def resnet50_v2(**kwargs):
+    """ResNet-50 v2: full pre-activation bottlenecks (keras.applications' ResNet50V2 weights)."""
+    return ResNetV2(50, weights_key="resnet50_v2", **{"name": "resnet50_v2", **kwargs})
+
+
+@register_model(family="resnet", paper=PAPER_V2, params=44_675_560, preprocessing="tf",
+                **_imagenet())
+def resnet101_v2(**kwargs):
+    """ResNet-101 v2: full pre-activation bottlenecks (keras.applications' ResNet101V2 weights)."""
+    return ResNetV2(101, weights_key="resnet101_v2", **{"name": "resnet101_v2", **kwargs})
+
+
+@register_model(family="resnet", paper=PAPER_V2, params=60_380_648, preprocessing="tf",
+                **_imagenet())
+def resnet152_v2(**kwargs):
+    """ResNet-152 v2: full pre-activation bottlenecks (keras.applications' ResNet152V2 weights)."""
+    return ResNetV2(152, weights_key="resnet152_v2", **{"name": "resnet152_v2", **kwargs})
+
+
+def _cifar(**extra):
+    # CIFAR images are normalized per channel (fb.resnet.torch's mean/std).
+    return dict(input_shape=CIFAR_SHAPE, min_input_shape=CIFAR_MIN_SHAPE,
+                num_classes=CIFAR_CLASSES, preprocessing="torch", **extra)
+
+
+@register_model(family="resnet", paper=PAPER, params=271_098, **_cifar())
+def resnet20(**kwargs):
+    """CIFAR ResNet-20 (section 4.2): n = 3, 0.27M parameters."""
+    return CifarResNet(20, **kwargs)
+
+
+@register_model(family="resnet", paper=PAPER, params=466_426, **_cifar())
+def resnet32(**kwargs):
+    """CIFAR ResNet-32 (section 4.2): n = 5, 0.46M parameters."""
+    return CifarResNet(32, **kwargs)
+
+
+@register_model(family="resnet", paper=PAPER, params=661_754, **_cifar())
+def resnet44(**kwargs):
+    """CIFAR ResNet-44 (section 4.2): n = 7, 0.66M parameters."""
+    return CifarResNet(44, **kwargs)
+
+
+@register_model(family="resnet", paper=PAPER, params=857_082, **_cifar())
+def resnet56(**kwargs):
+    """CIFAR ResNet-56 (section 4.2): n = 9, 0.85M parameters."""
+    return CifarResNet(56, **kwargs)
+
+
+@register_model(family="resnet", paper=PAPER, params=1_736_058, **_cifar())
+def resnet110(**kwargs):
+    """CIFAR ResNet-110 (section 4.2): n = 18, 1.7M parameters."""
+    return CifarResNet(110, **kwargs)
+
+
+@register_model(family="resnet", paper=PAPER, params=19_510_906, **_cifar())
+def resnet1202(**kwargs):
+    """CIFAR ResNet-1202 (section 4.2): n = 200, 19.4M parameters."""
+    return CifarResNet(1202, **kwargs)
+
+
+def _resnext(**extra):
+    # Trained with fb.resnet.torch's per-channel mean/std normalization.
+    return dict(family="resnext", paper=PAPER_RESNEXT, preprocessing="torch",
+                **_imagenet(), **extra)
+
+
+@register_model(params=25_097_128, **_resnext())
+def resnext50_32x4d(**kwargs):
+    """ResNeXt-50 (32x4d) (Table 1): cardinality 32, bottleneck width 4, [3, 4, 6, 3]."""
+    return ResNeXt((3, 4, 6, 3), **{"cardinality": 32, "bottleneck_width": 4,
+                                    "name": "resnext50_32x4d", **kwargs})
+
+
+@register_model(params=44_315_560, **_resnext())
+def resnext101_32x4d(**kwargs):
+    """ResNeXt-101 (32x4d): cardinality 32, bottleneck width 4, [3, 4, 23, 3]."""
+    return ResNeXt((3, 4, 23, 3), **{"cardinality": 32, "bottleneck_width": 4,
+                                     "name": "resnext101_32x4d", **kwargs})
+
+
+@register_model(params=88_994_216, **_resnext())
+def resnext101_32x8d(**kwargs):
+    """ResNeXt-101 (32x8d): cardinality 32, bottleneck width 8, [3, 4, 23, 3]."""
+    return ResNeXt((3, 4, 23, 3), **{"cardinality": 32, "bottleneck_width": 8,
+                                     "name": "resnext101_32x8d", **kwargs})
