@@ -65,6 +65,8 @@ class ModelSpec:
     aliases: tuple[str, ...] = ()
     defaults: dict = dataclasses.field(default_factory=dict)
     description: str = ""
+    # The registered model this one presets (an alias registered with overrides).
+    alias_of: str | None = None
 
     def build(self, /, **kwargs):
         merged = dict(self.defaults)
@@ -90,6 +92,7 @@ class ModelSpec:
             "preprocessing": self.preprocessing,
             "aliases": self.aliases,
             "defaults": dict(self.defaults),
+            "alias_of": self.alias_of,
         }
 
 
@@ -158,12 +161,16 @@ def register_model(
     return decorator
 
 
-def register_alias(alias: str, target: str, **overrides) -> None:
+def register_alias(alias: str, target: str, *, params: int | None = None, **overrides) -> None:
     """Registers `alias` as `target` with some builder arguments fixed.
 
     With no overrides the alias resolves to the target itself; with overrides
-    it becomes a registered model of its own (listed, with its own metadata).
+    it becomes a preset with its own metadata: `params` is its parameter count
+    (the target's when not given), and an `input_shape` override its default
+    input. Presets are left out of `list_models` unless `include_aliases=True`.
     """
+    if params is not None and not overrides:
+        raise ValueError("`params` is the parameter count of a preset; give its overrides too")
     spec = get_spec(target)
     if not overrides:
         _check_new_name(alias)
@@ -173,7 +180,8 @@ def register_alias(alias: str, target: str, **overrides) -> None:
     defaults = dict(spec.defaults)
     defaults.update(overrides)
     _REGISTRY[alias] = dataclasses.replace(
-        spec, name=alias, aliases=(), defaults=defaults, **_shape_overrides(overrides)
+        spec, name=alias, aliases=(), defaults=defaults, alias_of=spec.name,
+        params=spec.params if params is None else int(params), **_shape_overrides(overrides)
     )
 
 
@@ -216,10 +224,15 @@ def build(name: str, /, **kwargs):
     return get_spec(name).build(**kwargs)
 
 
-def list_models(pattern: str | None = None, family: str | None = None) -> list[str]:
-    """Sorted registered names, filtered by a glob `pattern` and/or `family`."""
+def list_models(pattern: str | None = None, family: str | None = None,
+                include_aliases: bool = False) -> list[str]:
+    """Sorted registered names, filtered by a glob `pattern` and/or `family`.
+
+    Presets registered with `register_alias` (`mobilenet_v1_0.25_128`, ...) are
+    listed only with `include_aliases=True`.
+    """
     _ensure_loaded()
-    names = sorted(_REGISTRY)
+    names = sorted(n for n, s in _REGISTRY.items() if include_aliases or s.alias_of is None)
     if pattern is not None:
         pattern = pattern.lower()
         names = [n for n in names if fnmatch.fnmatchcase(n, pattern)]

@@ -1,0 +1,404 @@
+"""MobileNet v1 and v2: depthwise separable convolutions, then inverted residuals.
+
+MobileNet v1: Howard, Zhu, Chen, Kalenichenko, Wang, Weyand, Andreetto, Adam
+(2017), "MobileNets: Efficient Convolutional Neural Networks for Mobile Vision
+Applications", arXiv 1704.04861, Table 1. A standard 3x3/2 convolution of 32
+channels, then 13 depthwise separable convolutions (a 3x3 depthwise
+convolution and a 1x1 pointwise one, each followed by batch normalization and
+ReLU), global average pooling and the classifier. The width multiplier
+`alpha` thins every layer to int(alpha * channels) (section 3.3); the
+resolution multiplier is the input size (224, 192, 160 or 128; section 3.4).
+
+MobileNet v2: Sandler, Howard, Zhu, Zhmoginov, Chen (2018), "MobileNetV2:
+Inverted Residuals and Linear Bottlenecks", CVPR, Table 2. A 3x3/2
+convolution of 32 channels, 17 inverted residual blocks (a 1x1 expansion by
+`expansion` t with ReLU6, a 3x3 depthwise convolution with ReLU6 and a linear
+1x1 projection; a residual connection where the stride is 1 and the channels
+are equal), a 1x1 convolution of 1280 channels, global average pooling and the
+classifier.
+
+Both follow keras.applications (`MobileNet`, `MobileNetV2`) call for call,
+with its layer names (`conv1`, `conv_dw_1`, `conv_pw_1_bn`, ... and `Conv1`,
+`block_1_expand`, `block_16_project_BN`, `Conv_1`, ...), so its weights load
+into ours, and `weights="imagenet"` loads the files it publishes (every
+`alpha` at every size it trained, see `kerasnets.models.pretrained`).
+Deliberate choices that are keras.applications' and not the papers':
+ReLU6 (the v1 paper says ReLU; its released TensorFlow models use ReLU6),
+a small dropout before the v1 classifier (`dropout_rate`, 1e-3), and the v1
+classifier as a 1x1 convolution on the pooled map. Stride-2 depthwise
+convolutions pad one pixel at the bottom and right (TensorFlow's "same" for
+even sizes) with an explicit ZeroPadding2D, as keras.applications does.
+keras.applications leaves the global average pooling unnamed; here it is
+`global_average_pooling`, which changes no weight order.
+"""
+
+from __future__ import annotations
+
+from keras import layers
+
+from kerasnets.models import common, pretrained
+from kerasnets.registry import Paper, register_alias, register_model
+
+PAPER_V1 = Paper(
+    "Howard, Zhu, Chen, Kalenichenko, Wang, Weyand, Andreetto, Adam",
+    2017,
+    "MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications",
+    "https://arxiv.org/abs/1704.04861",
+)
+PAPER_V2 = Paper(
+    "Sandler, Howard, Zhu, Zhmoginov, Chen",
+    2018,
+    "MobileNetV2: Inverted Residuals and Linear Bottlenecks",
+    "https://arxiv.org/abs/1801.04381",
+)
+
+DEFAULT_SHAPE = (224, 224, 3)
+# keras.applications' minimum: five stride-2 stages leave a 1x1 map.
+MIN_SHAPE = (32, 32, 3)
+
+# keras.applications' batch normalization for v2 (v1 uses the Keras defaults).
+V2_BN = {"epsilon": 1e-3, "momentum": 0.999}
+
+# Table 1 of the v1 paper: (pointwise filters, stride) of the 13 depthwise
+# separable convolutions after the first 3x3/2 convolution of 32 filters.
+V1_FIRST_FILTERS = 32
+V1_BLOCKS = (
+    (64, 1),
+    (128, 2), (128, 1),
+    (256, 2), (256, 1),
+    (512, 2), (512, 1), (512, 1), (512, 1), (512, 1), (512, 1),
+    (1024, 2), (1024, 1),
+)
+
+# Table 2 of the v2 paper: (expansion t, output channels c, repeats n, first stride s).
+V2_FIRST_FILTERS = 32
+V2_BOTTLENECKS = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
+V2_LAST_FILTERS = 1280
+V2_ALPHA_RANGE = (0.35, 1.4)
+
+# keras.applications' parameter counts (1000 classes) of the published widths;
+# the input size does not change them.
+V1_PARAMS = {0.25: 475_544, 0.5: 1_342_536, 0.75: 2_601_976, 1.0: 4_253_864}
+V2_PARAMS = {0.35: 1_691_208, 0.5: 1_987_224, 0.75: 2_663_064, 1.0: 3_538_984,
+             1.3: 5_431_048, 1.4: 6_156_712}
+
+
+# ---------------------------------------------------------------- MobileNet v1
+
+
+def standard_conv(x, filters, strides=2, name="conv1"):
+    """Table 1's first layer: a full 3x3 convolution without bias, BN and ReLU6."""
+    x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=name)(x)
+    x = layers.BatchNormalization(axis=common.channel_axis(), name=f"{name}_bn")(x)
+    return layers.ReLU(6.0, name=f"{name}_relu")(x)
+
+
+def depthwise_separable_conv(x, pointwise_filters, block_id, strides=1, depth_multiplier=1):
+    """Figure 3 (right): 3x3 depthwise conv, BN, ReLU6, then 1x1 pointwise conv, BN, ReLU6.
+
+    `pointwise_filters` is already multiplied by the width multiplier.
+    """
+    axis = common.channel_axis()
+    if strides == 1:
+        padding = "same"
+    else:
+        # TensorFlow's "same" for even sizes, made explicit (keras.applications).
+        x = layers.ZeroPadding2D(((0, 1), (0, 1)), name=f"conv_pad_{block_id}")(x)
+        padding = "valid"
+    x = layers.DepthwiseConv2D(
+        3, strides=strides, padding=padding, depth_multiplier=depth_multiplier,
+        use_bias=False, name=f"conv_dw_{block_id}",
+    )(x)
+    x = layers.BatchNormalization(axis=axis, name=f"conv_dw_{block_id}_bn")(x)
+    x = layers.ReLU(6.0, name=f"conv_dw_{block_id}_relu")(x)
+    x = layers.Conv2D(pointwise_filters, 1, use_bias=False, name=f"conv_pw_{block_id}")(x)
+    x = layers.BatchNormalization(axis=axis, name=f"conv_pw_{block_id}_bn")(x)
+    return layers.ReLU(6.0, name=f"conv_pw_{block_id}_relu")(x)
+
+
+def _check_alpha_v1(alpha):
+    common.check_range("alpha", alpha, 0, 1, low_inclusive=False)
+    if int(V1_FIRST_FILTERS * alpha) < 1:
+        raise ValueError(
+            f"`alpha` must be at least {1 / V1_FIRST_FILTERS} (one filter in the first "
+            f"layer); got {alpha!r}"
+        )
+
+
+def _square_size(input_shape, input_tensor, default_shape):
+    """The input size that selects a published weights file, or None for any size."""
+    shape = common.resolve_input_shape(
+        input_shape, default_shape=default_shape, min_shape=MIN_SHAPE,
+        require_default=False, input_tensor=input_tensor,
+    )
+    h, w = (shape[0], shape[1]) if common.channel_axis() == -1 else (shape[1], shape[2])
+    if h is None and w is None:
+        return None
+    return (h, w)
+
+
+def _imagenet_key(version, alpha, size, alphas, sizes):
+    """The `pretrained` key of (alpha, size), or a ValueError listing what was published.
+
+    An input of unknown size (include_top=False with input_shape=(None, None, 3))
+    loads the 224 file, as keras.applications does for sizes it did not train.
+    """
+    if size is None:
+        size = (224, 224)
+    h, w = size
+    if alpha not in alphas or h != w or h not in sizes:
+        raise ValueError(
+            f"`weights='imagenet'`: keras.applications publishes MobileNet {version} weights "
+            f"for alpha in {alphas} at input sizes {sizes} (square); got alpha={alpha!r} "
+            f"and input size {h}x{w}. Use one of those, weights=None, or include_top=False "
+            "with input_shape=(None, None, 3) (the 224 weights, at any size)."
+        )
+    return f"mobilenet_{version}_{float(alpha)}_{h}"
+
+
+def MobileNetV1(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    alpha=1.0,
+    depth_multiplier=1,
+    dropout_rate=1e-3,
+    name="mobilenet_v1",
+):
+    """MobileNet v1 (Howard et al. 2017, Table 1) with width multiplier `alpha` in (0, 1].
+
+    The resolution multiplier is the input size. `depth_multiplier` is the
+    number of depthwise output channels per input channel (keras.applications'
+    argument; 1 in the paper). `dropout_rate` is keras.applications' `dropout`
+    before the classifier. `alpha` above 1 (which keras.applications accepts)
+    is refused: the paper defines alpha in (0, 1].
+    """
+    _check_alpha_v1(alpha)
+    common.check_range("depth_multiplier", depth_multiplier, 1, integer=True)
+    common.check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
+    depth_multiplier = int(depth_multiplier)
+    if isinstance(weights, str) and weights == "imagenet":
+        if depth_multiplier != 1:
+            raise ValueError(
+                "`weights='imagenet'` needs depth_multiplier=1 (the published networks); "
+                f"got depth_multiplier={depth_multiplier}"
+            )
+        size = _square_size(input_shape, input_tensor, DEFAULT_SHAPE)
+        key = _imagenet_key("v1", alpha, size, pretrained.MOBILENET_V1_ALPHAS,
+                            pretrained.MOBILENET_V1_SIZES)
+        weights = pretrained.resolve_weights(
+            weights, key, include_top=include_top, classes=classes
+        )
+    inputs = common.prepare_inputs(
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        default_shape=DEFAULT_SHAPE,
+        min_shape=MIN_SHAPE,
+    )
+    x = standard_conv(inputs, int(V1_FIRST_FILTERS * alpha))
+    for block_id, (filters, strides) in enumerate(V1_BLOCKS, start=1):
+        x = depthwise_separable_conv(
+            x, int(filters * alpha), block_id, strides=strides,
+            depth_multiplier=depth_multiplier,
+        )
+    if include_top:
+        x = layers.GlobalAveragePooling2D(keepdims=True, name="global_average_pooling")(x)
+        x = layers.Dropout(dropout_rate, name="dropout")(x)
+        x = layers.Conv2D(classes, 1, name="conv_preds")(x)
+        x = layers.Reshape((classes,), name="reshape_2")(x)
+        x = layers.Activation(classifier_activation, name="predictions")(x)
+    else:
+        x = common.pooled_features(x, pooling)
+    return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
+
+
+# ---------------------------------------------------------------- MobileNet v2
+
+
+def make_divisible(value, divisor=8, min_value=None):
+    """Rounds a channel count to a multiple of `divisor`, never more than 10% down.
+
+    The rule of the v2 reference code (keras.applications' `_make_divisible`),
+    which Table 2's channels under a width multiplier follow.
+    """
+    min_value = divisor if min_value is None else min_value
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return rounded
+
+
+def _correct_pad(x, kernel_size=3):
+    """Padding before a stride-2 valid convolution that gives TensorFlow's "same" windows.
+
+    keras.applications' `correct_pad`: one pixel at the bottom and right for
+    even (or unknown) sizes, one on each side for odd sizes.
+    """
+    spatial = x.shape[1:3] if common.channel_axis() == -1 else x.shape[2:4]
+    correct = kernel_size // 2
+    pads = []
+    for dim in spatial:
+        adjust = 1 if dim is None else 1 - dim % 2
+        pads.append((correct - adjust, correct))
+    return tuple(pads)
+
+
+def inverted_residual(x, expansion, filters, stride, block_id):
+    """Table 1 of the v2 paper: 1x1 expansion + ReLU6, 3x3 depthwise + ReLU6, linear 1x1.
+
+    `filters` is the output width (already multiplied and rounded). The
+    block adds its input back only at stride 1 with as many input as output
+    channels (Figure 4). The first block (t = 1) has no expansion layer, and
+    keras.applications names it `expanded_conv`.
+    """
+    axis = common.channel_axis()
+    in_channels = x.shape[axis]
+    inputs = x
+    prefix = f"block_{block_id}_"
+    if block_id:
+        x = layers.Conv2D(expansion * in_channels, 1, use_bias=False, name=f"{prefix}expand")(x)
+        x = layers.BatchNormalization(axis=axis, **V2_BN, name=f"{prefix}expand_BN")(x)
+        x = layers.ReLU(6.0, name=f"{prefix}expand_relu")(x)
+    else:
+        prefix = "expanded_conv_"
+    if stride == 2:
+        x = layers.ZeroPadding2D(_correct_pad(x), name=f"{prefix}pad")(x)
+    x = layers.DepthwiseConv2D(
+        3, strides=stride, padding="same" if stride == 1 else "valid", use_bias=False,
+        name=f"{prefix}depthwise",
+    )(x)
+    x = layers.BatchNormalization(axis=axis, **V2_BN, name=f"{prefix}depthwise_BN")(x)
+    x = layers.ReLU(6.0, name=f"{prefix}depthwise_relu")(x)
+    # The linear bottleneck: no non-linearity after the projection (section 3.2).
+    x = layers.Conv2D(filters, 1, use_bias=False, name=f"{prefix}project")(x)
+    x = layers.BatchNormalization(axis=axis, **V2_BN, name=f"{prefix}project_BN")(x)
+    if stride == 1 and in_channels == filters:
+        return layers.Add(name=f"{prefix}add")([inputs, x])
+    return x
+
+
+def MobileNetV2(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    alpha=1.0,
+    name="mobilenet_v2",
+):
+    """MobileNet v2 (Sandler et al. 2018, Table 2) with width multiplier `alpha` in [0.35, 1.4].
+
+    Channels are int(alpha * c) rounded by `make_divisible`; the first
+    convolution is make_divisible(32 * alpha) and the last 1280 channels are
+    widened only for alpha > 1 (section 4, "we do not apply the width
+    multiplier to the last convolutional layer" below 1).
+    """
+    common.check_range("alpha", alpha, *V2_ALPHA_RANGE)
+    if isinstance(weights, str) and weights == "imagenet":
+        size = _square_size(input_shape, input_tensor, DEFAULT_SHAPE)
+        key = _imagenet_key("v2", alpha, size, pretrained.MOBILENET_V2_ALPHAS,
+                            pretrained.MOBILENET_V2_SIZES)
+        weights = pretrained.resolve_weights(
+            weights, key, include_top=include_top, classes=classes
+        )
+    inputs = common.prepare_inputs(
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        default_shape=DEFAULT_SHAPE,
+        min_shape=MIN_SHAPE,
+    )
+    axis = common.channel_axis()
+    x = layers.Conv2D(
+        make_divisible(V2_FIRST_FILTERS * alpha), 3, strides=2, padding="same",
+        use_bias=False, name="Conv1",
+    )(inputs)
+    x = layers.BatchNormalization(axis=axis, **V2_BN, name="bn_Conv1")(x)
+    x = layers.ReLU(6.0, name="Conv1_relu")(x)
+    block_id = 0
+    for expansion, channels, repeats, first_stride in V2_BOTTLENECKS:
+        filters = make_divisible(int(channels * alpha))
+        for i in range(repeats):
+            x = inverted_residual(
+                x, expansion, filters, first_stride if i == 0 else 1, block_id
+            )
+            block_id += 1
+    last = make_divisible(V2_LAST_FILTERS * alpha) if alpha > 1.0 else V2_LAST_FILTERS
+    x = layers.Conv2D(last, 1, use_bias=False, name="Conv_1")(x)
+    x = layers.BatchNormalization(axis=axis, **V2_BN, name="Conv_1_bn")(x)
+    x = layers.ReLU(6.0, name="out_relu")(x)
+    if include_top:
+        x = layers.GlobalAveragePooling2D(name="global_average_pooling")(x)
+        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    else:
+        x = common.pooled_features(x, pooling)
+    return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
+
+
+# ---------------------------------------------------------------- registered variants
+
+
+@register_model(
+    "mobilenet_v1",
+    family="mobilenet",
+    paper=PAPER_V1,
+    input_shape=DEFAULT_SHAPE,
+    min_input_shape=MIN_SHAPE,
+    params=V1_PARAMS[1.0],
+    preprocessing="tf",
+)
+def mobilenet_v1(**kwargs):
+    """MobileNet v1 1.0-224: 28 layers, 569M multiply-adds (keras.applications' weights)."""
+    return MobileNetV1(**{"name": "mobilenet_v1", **kwargs})
+
+
+@register_model(
+    "mobilenet_v2",
+    family="mobilenet",
+    paper=PAPER_V2,
+    input_shape=DEFAULT_SHAPE,
+    min_input_shape=MIN_SHAPE,
+    params=V2_PARAMS[1.0],
+    preprocessing="tf",
+)
+def mobilenet_v2(**kwargs):
+    """MobileNet v2 1.0-224: 17 inverted residual blocks, 300M multiply-adds."""
+    return MobileNetV2(**{"name": "mobilenet_v2", **kwargs})
+
+
+def _register_published_variants(target, params, sizes):
+    """`<target>_<alpha>_<size>` for each published (alpha, size): that alpha, that input."""
+    for alpha, count in params.items():
+        for size in sizes:
+            alias = f"{target}_{float(alpha)}_{size}"
+            register_alias(
+                alias, target, params=count, alpha=float(alpha), input_shape=(size, size, 3),
+                name=alias,
+            )
+
+
+_register_published_variants("mobilenet_v1", V1_PARAMS, pretrained.MOBILENET_V1_SIZES)
+_register_published_variants("mobilenet_v2", V2_PARAMS, pretrained.MOBILENET_V2_SIZES)
