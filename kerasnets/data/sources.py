@@ -1,29 +1,34 @@
 """Data sources: labelled images as `tf.data.Dataset`s, split into train, validation and test.
 
 Every source returns a :class:`Splits` of unbatched datasets of
-`(image, label)` pairs: float32 images of shape `image_shape` (height, width,
-channels), int32 labels in `[0, num_classes)`. Images are scaled for the
-model's preprocessing mode (`kerasnets.get_spec(name).preprocessing`, "unit"
-by default: values in [0, 1]). :func:`batched` turns a split into the batches
-`model.fit` reads.
+`(image, label)` pairs with int32 labels in `[0, num_classes)`:
+:func:`digits` gives float32 images of shape `image_shape` (height, width,
+channels), scaled for a preprocessing mode ("unit" by default: values in
+[0, 1]); :func:`image_folder` gives file paths (tf.string), decoded by the
+pipelines of `kerasnets.data.pipeline`; :func:`tfds` gives uint8 images of
+any size from tensorflow-datasets. :func:`batched` turns a split of ready
+images into the batches `model.fit` reads; `kerasnets.data.train_pipeline`
+and `eval_pipeline` decode, augment and preprocess any of them.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import pathlib
+import warnings
 
 import numpy as np
 import tensorflow as tf
 
 from kerasnets.models.common import check_choice, check_range
+from kerasnets.data.preprocess import CAFFE_MEAN_RGB as _CAFFE_MEAN_RGB
+from kerasnets.data.preprocess import TORCH_MEAN as _TORCH_MEAN
+from kerasnets.data.preprocess import TORCH_STD as _TORCH_STD
 from kerasnets.registry import PREPROCESSING_MODES
 
-__all__ = ["Splits", "digits", "batched"]
+__all__ = ["Splits", "digits", "image_folder", "tfds", "batched", "IMAGE_FORMATS"]
 
-# keras.applications' ImageNet statistics for the "caffe" and "torch" modes (RGB order).
-_CAFFE_MEAN_RGB = (123.68, 116.779, 103.939)
-_TORCH_MEAN = (0.485, 0.456, 0.406)
-_TORCH_STD = (0.229, 0.224, 0.225)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +40,9 @@ class Splits:
     test: tf.data.Dataset
     class_names: tuple[str, ...]
     num_classes: int
-    image_shape: tuple[int, int, int]
+    image_shape: tuple[int | None, int | None, int]
+    # Files of the source that were skipped as empty, not images, corrupt or truncated.
+    skipped: int = 0
 
     @property
     def sizes(self) -> dict[str, int]:
@@ -83,6 +90,108 @@ def digits(image_size=32, channels=1, validation_fraction=0.1, test_fraction=0.2
     return _splits(images, labels, (train, validation, test), class_names)
 
 
+# Image formats image_folder reads, by their files' first bytes.
+IMAGE_FORMATS = {
+    "jpeg": (b"\xff\xd8\xff",),
+    "png": (b"\x89PNG\r\n\x1a\n",),
+    "gif": (b"GIF87a", b"GIF89a"),
+    "bmp": (b"BM",),
+}
+
+
+def image_folder(path, validation_fraction=0.2, test_fraction=0.0, seed=0, verify=True):
+    """Labelled images from a folder with one sub-folder of JPEG/PNG/BMP/GIF files per class.
+
+    Class names are the sub-folders' names in sorted order (label i is the i-th
+    name); files are found recursively in each sub-folder. Each class is split
+    on its own (so every split keeps the class balance), the shuffle fixed by
+    `seed`: `validation_fraction` and `test_fraction` of its files (rounded) go
+    to the validation and test splits. The splits yield `(path, label)` pairs
+    (tf.string, int32) that the pipelines decode; `image_shape` is
+    `(None, None, 3)`.
+
+    Files that are empty, not JPEG/PNG/BMP/GIF by their first bytes, or (with
+    `verify`, which decodes every file once, in parallel) corrupt or truncated
+    are skipped with one warning that counts them; `Splits.skipped` holds the
+    count. A missing or empty folder, or one without class sub-folders or
+    without a single readable image, raises `ValueError`.
+    """
+    check_range("validation_fraction", validation_fraction, 0, 1, high_inclusive=False)
+    check_range("test_fraction", test_fraction, 0, 1, high_inclusive=False)
+    check_range("seed", seed, 0, 2**32 - 1, integer=True)
+    root = pathlib.Path(path)
+    if not root.is_dir():
+        raise ValueError(f"`path` {str(path)!r} is not a folder")
+    class_names = tuple(sorted(
+        entry.name for entry in root.iterdir() if entry.is_dir() and not entry.name.startswith(".")
+    ))
+    if not class_names:
+        raise ValueError(
+            f"`path` {str(path)!r} has no class sub-folders: image_folder expects one "
+            f"sub-folder of images per class (path/<class name>/<image file>)"
+        )
+    files, labels = [], []
+    skipped = collections.Counter()
+    for label, name in enumerate(class_names):
+        for file in sorted((root / name).rglob("*")):
+            if not file.is_file() or file.name.startswith("."):
+                continue
+            reason = _unreadable(file)
+            if reason:
+                skipped[reason] += 1
+            else:
+                files.append(str(file))
+                labels.append(label)
+    if verify and files:
+        good = _decodable(files)
+        skipped["corrupt or truncated"] += len(files) - len(good)
+        files = [files[i] for i in good]
+        labels = [labels[i] for i in good]
+    total_skipped = sum(skipped.values())
+    if total_skipped:
+        reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(skipped.items()) if count)
+        warnings.warn(
+            f"image_folder: skipped {total_skipped} of {total_skipped + len(files)} files "
+            f"in {str(path)!r} ({reasons})",
+            stacklevel=2,
+        )
+    if not files:
+        raise ValueError(f"`path` {str(path)!r} has no readable JPEG, PNG, BMP or GIF images "
+                         f"in its class sub-folders {list(class_names)}")
+    files = np.array(files)
+    labels = np.array(labels, np.int32)
+    indices = _per_class_split(labels, validation_fraction, test_fraction, int(seed))
+    splits = _splits(files, labels, indices, class_names)
+    return dataclasses.replace(splits, image_shape=(None, None, 3), skipped=total_skipped)
+
+
+def tfds(name, split="train", data_dir=None, download=False, with_info=False):
+    """A tensorflow-datasets image-classification split as `(image, label)` pairs.
+
+    Images are uint8 of their stored size (height, width, channels), labels
+    int32. `split` takes tfds' split syntax ("train", "train[:90%]", ...). With
+    `download`, a data set missing from `data_dir` is downloaded and prepared
+    first; otherwise it must be there. With `with_info`, returns
+    `(dataset, class_names)`.
+    """
+    import tensorflow_datasets as tfds_lib
+
+    dataset, info = tfds_lib.load(
+        name, split=split, data_dir=data_dir, download=download, as_supervised=True,
+        with_info=True, shuffle_files=False,
+    )
+    label = info.features[info.supervised_keys[1]] if info.supervised_keys else None
+    if not isinstance(label, tfds_lib.features.ClassLabel) or len(
+        info.features[info.supervised_keys[0]].shape
+    ) != 3:
+        raise ValueError(f"`name` {name!r} is not an image-classification data set "
+                         f"(supervised keys {info.supervised_keys})")
+    dataset = dataset.map(lambda image, y: (image, tf.cast(y, tf.int32)))
+    if with_info:
+        return dataset, tuple(label.names)
+    return dataset
+
+
 def batched(ds, batch_size, shuffle=False, seed=None, augment=None):
     """Batches a split for `model.fit`/`evaluate`: cache, optional shuffle, batch, prefetch.
 
@@ -104,6 +213,42 @@ def batched(ds, batch_size, shuffle=False, seed=None, augment=None):
         # Sequential on purpose: a parallel map would draw the random numbers out of order.
         ds = ds.map(lambda images, labels: (augment(images), labels))
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _unreadable(file):
+    """Why a file cannot be an image ("empty", "not an image"), or None if it may be one."""
+    with open(file, "rb") as handle:
+        head = handle.read(8)
+    if not head:
+        return "empty"
+    if not any(head.startswith(magic) for magics in IMAGE_FORMATS.values() for magic in magics):
+        return "not an image"
+    return None
+
+
+def _decodable(files):
+    """Indices of the files that decode, found in one parallel pass that drops the rest."""
+    def decode(index, file):
+        image = tf.io.decode_image(tf.io.read_file(file), channels=3, expand_animations=False)
+        return index, tf.reduce_min(tf.shape(image))
+
+    ds = tf.data.Dataset.from_tensor_slices((np.arange(len(files)), files))
+    ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+    return [int(index) for index, side in ds.ignore_errors().as_numpy_iterator() if side > 0]
+
+
+def _per_class_split(labels, validation_fraction, test_fraction, seed):
+    """Train, validation and test indices: each class shuffled by `seed` and cut by fraction."""
+    rng = np.random.default_rng(seed)
+    parts = ([], [], [])
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        n_test = _split_count(test_fraction, len(members))
+        n_validation = _split_count(validation_fraction, len(members))
+        parts[2].extend(members[:n_test])
+        parts[1].extend(members[n_test:n_test + n_validation])
+        parts[0].extend(members[n_test + n_validation:])
+    return tuple(np.sort(np.array(part, np.int64)) for part in parts)
 
 
 def _image_size(image_size):

@@ -1,0 +1,204 @@
+"""Evaluation as in the papers: centre crop, ten crops, multi-scale and dense evaluation.
+
+The view functions take one float image (height, width, channels) and run in
+`tf.data.Dataset.map` (`kerasnets.data.eval_pipeline` uses them). The
+`predict_*` helpers average a model's outputs over the views of each image and
+return `(scores, labels)`; the `evaluate_*` helpers return
+`{"top1": ..., "top5": ...}`. Models are called with `predict_on_batch` on
+NumPy arrays, so any Keras backend works.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from kerasnets.data.augment import resize_shorter_side
+
+__all__ = [
+    "center_crop",
+    "ten_crop",
+    "multi_scale",
+    "top_k_accuracy",
+    "predict",
+    "evaluate",
+    "evaluate_center_crop",
+    "evaluate_ten_crop",
+    "evaluate_multi_scale",
+    "predict_dense",
+    "evaluate_dense",
+]
+
+
+def _crop(image, top, left, size):
+    return tf.image.crop_to_bounding_box(image, top, left, size, size)
+
+
+def center_crop(image, size, resize=None):
+    """The central `size` x `size` crop, after resizing the shorter side to `resize` if given."""
+    if resize is not None:
+        image = resize_shorter_side(image, resize)
+    shape = tf.shape(image)
+    return _crop(image, (shape[0] - size) // 2, (shape[1] - size) // 2, size)
+
+
+def ten_crop(image, size, resize=None):
+    """Ten views (10, size, size, C): four corners and the centre, then their mirrors.
+
+    Krizhevsky et al. (2012), section 4.1: "extracting five 224x224 patches
+    (the four corner patches and the center patch) as well as their horizontal
+    reflections (hence ten patches in all), and averaging the predictions".
+    Order: top-left, top-right, bottom-left, bottom-right, centre, then the
+    same five mirrored left-right. The shorter side is resized to `resize`
+    first if given.
+    """
+    if resize is not None:
+        image = resize_shorter_side(image, resize)
+    shape = tf.shape(image)
+    bottom, right = shape[0] - size, shape[1] - size
+    crops = tf.stack([
+        _crop(image, 0, 0, size),
+        _crop(image, 0, right, size),
+        _crop(image, bottom, 0, size),
+        _crop(image, bottom, right, size),
+        _crop(image, bottom // 2, right // 2, size),
+    ])
+    return tf.concat([crops, tf.image.flip_left_right(crops)], axis=0)
+
+
+def multi_scale(image, size, scales):
+    """Views (2 * len(scales), size, size, C): at each test scale Q, the centre crop and its mirror.
+
+    Simonyan and Zisserman (2015), section 4.2 evaluate at several test scales
+    Q and average; this is the cropped form for fixed-input networks (the dense
+    form is :func:`evaluate_dense`).
+    """
+    views = []
+    for scale in scales:
+        crop = center_crop(image, size, scale)
+        views += [crop, tf.image.flip_left_right(crop)]
+    return tf.stack(views)
+
+
+def top_k_accuracy(scores, labels, k):
+    """The fraction of rows whose label is among the `k` highest scores (k capped at the classes)."""
+    scores = np.asarray(scores)
+    labels = np.asarray(labels).reshape(-1)
+    k = min(int(k), scores.shape[-1])
+    top = np.argsort(-scores, axis=-1, kind="stable")[:, :k]
+    return float(np.mean(np.any(top == labels[:, None], axis=1)))
+
+
+def _accuracies(scores, labels):
+    return {"top1": top_k_accuracy(scores, labels, 1), "top5": top_k_accuracy(scores, labels, 5)}
+
+
+def _class_scores(model, images):
+    """Model outputs for a batch; a score map (B, h, w, K) is averaged over positions."""
+    scores = np.asarray(model.predict_on_batch(images))
+    if scores.ndim == 4:
+        scores = scores.mean(axis=(1, 2))
+    return scores
+
+
+def _image_size(model, image_size):
+    if image_size is not None:
+        return image_size
+    shape = model.input_shape
+    return shape[1] if len(shape) == 4 and shape[1] is not None else None
+
+
+def predict(model, model_name, source, method="center", batch_size=32, **kwargs):
+    """Averaged outputs `(scores, labels)` of `model` over the views of `method`.
+
+    `method` and the other arguments are those of
+    :func:`kerasnets.data.eval_pipeline`, the crop size being the model's
+    input size unless `image_size` is given.
+    """
+    from kerasnets.data.pipeline import eval_pipeline
+
+    kwargs["image_size"] = _image_size(model, kwargs.get("image_size"))
+    ds = eval_pipeline(model_name, source, batch_size, method=method, **kwargs)
+    all_scores, all_labels = [], []
+    for images, labels in ds.as_numpy_iterator():
+        if images.ndim == 5:
+            count, views = images.shape[:2]
+            scores = _class_scores(model, images.reshape((count * views,) + images.shape[2:]))
+            scores = scores.reshape(count, views, -1).mean(axis=1)
+        else:
+            scores = _class_scores(model, images)
+        all_scores.append(scores)
+        all_labels.append(labels)
+    if not all_scores:
+        raise ValueError("`source` has no images to evaluate")
+    return np.concatenate(all_scores), np.concatenate(all_labels)
+
+
+def evaluate(model, model_name, source, method="center", batch_size=32, **kwargs):
+    """Top-1 and top-5 accuracy of `model` with the views of `method`: {"top1", "top5"}."""
+    return _accuracies(*predict(model, model_name, source, method, batch_size, **kwargs))
+
+
+def evaluate_center_crop(model, model_name, source, batch_size=32, **kwargs):
+    """Top-1/top-5 accuracy on centre crops (see :func:`evaluate`)."""
+    return evaluate(model, model_name, source, "center", batch_size, **kwargs)
+
+
+def evaluate_ten_crop(model, model_name, source, batch_size=32, **kwargs):
+    """Top-1/top-5 accuracy averaging the ten crops of :func:`ten_crop`."""
+    return evaluate(model, model_name, source, "ten_crop", batch_size, **kwargs)
+
+
+def evaluate_multi_scale(model, model_name, source, scales=None, batch_size=32, **kwargs):
+    """Top-1/top-5 accuracy averaging centre crops and mirrors over test scales `scales`."""
+    return evaluate(model, model_name, source, "multi_scale", batch_size, scales=scales,
+                    **kwargs)
+
+
+def predict_dense(model, model_name, source, scales=None, flip=True, split="validation",
+                  preprocessing=None, mean=None, std=None):
+    """Dense evaluation: a fully convolutional `model` on whole images, scores averaged.
+
+    Simonyan and Zisserman (2015), section 3.2 (after Sermanet et al.'s
+    OverFeat): the fully connected layers become convolutions
+    (`kerasnets.models.convert.fully_convolutional`, or the AlexNet/VGG
+    builders' `fully_convolutional=True`), the network runs on the whole image
+    with its shorter side resized to each Q in `scales` (256 for 224-pixel
+    models by default), and the class score map is averaged over positions,
+    over the mirror image (`flip`) and over the scales. Images go one at a
+    time, their sizes differing. Returns `(scores, labels)`.
+    """
+    from kerasnets.data.pipeline import _dataset, _mode, decode, default_resize
+    from kerasnets.data.preprocess import preprocess
+    from kerasnets.registry import get_spec
+
+    spec = get_spec(model_name)
+    channels = spec.input_shape[-1]
+    mode = _mode(preprocessing, spec)
+    if scales is None:
+        scales = (default_resize(spec.input_shape[0]),)
+    ds, _ = _dataset(source, split, None)
+
+    def views(image, label):
+        image = decode(image, channels)
+        per_scale = []
+        for scale in scales:
+            resized = resize_shorter_side(image, scale)
+            batch = tf.stack([resized, tf.image.flip_left_right(resized)]) if flip else resized[None]
+            per_scale.append(preprocess(batch, mode, mean, std))
+        return tuple(per_scale), label
+
+    ds = ds.map(views, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+    all_scores, all_labels = [], []
+    for per_scale, label in ds.as_numpy_iterator():
+        scores = np.mean([_class_scores(model, batch).mean(axis=0) for batch in per_scale], axis=0)
+        all_scores.append(scores)
+        all_labels.append(label)
+    if not all_scores:
+        raise ValueError("`source` has no images to evaluate")
+    return np.stack(all_scores), np.array(all_labels)
+
+
+def evaluate_dense(model, model_name, source, scales=None, flip=True, **kwargs):
+    """Top-1/top-5 accuracy of dense evaluation (see :func:`predict_dense`)."""
+    return _accuracies(*predict_dense(model, model_name, source, scales, flip, **kwargs))

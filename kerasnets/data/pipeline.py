@@ -1,0 +1,290 @@
+"""The pipeline builder: one call from a model name and a source to batches for `fit`/`evaluate`.
+
+`train_pipeline` decodes, augments (the model family's paper policy, plus
+optional rotation, noise, RandAugment, MixUp, CutMix), preprocesses (the
+registry's mode), batches and prefetches, with parallel maps. Randomness is
+stateless: each element gets its own seed from `tf.data.Dataset.random`, a
+new sequence every epoch, so that with `seed` and `deterministic=True` two
+runs give identical batches. `eval_pipeline` gives centre crops, ten crops or
+multi-scale views (see `kerasnets.data.evaluate`).
+
+A source is a :class:`~kerasnets.data.sources.Splits` (its `split` is used)
+or a `tf.data.Dataset` of `(image, label)` pairs, the image a file path
+(tf.string), an integer image (uint8 scaled by 255) or a float image in [0, 1].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from kerasnets.data import augment as aug
+from kerasnets.data.evaluate import center_crop, multi_scale, ten_crop
+from kerasnets.data.preprocess import preprocess
+from kerasnets.data.sources import Splits
+from kerasnets.models.common import check_bool, check_choice, check_range
+from kerasnets.registry import PREPROCESSING_MODES, get_spec
+
+__all__ = ["POLICIES", "EVAL_METHODS", "decode", "default_policy", "train_pipeline",
+           "eval_pipeline"]
+
+# Training augmentation policies: the papers' (see kerasnets.data.augment), and
+# "none" (resize to the input size only) for small inputs such as the digits.
+POLICIES = ("alexnet", "vgg", "inception", "none")
+EVAL_METHODS = ("center", "ten_crop", "multi_scale")
+
+# Families trained with a policy other than Inception's random-sized crop.
+_FAMILY_POLICY = {"lenet": "none", "alexnet": "alexnet", "nin": "alexnet", "vgg": "vgg",
+                  "resnet": "vgg"}
+
+
+def default_policy(model_name):
+    """The augmentation policy of a model's paper: "alexnet", "vgg", "inception" or "none"."""
+    spec = get_spec(model_name)
+    if spec.input_shape[0] < 64:
+        return "none"
+    return _FAMILY_POLICY.get(spec.family, "inception")
+
+
+def decode(image, channels=None):
+    """One image as float32 in [0, 1]: a file path is read and decoded, integers scaled.
+
+    `channels` (1 or 3) converts gray to RGB or RGB to gray when they differ.
+    """
+    if image.dtype == tf.string:
+        image = tf.io.decode_image(tf.io.read_file(image), channels=channels or 3,
+                                   expand_animations=False)
+    if image.dtype.is_integer:
+        image = tf.image.convert_image_dtype(image, tf.float32)
+    else:
+        image = tf.cast(image, tf.float32)
+    have = image.shape[-1]
+    if channels == 3 and have == 1:
+        image = tf.image.grayscale_to_rgb(image)
+    elif channels == 1 and have == 3:
+        image = tf.image.rgb_to_grayscale(image)
+    return image
+
+
+def train_pipeline(model_name, source, batch_size=32, *, policy=None, image_size=None,
+                   seed=None, deterministic=True, cache=False, shuffle=True,
+                   shuffle_buffer=None, repeat=False, drop_remainder=False,
+                   scale_range=None, pca=True, rotation=0.0, noise=0.0, randaugment=False,
+                   mixup=0.0, cutmix=0.0, num_classes=None, preprocessing=None, mean=None,
+                   std=None, split="train"):
+    """The training `tf.data.Dataset` of `model_name` over a source: (images, labels) batches.
+
+    Images come out `image_size` square (the registry's input size by default)
+    with the model's channels, augmented by `policy` (:func:`default_policy` by
+    default) then, if asked, `rotation` (max degrees), Gaussian `noise`
+    (stddev), Keras' `RandAugment`, `MixUp` (alpha) and `CutMix` (factor), and
+    preprocessed by `preprocessing` (the registry's mode by default; `mean`
+    and `std` as in :func:`kerasnets.data.preprocess.preprocess`). Labels are
+    int32, or one-hot float32 of `num_classes` (from a Splits source by
+    default) with MixUp or CutMix. `scale_range` is VGG's [S_min, S_max]
+    ((256, 512) scaled by image_size / 224 by default; equal ends for a fixed
+    S); `pca` switches AlexNet's PCA lighting.
+
+    `cache` (True for memory or a file name) keeps decoded images between
+    epochs; the Keras layers (RandAugment, MixUp, CutMix) run sequentially on
+    batches, everything else in parallel maps. With a `seed` and
+    `deterministic=True` two runs give identical batches; `deterministic=False`
+    lets parallel maps hand elements over out of order, for speed.
+    """
+    spec = get_spec(model_name)
+    size = _size(image_size, spec)
+    channels = spec.input_shape[-1]
+    policy = default_policy(model_name) if policy is None else policy
+    check_choice("policy", policy, POLICIES)
+    check_range("batch_size", batch_size, 1, integer=True)
+    check_bool("deterministic", deterministic)
+    check_bool("shuffle", shuffle)
+    check_bool("randaugment", randaugment)
+    check_range("rotation", rotation, 0, 180)
+    check_range("noise", noise, 0)
+    check_range("mixup", mixup, 0)
+    check_range("cutmix", cutmix, 0)
+    if seed is not None:
+        check_range("seed", seed, 0, 2**31 - 2, integer=True)
+    mode = _mode(preprocessing, spec)
+    ds, num_classes = _dataset(source, split, num_classes)
+    if (mixup or cutmix) and not num_classes:
+        raise ValueError("`num_classes` is needed for one-hot labels with `mixup` or `cutmix`")
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2**31 - 2))
+    files = ds.element_spec[0].dtype == tf.string
+
+    def read(image, label):
+        return decode(image, channels), label
+
+    if cache:
+        ds = ds.map(read, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = _skip_bad_files(ds, files)
+        ds = ds.cache() if cache is True else ds.cache(str(cache))
+    if shuffle:
+        ds = ds.shuffle(_buffer(ds, shuffle_buffer), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    # One seed per element, a new sequence every epoch (rerandomize_each_iteration).
+    seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
+    ds = tf.data.Dataset.zip((ds, seeds))
+    augment_one = _policy_fn(policy, size, scale_range, pca)
+
+    def augment(element, element_seed):
+        image, label = element
+        if not cache:
+            image, label = read(image, label)
+        policy_seed, rotation_seed, noise_seed = tf.unstack(
+            tf.random.experimental.stateless_split(element_seed, 3))
+        image = augment_one(image, policy_seed)
+        if rotation:
+            image = aug.random_rotation(image, rotation_seed, rotation)
+        if noise:
+            image = aug.gaussian_noise(image, noise_seed, noise)
+        return tf.ensure_shape(image, (size, size, channels)), label
+
+    ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    if not cache:
+        ds = _skip_bad_files(ds, files)
+    ds = ds.batch(int(batch_size), drop_remainder=drop_remainder,
+                  num_parallel_calls=tf.data.AUTOTUNE)
+    ds = _batch_augment(ds, randaugment, mixup, cutmix, num_classes, seed)
+    ds = ds.map(lambda images, labels: (preprocess(images, mode, mean, std), labels),
+                num_parallel_calls=tf.data.AUTOTUNE)
+    return _finish(ds, deterministic)
+
+
+def eval_pipeline(model_name, source, batch_size=32, *, method="center", image_size=None,
+                  resize=None, scales=None, cache=False, preprocessing=None, mean=None,
+                  std=None, split="validation", deterministic=True):
+    """The evaluation `tf.data.Dataset` of `model_name`: (views, labels) batches, in order.
+
+    `method` "center": images (B, size, size, C), the centre crop after
+    resizing the shorter side to `resize` (size / 0.875 by default; 256 for
+    224 and 227). "ten_crop": (B, 10, size, size, C), see
+    :func:`kerasnets.data.evaluate.ten_crop`. "multi_scale": (B, 2 * len(Q),
+    size, size, C), the centre crop and its mirror at each test scale Q in
+    `scales` ((256, 384, 512) scaled by size / 224 by default). Dense
+    evaluation works on whole images: see :func:`kerasnets.data.evaluate.evaluate_dense`.
+    """
+    spec = get_spec(model_name)
+    size = _size(image_size, spec)
+    channels = spec.input_shape[-1]
+    check_choice("method", method, EVAL_METHODS)
+    check_range("batch_size", batch_size, 1, integer=True)
+    mode = _mode(preprocessing, spec)
+    resize = default_resize(size) if resize is None else resize
+    scales = default_scales(size) if scales is None else tuple(scales)
+    ds, _ = _dataset(source, split, None)
+    files = ds.element_spec[0].dtype == tf.string
+    ds = ds.map(lambda image, label: (decode(image, channels), label),
+                num_parallel_calls=tf.data.AUTOTUNE)
+    ds = _skip_bad_files(ds, files)
+    if cache:
+        ds = ds.cache() if cache is True else ds.cache(str(cache))
+
+    def views(image, label):
+        if method == "center":
+            image = center_crop(image, size, resize)
+        elif method == "ten_crop":
+            image = ten_crop(image, size, resize)
+        else:
+            image = multi_scale(image, size, scales)
+        return image, label
+
+    ds = ds.map(views, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(int(batch_size), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(lambda images, labels: (preprocess(images, mode, mean, std), labels),
+                num_parallel_calls=tf.data.AUTOTUNE)
+    return _finish(ds, deterministic)
+
+
+def default_resize(size):
+    """The shorter side before a centre crop of `size`: 256 for 224/227, else size / 0.875."""
+    return 256 if size in (224, 227) else int(round(size / 0.875))
+
+
+def default_scales(size):
+    """VGG's test scales Q = (256, 384, 512) for 224, scaled to other sizes."""
+    return tuple(int(round(q * size / 224)) for q in (256, 384, 512))
+
+
+def _size(image_size, spec):
+    if image_size is None:
+        height, width = spec.input_shape[:2]
+        if height != width:
+            raise ValueError(f"{spec.name} takes {height}x{width} inputs: pass a square `image_size`")
+        return int(height)
+    check_range("image_size", image_size, 1, integer=True)
+    return int(image_size)
+
+
+def _mode(preprocessing, spec):
+    mode = spec.preprocessing if preprocessing is None else preprocessing
+    check_choice("preprocessing", mode, PREPROCESSING_MODES)
+    return mode
+
+
+def _dataset(source, split, num_classes):
+    if isinstance(source, Splits):
+        check_choice("split", split, ("train", "validation", "test"))
+        return getattr(source, split), num_classes or source.num_classes
+    if isinstance(source, tf.data.Dataset):
+        spec = source.element_spec
+        if not isinstance(spec, tuple) or len(spec) != 2:
+            raise ValueError(f"`source` must yield (image, label) pairs; got {spec}")
+        return source, num_classes
+    raise ValueError(f"`source` must be a Splits or a tf.data.Dataset; got {type(source).__name__}")
+
+
+def _buffer(ds, shuffle_buffer):
+    if shuffle_buffer is not None:
+        check_range("shuffle_buffer", shuffle_buffer, 1, integer=True)
+        return int(shuffle_buffer)
+    size = int(ds.cardinality())
+    return size if 0 < size <= 100_000 else 10_000
+
+
+def _skip_bad_files(ds, files):
+    # image_folder(verify=False) may hand over files that fail to decode: drop them, not the epoch.
+    return ds.ignore_errors(log_warning=True) if files else ds
+
+
+def _policy_fn(policy, size, scale_range, pca):
+    if policy == "alexnet":
+        return lambda image, seed: aug.alexnet_augment(image, seed, crop_size=size,
+                                                       resize=default_resize(size), pca=pca)
+    if policy == "vgg":
+        if scale_range is None:
+            scale_range = tuple(int(round(s * size / 224)) for s in (256, 512))
+        low, high = scale_range
+        check_range("scale_range", low, size, integer=True)
+        check_range("scale_range", high, low, integer=True)
+        return lambda image, seed: aug.vgg_scale_jitter(image, seed, (low, high), crop_size=size)
+    if policy == "inception":
+        return lambda image, seed: aug.inception_augment(image, seed, size=size)
+    return lambda image, seed: tf.image.resize(image, [size, size], method="bilinear")
+
+
+def _batch_augment(ds, randaugment, mixup, cutmix, num_classes, seed):
+    """Keras' batch augmentation layers, applied in order; sequential maps keep them seeded."""
+    import keras
+
+    if randaugment:
+        layer = keras.layers.RandAugment(value_range=(0, 1), seed=seed + 2)
+        ds = ds.map(lambda images, labels: (layer(images), labels))
+    if mixup or cutmix:
+        ds = ds.map(lambda images, labels: (images, tf.one_hot(labels, num_classes)))
+    for layer in ([keras.layers.MixUp(alpha=mixup, seed=seed + 3)] if mixup else []) + (
+            [keras.layers.CutMix(factor=cutmix, seed=seed + 4)] if cutmix else []):
+        def mix(images, labels, layer=layer):
+            mixed = layer({"images": images, "labels": labels})
+            return mixed["images"], mixed["labels"]
+        ds = ds.map(mix)
+    return ds
+
+
+def _finish(ds, deterministic):
+    options = tf.data.Options()
+    options.deterministic = deterministic
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)

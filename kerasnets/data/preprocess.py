@@ -1,0 +1,103 @@
+"""Per-model input preprocessing, from [0, 1] images to what each network was trained on.
+
+The mode comes from the registry (`kerasnets.get_spec(name).preprocessing`):
+"caffe" (0-255 BGR, channel means subtracted: AlexNet, VGG, ResNet v1),
+"tf" (scaled to [-1, 1]: Inception, Xception, MobileNet), "torch" (mean/std
+per channel) or "unit" (left in [0, 1]). Images here are float tensors with
+channels last, any rank.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from kerasnets.models.common import check_choice
+from kerasnets.registry import PREPROCESSING_MODES, get_spec
+
+__all__ = ["CAFFE_MEAN_RGB", "TORCH_MEAN", "TORCH_STD", "preprocess", "preprocessing_mode",
+           "channel_means"]
+
+# keras.applications' ImageNet statistics (RGB order; caffe's on the 0-255 scale).
+CAFFE_MEAN_RGB = (123.68, 116.779, 103.939)
+TORCH_MEAN = (0.485, 0.456, 0.406)
+TORCH_STD = (0.229, 0.224, 0.225)
+
+
+def preprocessing_mode(model_name):
+    """The registered preprocessing mode of a model name ("caffe", "tf", "torch", "unit")."""
+    return get_spec(model_name).preprocessing
+
+
+def preprocess(images, mode, mean=None, std=None):
+    """Maps [0, 1] images to the input range of a preprocessing `mode`.
+
+    "caffe": x * 255, RGB -> BGR (3 channels), minus `mean` (RGB, 0-255 scale;
+    ImageNet's by default, or the training set's from :func:`channel_means`,
+    as in the VGG paper). "tf": 2x - 1. "torch": (x - mean) / std with `mean`
+    and `std` on the [0, 1] scale (ImageNet's by default). "unit": x.
+    """
+    check_choice("mode", mode, PREPROCESSING_MODES)
+    images = tf.cast(images, tf.float32)
+    if mode == "unit":
+        return images
+    if mode == "tf":
+        return images * 2.0 - 1.0
+    channels = images.shape[-1]
+    if mode == "torch":
+        mean = TORCH_MEAN if mean is None else mean
+        std = TORCH_STD if std is None else std
+        mean, std = _per_channel(mean, channels, "mean"), _per_channel(std, channels, "std")
+        return (images - mean) / std
+    mean = _per_channel(CAFFE_MEAN_RGB if mean is None else mean, channels, "mean")
+    images = images * 255.0
+    if channels == 3:
+        images = images[..., ::-1]
+        mean = mean[::-1]
+    return images - mean
+
+
+def _per_channel(values, channels, argument):
+    values = np.asarray(values, np.float32).reshape(-1)
+    if values.size == 1 and channels != 1:
+        values = np.repeat(values, channels)
+    if channels is not None and values.size != channels:
+        if channels == 1:
+            # Gray images against RGB statistics: the mean of the three.
+            return tf.constant([values.mean()], tf.float32)
+        raise ValueError(
+            f"`{argument}` has {values.size} values for images with {channels} channels"
+        )
+    return tf.constant(values, tf.float32)
+
+
+def channel_means(dataset):
+    """The mean pixel value of each channel over a data set, on the 0-255 scale (RGB).
+
+    Simonyan and Zisserman (2015), section 2.1: "subtracting the mean RGB value,
+    computed on the training set, from each pixel". `dataset` yields images or
+    (image, label) pairs of any size: file paths, uint8, or floats in [0, 1]
+    (see :func:`kerasnets.data.pipeline.decode`). Pass the result as `mean` to
+    :func:`preprocess` or to the pipelines.
+    """
+    from kerasnets.data.pipeline import decode
+
+    def image_of(*element):
+        return decode(element[0])
+
+    ds = dataset.map(image_of, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def accumulate(state, image):
+        total, count = state
+        pixels = tf.reshape(tf.cast(image, tf.float64), [-1, tf.shape(image)[-1]])
+        return total + tf.reduce_sum(pixels, axis=0), count + tf.cast(tf.shape(pixels)[0], tf.float64)
+
+    channels = ds.element_spec.shape[-1]
+    if channels is None:
+        raise ValueError("`dataset` images must have a known number of channels")
+    total, count = ds.reduce(
+        (tf.zeros([channels], tf.float64), tf.constant(0.0, tf.float64)), accumulate
+    )
+    if float(count) == 0:
+        raise ValueError("`dataset` is empty: no pixels to average")
+    return (total / count * 255.0).numpy().astype(np.float32)
