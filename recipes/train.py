@@ -8,7 +8,11 @@ model's input size from the registry and split, stratified and fixed, into
 train (70%), validation (10%) and test (20%). The model trains on train with
 Adam and a cosine-decayed learning rate, small random shifts as augmentation,
 is checked on validation every epoch, evaluated once on test, and saved to
-`<output-dir>/<model>.keras`.
+`<output-dir>/<model>.keras`. It is then exported as a TF SavedModel
+(`<output-dir>/<model>/`), a float32 TFLite file (`<output-dir>/<model>.tflite`)
+and its int8 twin (`<output-dir>/<model>_int8.tflite`, calibrated on training
+images), each with labels and metadata beside it; the size and test accuracy
+of each export are printed.
 """
 
 from __future__ import annotations
@@ -71,11 +75,12 @@ def build_parser():
                         help="random seed for weights, shuffling and augmentation (the data "
                              "split is fixed and does not depend on it; default: %(default)s)")
     parser.add_argument("--output-dir", default="savedmodels", metavar="DIR",
-                        help="folder for the trained model, saved as DIR/NAME.keras "
-                             "(default: %(default)s)")
+                        help="folder for the trained model, saved as DIR/NAME.keras, and "
+                             "its exports DIR/NAME/ (SavedModel), DIR/NAME.tflite and "
+                             "DIR/NAME_int8.tflite (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing model file (otherwise the run stops before "
-                             "training)")
+                        help="replace an existing model file and exports (otherwise the run "
+                             "stops before training)")
     parser.add_argument("--quiet", action="store_true",
                         help="no per-epoch Keras output; only the final lines (by default a "
                              "progress bar on a terminal, one line per epoch otherwise)")
@@ -87,17 +92,27 @@ def fail(message):
     sys.exit(2)
 
 
-def check_output(path, overwrite):
-    if os.path.lexists(path) and not overwrite:
-        fail(f"{path} already exists; pass --overwrite to replace it")
+def output_paths(output_dir, name):
+    """The model file, then the SavedModel folder and the TFLite files with their companions."""
+    base = os.path.join(output_dir, name)
+    paths = [base + ".keras", base]
+    for tflite in (base + ".tflite", base + "_int8.tflite"):
+        stem = tflite[: -len(".tflite")]
+        paths += [tflite, stem + ".labels.txt", stem + ".metadata.json"]
+    return paths
+
+
+def check_output(paths, overwrite):
+    for path in paths:
+        if os.path.lexists(path) and not overwrite:
+            fail(f"{path} already exists; pass --overwrite to replace it")
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     # Checked before TensorFlow loads, so that a refused run ends at once; checked again
     # below for the registered name that an alias resolves to.
-    check_output(os.path.join(args.output_dir, f"{args.model.strip().lower()}.keras"),
-                 args.overwrite)
+    check_output(output_paths(args.output_dir, args.model.strip().lower()), args.overwrite)
 
     try:
         import kerasnets
@@ -107,14 +122,21 @@ def main(argv=None):
     import keras
 
     from kerasnets.data import batched, digits
-    from kerasnets.export import save_keras
+    from kerasnets.export import (
+        SavedModelRunner,
+        evaluate_tflite,
+        export_saved_model,
+        export_tflite,
+        save_keras,
+    )
 
     try:
         spec = kerasnets.get_spec(args.model)
     except ValueError as err:
         fail(f"argument --model: {err}")
-    path = os.path.join(args.output_dir, f"{spec.name}.keras")
-    check_output(path, args.overwrite)
+    paths = output_paths(args.output_dir, spec.name)
+    path, saved_model_path, tflite_path, int8_path = paths[0], paths[1], paths[2], paths[5]
+    check_output(paths, args.overwrite)
 
     keras.utils.set_random_seed(args.seed)
     height, width, channels = spec.input_shape
@@ -159,6 +181,30 @@ def main(argv=None):
     except FileExistsError:
         fail(f"{path} appeared during training; pass --overwrite to replace it")
     print(f"saved model: {path}", flush=True)
+
+    # Exports, each verified against the Keras model as it is written; their accuracy is
+    # measured by the exported file's own runtime (TF for the SavedModel, LiteRT for TFLite).
+    import numpy as np
+
+    images, labels = (np.concatenate(part) for part in zip(*test.as_numpy_iterator()))
+    try:
+        saved = export_saved_model(model, saved_model_path, overwrite=args.overwrite,
+                                   sample_inputs=images[:8])
+        predictions = SavedModelRunner(saved.path).predict(images)
+        accuracy = float(np.mean(np.argmax(predictions, -1) == labels))
+        print(f"saved SavedModel: {saved.path} ({saved.size_bytes:,} bytes), "
+              f"test accuracy: {accuracy:.4f}", flush=True)
+        for kind, target in (("float32", tflite_path), ("int8", int8_path)):
+            exported = export_tflite(
+                model, target, quantize=kind, representative_data=splits.train,
+                class_names=splits.class_names, preprocessing=spec.preprocessing,
+                overwrite=args.overwrite, sample_inputs=images[:8],
+            )
+            accuracy = evaluate_tflite(exported.path, images, labels)
+            print(f"saved TFLite {kind}: {exported.path} ({exported.size_bytes:,} bytes), "
+                  f"test accuracy: {accuracy:.4f}", flush=True)
+    except FileExistsError as err:
+        fail(f"an export appeared during training: {err}")
     return 0
 
 

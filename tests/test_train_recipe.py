@@ -1,6 +1,7 @@
 """`recipes/train.py`, run as a user runs it: in a subprocess, from the repository root."""
 
 import importlib.util
+import json
 import os
 import pathlib
 import re
@@ -14,6 +15,38 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "recipes" / "train.py"
 ACCURACY = re.compile(r"^test accuracy: (\d\.\d{4})$", re.MULTILINE)
+EXPORTED = re.compile(
+    r"^saved (SavedModel|TFLite float32|TFLite int8): (\S+) \(([\d,]+) bytes\), "
+    r"test accuracy: (\d\.\d{4})$", re.MULTILINE,
+)
+OUTPUTS = [
+    "lenet5", "lenet5.keras", "lenet5.labels.txt", "lenet5.metadata.json", "lenet5.tflite",
+    "lenet5_int8.labels.txt", "lenet5_int8.metadata.json", "lenet5_int8.tflite",
+]
+
+
+def exports(stdout):
+    """{kind: (path, size, accuracy)} from the lines that report the exports."""
+    return {kind: (path, int(size.replace(",", "")), float(accuracy))
+            for kind, path, size, accuracy in EXPORTED.findall(stdout)}
+
+
+def check_exports(stdout, folder, accuracy, cwd=ROOT):
+    found = exports(stdout)
+    assert sorted(found) == ["SavedModel", "TFLite float32", "TFLite int8"], stdout
+    assert found["SavedModel"][0] == os.path.join(str(folder), "lenet5")
+    assert found["TFLite float32"][0] == os.path.join(str(folder), "lenet5.tflite")
+    assert found["TFLite int8"][0] == os.path.join(str(folder), "lenet5_int8.tflite")
+    for kind in ("TFLite float32", "TFLite int8"):
+        assert (pathlib.Path(cwd) / found[kind][0]).stat().st_size == found[kind][1]
+    # 61,706 weights: 4 bytes each in float32, 1 in int8 (plus the graph).
+    assert 61_706 * 4 < found["TFLite float32"][1] < 61_706 * 4 + 20_000
+    assert 61_706 < found["TFLite int8"][1] < 61_706 + 25_000
+    # The float exports compute what Keras computes; int8 loses little.
+    assert found["SavedModel"][2] == accuracy
+    assert abs(found["TFLite float32"][2] - accuracy) <= 0.003  # one image of 359
+    assert found["TFLite int8"][2] >= accuracy - 0.03
+    return found
 
 
 def run(*args, cwd=ROOT, timeout=300):
@@ -89,7 +122,11 @@ def test_trains_saves_and_refuses_to_overwrite(tmp_path):
     assert 0.0 <= accuracy <= 1.0
     path = out / "lenet5.keras"
     assert f"saved model: {path}" in result.stdout.splitlines()
-    assert [p.name for p in out.iterdir()] == ["lenet5.keras"]  # no temporary files
+    assert sorted(p.name for p in out.iterdir()) == OUTPUTS  # no temporary files
+    check_exports(result.stdout, out, accuracy)
+    meta = json.loads((out / "lenet5_int8.metadata.json").read_text())
+    assert meta["input"]["dtype"] == "int8" and meta["preprocessing"]["mode"] == "unit"
+    assert (out / "lenet5.labels.txt").read_text() == "".join(f"{d}\n" for d in range(10))
 
     model = keras.saving.load_model(path)  # safe_mode=True
     probabilities = model.predict(np.random.rand(2, 32, 32, 1).astype("float32"), verbose=0)
@@ -108,6 +145,14 @@ def test_trains_saves_and_refuses_to_overwrite(tmp_path):
     assert "test accuracy" not in result.stdout
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before
 
+    # Any one of the exports present is enough to refuse.
+    path.rename(out / "kept.keras")
+    result = run("--epochs", "1", "--output-dir", str(out))
+    assert result.returncode == 2
+    errors = error_lines(result.stderr)
+    assert len(errors) == 1 and str(out / "lenet5") + " already exists" in errors[0], errors
+    (out / "kept.keras").rename(path)
+
     result = run("--epochs", "1", "--shift", "0", "--batch-size", "128", "--quiet",
                  "--overwrite", "--output-dir", str(out))
     assert result.returncode == 0, result.stderr
@@ -115,6 +160,8 @@ def test_trains_saves_and_refuses_to_overwrite(tmp_path):
     assert ACCURACY.search(result.stdout)
     assert path.read_bytes() != before[0]
     keras.saving.load_model(path)
+    assert sorted(p.name for p in out.iterdir()) == OUTPUTS
+    check_exports(result.stdout, out, float(ACCURACY.search(result.stdout).group(1)))
 
 
 @pytest.mark.slow
@@ -129,3 +176,6 @@ def test_default_run_reaches_97_percent_in_3_minutes(tmp_path):
     path = os.path.join("savedmodels", "lenet5.keras")
     assert f"saved model: {path}" in result.stdout.splitlines()
     assert (tmp_path / path).is_file()
+    assert sorted(p.name for p in (tmp_path / "savedmodels").iterdir()) == OUTPUTS
+    found = check_exports(result.stdout, "savedmodels", accuracy, cwd=tmp_path)
+    assert found["TFLite int8"][2] >= accuracy - 0.01  # a trained LeNet-5 loses at most 1 point

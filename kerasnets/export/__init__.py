@@ -1,5 +1,44 @@
-"""Exporting trained models: the `.keras` file (SavedModel and TFLite to follow)."""
+"""Exporting trained models: the `.keras` file, TF SavedModel and TFLite (LiteRT).
+
+    save_keras(model, "savedmodels/lenet5.keras")
+    export_saved_model(model, "savedmodels/lenet5")
+    export_tflite(model, "savedmodels/lenet5.tflite", class_names=names)
+    export_tflite(model, "savedmodels/lenet5_int8.tflite", quantize="int8",
+                  representative_data=train_images, class_names=names)
+
+Every export is atomic (written beside the destination, renamed into place),
+refuses to replace an existing one without `overwrite=True`, and is verified
+against the Keras model before it is written unless `verify=False`.
+"""
 
 from kerasnets.export.keras_file import save_keras
+from kerasnets.export.saved_model import SavedModelExport, SavedModelRunner, export_saved_model
+from kerasnets.export.tflite import (
+    IO_DTYPES,
+    QUANTIZATIONS,
+    FlexOpsError,
+    TFLiteExport,
+    TFLiteModel,
+    VerificationError,
+    companion_paths,
+    convert_tflite,
+    evaluate_tflite,
+    export_tflite,
+)
 
-__all__ = ["save_keras"]
+__all__ = [
+    "save_keras",
+    "export_saved_model",
+    "SavedModelExport",
+    "SavedModelRunner",
+    "export_tflite",
+    "convert_tflite",
+    "evaluate_tflite",
+    "companion_paths",
+    "TFLiteExport",
+    "TFLiteModel",
+    "FlexOpsError",
+    "VerificationError",
+    "QUANTIZATIONS",
+    "IO_DTYPES",
+]

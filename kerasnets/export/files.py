@@ -1,0 +1,128 @@
+"""Atomic writes of an export: a folder, or a group of files, appears whole or not at all.
+
+Everything is written first into a temporary folder next to the destination
+(same file system, so the final moves are renames) and moved into place at the
+end. An existing destination is replaced only with `overwrite=True`; otherwise
+`FileExistsError` names it before anything is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+
+from kerasnets.export.keras_file import _exists_error, _fsync_folder, _move_no_clobber
+
+__all__ = ["check_free", "staging_folder", "publish_folder", "publish_files", "folder_size"]
+
+
+def check_free(paths, overwrite):
+    """Raises `FileExistsError` for the first of `paths` that exists, unless `overwrite`."""
+    for path in paths:
+        if not overwrite and os.path.lexists(path):
+            raise _exists_error(path)
+
+
+@contextlib.contextmanager
+def staging_folder(target):
+    """A temporary folder beside `target`, removed on exit whatever happens."""
+    parent = os.path.dirname(os.path.abspath(target))
+    os.makedirs(parent, exist_ok=True)
+    name = os.path.basename(os.path.normpath(target))
+    tmp = tempfile.mkdtemp(dir=parent, prefix=f".{name}.tmp-")
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def publish_folder(staged, target, overwrite):
+    """Moves the folder `staged` to `target` with one rename (the old one set aside first)."""
+    parent = os.path.dirname(os.path.abspath(target))
+    os.chmod(staged, _folder_mode())
+    if not os.path.lexists(target):
+        try:
+            # rename() would silently replace an empty folder that appeared meanwhile;
+            # mkdir is the atomic claim of the name.
+            os.mkdir(target)
+        except FileExistsError:
+            raise _exists_error(target) from None
+        os.rename(staged, target)  # replaces the empty folder we just made
+        _fsync_folder(parent)
+        return target
+    if not overwrite:
+        raise _exists_error(target)
+    if not os.path.isdir(target) or os.path.islink(target):
+        raise NotADirectoryError(f"{target} exists and is not a folder; remove it first")
+    aside = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(target)}.old-")
+    os.rmdir(aside)
+    os.rename(target, aside)
+    try:
+        os.rename(staged, target)
+    except BaseException:
+        os.rename(aside, target)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+    _fsync_folder(parent)
+    return target
+
+
+def publish_files(moves, overwrite):
+    """Moves each staged file to its destination, in order; all or none.
+
+    `moves` is a list of (staged, destination). Put the main file last, so that
+    when it appears its companions are already there. A failure moves back what
+    was already placed (restoring replaced files where `overwrite`).
+    """
+    done = []  # (destination, previous content set aside or None)
+    try:
+        for staged, target in moves:
+            os.chmod(staged, _file_mode())
+            if overwrite:
+                previous = None
+                if os.path.lexists(target):
+                    previous = staged + ".previous"
+                    os.link(target, previous)
+                os.replace(staged, target)
+                done.append((target, previous))
+            else:
+                _move_no_clobber(staged, target)
+                done.append((target, None))
+    except BaseException:
+        for target, previous in reversed(done):
+            with contextlib.suppress(OSError):
+                if previous is not None:
+                    os.replace(previous, target)
+                else:
+                    os.remove(target)
+        raise
+    for _, previous in done:
+        if previous is not None:
+            with contextlib.suppress(OSError):
+                os.remove(previous)
+    for folder in {os.path.dirname(os.path.abspath(t)) for _, t in moves}:
+        _fsync_folder(folder)
+
+
+def folder_size(path):
+    """Bytes in all files under `path`."""
+    total = 0
+    for root, _, names in os.walk(path):
+        total += sum(os.path.getsize(os.path.join(root, n)) for n in names)
+    return total
+
+
+def _umask():
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def _file_mode():
+    return 0o666 & ~_umask()
+
+
+def _folder_mode():
+    return 0o777 & ~_umask()

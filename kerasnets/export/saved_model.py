@@ -1,0 +1,97 @@
+"""TensorFlow SavedModel export, with a serving signature, atomically.
+
+Keras' own exporter writes the folder (`model.export(format="tf_saved_model")`:
+the `serve` endpoint and the `serving_default` signature, inference mode). It
+is written into a temporary folder beside the destination and renamed into
+place, so a reader never sees half a SavedModel. Unless `verify=False`, the
+written folder is loaded back with `tf.saved_model.load` and its serving
+signature must agree with the Keras model to 1e-5 before it is moved in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+
+from kerasnets.export import files
+from kerasnets.export.metadata import model_preprocessing, random_inputs
+from kerasnets.export.tflite import VerificationError, compare
+
+__all__ = ["SavedModelExport", "export_saved_model", "SavedModelRunner"]
+
+SAVED_MODEL_TOLERANCE = 1e-5
+
+
+@dataclasses.dataclass(frozen=True)
+class SavedModelExport:
+    """What :func:`export_saved_model` wrote."""
+
+    path: str
+    size_bytes: int
+    verification: dict | None
+
+
+class SavedModelRunner:
+    """A SavedModel folder loaded with `tf.saved_model.load`, called via `serving_default`."""
+
+    def __init__(self, path):
+        import tensorflow as tf
+
+        self.loaded = tf.saved_model.load(os.fspath(path))
+        self.signature = self.loaded.signatures["serving_default"]
+        _, kwargs = self.signature.structured_input_signature
+        if len(kwargs) != 1:
+            raise ValueError(f"expected one input in the serving signature; got {list(kwargs)}")
+        self.input_name = next(iter(kwargs))
+        self.output_names = sorted(self.signature.structured_outputs,
+                                   key=lambda n: (len(n), n))
+
+    def predict(self, images, batch_size=256):
+        """Outputs for a batch of float images: an array, or a list for several outputs."""
+        import tensorflow as tf
+
+        images = np.asarray(images, dtype=np.float32)
+        chunks = [self.signature(**{self.input_name: tf.constant(images[i:i + batch_size])})
+                  for i in range(0, len(images), batch_size)]
+        results = [np.concatenate([c[name].numpy() for c in chunks]) for name in self.output_names]
+        return results[0] if len(results) == 1 else results
+
+
+def export_saved_model(model, path, overwrite=False, verify=True, sample_inputs=None):
+    """Writes `model` as a TF SavedModel folder at `path`; atomically. Returns a SavedModelExport.
+
+    An existing folder is replaced only with `overwrite=True`; otherwise
+    `FileExistsError` is raised before anything is written. `sample_inputs`
+    (default: 8 random in-range images) feed the verification.
+    """
+    path = os.fspath(path).rstrip(os.sep) or os.sep
+    if path.endswith((".keras", ".tflite", ".h5")):
+        raise ValueError(f"`path` is the folder of a SavedModel; got the file name {path!r}")
+    files.check_free([path], overwrite)
+    verification = None
+    with files.staging_folder(path) as tmp:
+        staged = os.path.join(tmp, "saved_model")
+        model.export(staged, format="tf_saved_model", verbose=False)
+        if verify:
+            if sample_inputs is None:
+                shape = tuple(model.inputs[0].shape[1:])
+                if any(d is None for d in shape):
+                    raise ValueError("pass `sample_inputs` to verify a model of variable "
+                                     "input size")
+                sample_inputs = random_inputs(shape, model_preprocessing(model))
+            sample_inputs = np.asarray(sample_inputs, dtype=np.float32)
+            expected = model.predict(sample_inputs, verbose=0)
+            expected = [np.asarray(e) for e in expected] if isinstance(expected, list) \
+                else np.asarray(expected)
+            verification = compare(expected, SavedModelRunner(staged).predict(sample_inputs))
+            verification["tolerance"] = SAVED_MODEL_TOLERANCE
+            if not verification["max_abs_diff"] <= SAVED_MODEL_TOLERANCE:
+                raise VerificationError(
+                    f"the SavedModel differs from the Keras model by up to "
+                    f"{verification['max_abs_diff']:.3g} (tolerance {SAVED_MODEL_TOLERANCE:g})"
+                )
+        files.publish_folder(staged, path, overwrite)
+    return SavedModelExport(path=path, size_bytes=files.folder_size(path),
+                            verification=verification)
