@@ -540,3 +540,25 @@ def test_imagenet_weights_only_for_the_keras_twins(monkeypatch):
 def test_imagenet_weights_with_other_classes_are_refused():
     with pytest.raises(ValueError, match=r"needs classes=1000"):
         kerasnets.build("resnet50", weights="imagenet", classes=10)
+
+
+def test_weights_file_loads_with_stochastic_depth(tmp_path):
+    # Drop-path layers reorder the model's layers; the file (keras.applications'
+    # legacy format, as published) must still land on the right layers.
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    reference = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3),
+                                            classifier_activation=None)
+    path = tmp_path / "resnet50_weights_tf_dim_ordering_tf_kernels.h5"
+    with h5py.File(path, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, reference)
+    ours = kerasnets.build("resnet50", weights=str(path), drop_path_rate=0.2,
+                           input_shape=(64, 64, 3), classifier_activation=None)
+    for layer in (l for l in reference.layers if l.weights):
+        for got, want in zip(ours.get_layer(layer.name).get_weights(), layer.get_weights()):
+            np.testing.assert_array_equal(got, want)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(ours(x, training=False)),
+                               keras.ops.convert_to_numpy(reference(x, training=False)),
+                               atol=1e-5, rtol=1e-5)

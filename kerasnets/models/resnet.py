@@ -484,7 +484,14 @@ def ResNet(
     or "test") set stochastic depth, `se_ratio` (None or > 0) a
     squeeze-and-excitation gate in every block. `weights_key` names the
     published keras.applications weights (twins only).
+
+    Stochastic depth adds layers on the residual branches, which changes the
+    order of the model's layers (keras orders them by depth in the graph)
+    and so the order weight files and `set_weights` follow. With
+    `drop_path_rate > 0`, `weights` are therefore loaded into the network
+    without stochastic depth and copied over by layer name.
     """
+    arguments = dict(locals())
     if weights_key is not None:
         from kerasnets.models import pretrained
 
@@ -532,10 +539,21 @@ def ResNet(
         x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
     else:
         x = common.pooled_features(x, pooling)
+    by_name = weights is not None and drop_path_rate > 0
     with _recursion_limit(RECURSION_PER_BLOCK * num_blocks):
-        return common.finish_model(
-            inputs, x, input_tensor=input_tensor, weights=weights, name=name
+        model = common.finish_model(
+            inputs, x, input_tensor=input_tensor, weights=None if by_name else weights,
+            name=name,
         )
+    if by_name:
+        plain = ResNet(**{
+            **arguments, "weights": weights, "weights_key": None, "drop_path_rate": 0.0,
+            "input_tensor": None, "input_shape": tuple(model.input_shape[1:]),
+        })
+        for layer in plain.layers:
+            if layer.weights:
+                model.get_layer(layer.name).set_weights(layer.get_weights())
+    return model
 
 
 def ImageNetResNet(depth, *, name, **kwargs):
