@@ -282,6 +282,21 @@ def test_squeeze_excite_parameter_count():
     assert layer.reduce.use_bias and layer.expand.use_bias
 
 
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_squeeze_excite_multiply_adds_in_profile(data_format):
+    from kerasnets import profile
+
+    shape = (7, 5, 256) if data_format == "channels_last" else (256, 7, 5)
+    inputs = keras.Input(shape=shape)
+    model = keras.Model(inputs, SqueezeExcite(ratio=16, data_format=data_format, name="se")(inputs))
+    # The two FC layers (256 -> 16 -> 256) and one product per element for the rescale.
+    assert profile(model).macs == 2 * 256 * 16 + 7 * 5 * 256 == 17_152
+    layer = model.get_layer("se")
+    with pytest.raises(ValueError, match="known spatial size"):
+        layer.multiply_adds((None, None, None, 256) if data_format == "channels_last"
+                            else (None, 256, None, None), None)
+
+
 def test_squeeze_excite_min_units():
     small = SqueezeExcite(ratio=16)
     small.build((None, 4, 4, 8))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import keras
@@ -84,6 +85,28 @@ class SqueezeExcite(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
+
+    def multiply_adds(self, input_shape, output_shape):
+        """Multiply-adds of one call, for `kerasnets.profile`: the two FC layers and the rescale.
+
+        C * (C // r) + (C // r) * C for the excitation, plus one multiplication
+        per input element for the channel rescale (H * W * C): the products
+        of the SE overhead in the paper's section 4 ("Model and Computational
+        Complexity"). The global pooling's additions, the biases and the
+        activations are left out, as kerasnets.profile leaves them out
+        everywhere.
+        """
+        rank = len(input_shape)
+        channel_axis = self._channel_axis(rank)
+        channels = input_shape[channel_axis]
+        spatial = [d for a, d in enumerate(input_shape) if a not in (0, channel_axis)]
+        if channels is None or any(d is None for d in spatial):
+            raise ValueError(
+                "multiply-adds need a known spatial size and channel count; got input shape "
+                f"{tuple(input_shape)}. Build the model with a fixed input_shape."
+            )
+        units = max(self.min_units, int(channels // self.ratio))
+        return 2 * channels * units + math.prod(spatial) * channels
 
     def get_config(self):
         config = super().get_config()

@@ -9,6 +9,7 @@ from kerasnets.models import inception  # noqa: F401
 from kerasnets.models import inception_v4  # noqa: F401
 from kerasnets.models import xception  # noqa: F401
 from kerasnets.models import resnet  # noqa: F401
+from kerasnets.models import senet  # noqa: F401
 from kerasnets.models import densenet  # noqa: F401
 from kerasnets.models import mobilenet  # noqa: F401
 from kerasnets.models import shufflenet  # noqa: F401

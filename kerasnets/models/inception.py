@@ -27,6 +27,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from kerasnets.layers import SqueezeExcite
 from kerasnets.models import common
 from kerasnets.registry import Paper, register_model
 
@@ -249,6 +250,18 @@ V3_MIN_SHAPE_AUX = (299, 299, 3)
 AUX_FILTERS = (128, 768)
 
 
+def squeeze_excite(x, se_ratio, name):
+    """The module's output, rescaled by a squeeze-and-excitation gate `{name}_se` if `se_ratio`.
+
+    The SE-Inception module of Hu et al. (2018), fig. 2: the gate takes the
+    concatenated output of the whole module. With `se_ratio=None` the module
+    is returned as it is (keras.applications' graph).
+    """
+    if se_ratio is None:
+        return x
+    return SqueezeExcite(ratio=se_ratio, name=f"{name}_se")(x)
+
+
 def v3_conv(x, filters, kernel_size, name, strides=1, padding="same"):
     """An Inception v3 convolution: `name_conv`, `name_bn`, `name_act` (keras' conv2d_bn)."""
     return conv_bn(x, filters, kernel_size, name, strides=strides, padding=padding)
@@ -265,7 +278,7 @@ def stem(x):
     return layers.MaxPooling2D(3, strides=2, name="stem_pool2")(x)
 
 
-def factorized_5x5_module(x, pool_proj, name):
+def factorized_5x5_module(x, pool_proj, name, se_ratio=None):
     """35x35 module (Figure 5: the 5x5 convolution factorized into two 3x3), mixed0-2.
 
     Google's released network, and keras.applications, keep a 1x1 -> 5x5
@@ -280,12 +293,13 @@ def factorized_5x5_module(x, pool_proj, name):
     branch3x3dbl = v3_conv(branch3x3dbl, 96, 3, f"{name}_branch3x3dbl_3")
     branch_pool = average_pool_3x3(x, f"{name}_branch_pool_avg")
     branch_pool = v3_conv(branch_pool, pool_proj, 1, f"{name}_branch_pool")
-    return layers.Concatenate(axis=common.channel_axis(), name=name)(
+    x = layers.Concatenate(axis=common.channel_axis(), name=name)(
         [branch1x1, branch5x5, branch3x3dbl, branch_pool]
     )
+    return squeeze_excite(x, se_ratio, name)
 
 
-def grid_reduction_35_to_17(x, name="mixed3"):
+def grid_reduction_35_to_17(x, name="mixed3", se_ratio=None):
     """Figure 10 at 35x35 -> 17x17: stride-2 3x3 (384), 1x1-3x3-3x3/2 (64, 96, 96), max pool."""
     branch3x3 = v3_conv(x, 384, 3, f"{name}_branch3x3", strides=2, padding="valid")
     branch3x3dbl = v3_conv(x, 64, 1, f"{name}_branch3x3dbl_1")
@@ -293,12 +307,13 @@ def grid_reduction_35_to_17(x, name="mixed3"):
     branch3x3dbl = v3_conv(branch3x3dbl, 96, 3, f"{name}_branch3x3dbl_3", strides=2,
                            padding="valid")
     branch_pool = layers.MaxPooling2D(3, strides=2, name=f"{name}_branch_pool")(x)
-    return layers.Concatenate(axis=common.channel_axis(), name=name)(
+    x = layers.Concatenate(axis=common.channel_axis(), name=name)(
         [branch3x3, branch3x3dbl, branch_pool]
     )
+    return squeeze_excite(x, se_ratio, name)
 
 
-def factorized_7x7_module(x, filters_7x7, name):
+def factorized_7x7_module(x, filters_7x7, name, se_ratio=None):
     """17x17 module (Figure 6, n = 7): 7x7 convolutions factorized into 1x7 and 7x1, mixed4-7.
 
     Branches: 1x1 (192); 1x1, 1x7, 7x1 (`filters_7x7`, `filters_7x7`, 192);
@@ -317,12 +332,13 @@ def factorized_7x7_module(x, filters_7x7, name):
     branch7x7dbl = v3_conv(branch7x7dbl, 192, (1, 7), f"{name}_branch7x7dbl_5")
     branch_pool = average_pool_3x3(x, f"{name}_branch_pool_avg")
     branch_pool = v3_conv(branch_pool, 192, 1, f"{name}_branch_pool")
-    return layers.Concatenate(axis=common.channel_axis(), name=name)(
+    x = layers.Concatenate(axis=common.channel_axis(), name=name)(
         [branch1x1, branch7x7, branch7x7dbl, branch_pool]
     )
+    return squeeze_excite(x, se_ratio, name)
 
 
-def grid_reduction_17_to_8(x, name="mixed8"):
+def grid_reduction_17_to_8(x, name="mixed8", se_ratio=None):
     """Figure 10 at 17x17 -> 8x8: 1x1-3x3/2 (192, 320), 1x1-1x7-7x1-3x3/2 (192), max pool."""
     branch3x3 = v3_conv(x, 192, 1, f"{name}_branch3x3_1")
     branch3x3 = v3_conv(branch3x3, 320, 3, f"{name}_branch3x3_2", strides=2, padding="valid")
@@ -332,12 +348,13 @@ def grid_reduction_17_to_8(x, name="mixed8"):
     branch7x7x3 = v3_conv(branch7x7x3, 192, 3, f"{name}_branch7x7x3_4", strides=2,
                           padding="valid")
     branch_pool = layers.MaxPooling2D(3, strides=2, name=f"{name}_branch_pool")(x)
-    return layers.Concatenate(axis=common.channel_axis(), name=name)(
+    x = layers.Concatenate(axis=common.channel_axis(), name=name)(
         [branch3x3, branch7x7x3, branch_pool]
     )
+    return squeeze_excite(x, se_ratio, name)
 
 
-def expanded_filter_bank_module(x, index, name):
+def expanded_filter_bank_module(x, index, name, se_ratio=None):
     """8x8 module (Figure 7): expanded filter bank outputs, mixed9 and mixed10.
 
     The 3x3 convolutions end in parallel 1x3 and 3x1 convolutions whose
@@ -361,9 +378,10 @@ def expanded_filter_bank_module(x, index, name):
     )
     branch_pool = average_pool_3x3(x, f"{name}_branch_pool_avg")
     branch_pool = v3_conv(branch_pool, 192, 1, f"{name}_branch_pool")
-    return layers.Concatenate(axis=axis, name=name)(
+    x = layers.Concatenate(axis=axis, name=name)(
         [branch1x1, branch3x3, branch3x3dbl, branch_pool]
     )
+    return squeeze_excite(x, se_ratio, name)
 
 
 def auxiliary_classifier(x, *, classes, classifier_activation, name="aux"):
@@ -394,6 +412,7 @@ def InceptionV3(
     classifier_activation="softmax",
     aux_logits=False,
     dropout_rate=0.0,
+    se_ratio=None,
     name="inception_v3",
 ):
     """Inception v3 (Szegedy et al. 2016, Table 1), keras.applications' layer for layer.
@@ -414,11 +433,19 @@ def InceptionV3(
     `dropout_rate` (default 0, as keras.applications, whose graph is then
     ours exactly; TF-slim trains with 0.2, torchvision with 0.5) adds
     dropout before the classifier; it has no weights.
-    """
-    from kerasnets.models import pretrained
 
-    weights = pretrained.resolve_weights(weights, "inception_v3", include_top=include_top,
-                                         classes=classes)
+    `se_ratio` (None by default, or the reduction ratio r > 0) puts a
+    squeeze-and-excitation gate `mixed{i}_se` on the output of each of the
+    eleven modules: SE-Inception-v3 (Hu et al. 2018, fig. 2), which
+    `kerasnets.models.senet` registers. No weights are published for it.
+    """
+    if se_ratio is None:
+        from kerasnets.models import pretrained
+
+        weights = pretrained.resolve_weights(weights, "inception_v3", include_top=include_top,
+                                             classes=classes)
+    else:
+        common.check_range("se_ratio", se_ratio, 0, low_inclusive=False)
     _check_aux(aux_logits, include_top)
     common.check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
     inputs = common.prepare_inputs(
@@ -434,14 +461,14 @@ def InceptionV3(
     )
     x = stem(inputs)
     for index, pool_proj in enumerate((32, 64, 64)):
-        x = factorized_5x5_module(x, pool_proj, f"mixed{index}")
-    x = grid_reduction_35_to_17(x, "mixed3")
+        x = factorized_5x5_module(x, pool_proj, f"mixed{index}", se_ratio=se_ratio)
+    x = grid_reduction_35_to_17(x, "mixed3", se_ratio=se_ratio)
     for index, filters_7x7 in enumerate((128, 160, 160, 192), start=4):
-        x = factorized_7x7_module(x, filters_7x7, f"mixed{index}")
+        x = factorized_7x7_module(x, filters_7x7, f"mixed{index}", se_ratio=se_ratio)
     aux = x
-    x = grid_reduction_17_to_8(x, "mixed8")
+    x = grid_reduction_17_to_8(x, "mixed8", se_ratio=se_ratio)
     for index in (0, 1):
-        x = expanded_filter_bank_module(x, index, f"mixed{9 + index}")
+        x = expanded_filter_bank_module(x, index, f"mixed{9 + index}", se_ratio=se_ratio)
     if include_top:
         x = classifier(x, dropout_rate=dropout_rate, classes=classes,
                        classifier_activation=classifier_activation)

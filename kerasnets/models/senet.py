@@ -1,0 +1,260 @@
+"""Squeeze-and-Excitation networks: SE-ResNet, SE-ResNeXt, SENet-154 and SE-Inception-v3.
+
+Hu, Shen and Sun (2018), "Squeeze-and-Excitation Networks", CVPR (extended
+in TPAMI 2020 with Albanie and Wu). An SE block (`kerasnets.layers.
+SqueezeExcite`) squeezes a feature map by global average pooling, excites it
+with FC (C/r) + ReLU, FC (C) + sigmoid, and rescales the channels with the
+result; r = 16 (`se_ratio`) throughout. Each block adds (2/r) C^2 weights
+and C/r + C biases for C channels: (2/r) * sum_s N_s C_s^2 over the stages s
+of N_s blocks, the paper's eq. (5), plus the biases.
+
+SE-ResNet-50/101/152 and SE-ResNeXt-50/101 (32x4d) gate the residual branch
+before the addition (fig. 3); they reuse `kerasnets.models.resnet` (its block
+functions' `se_ratio` hook, the generic `ResNet` builder, `drop_path_rate`
+stochastic depth) and its layer names (`conv3_block2_se` for a gate). Their
+layout is that of the released models (the Caffe ones, as ported by Cadene's
+pretrainedmodels and timm's legacy_senet, whose parameter counts ours
+match): no convolution has a bias, projection shortcuts are 1x1
+convolutions + BN, SE-ResNet bottlenecks downsample in their first 1x1
+convolution and SE-ResNeXt ones in their grouped 3x3. Trainable parameters:
+28,088,024 for SE-ResNet-50 and 27,559,896 for SE-ResNeXt-50, the SE blocks
+adding 2,530,992 to the 25,557,032 and 25,028,904 of the plain networks.
+
+SENet-154 (appendix, the ILSVRC 2017 winner): ResNeXt-152 style stages [3,
+8, 36, 3] of 64-group bottlenecks whose first 1x1 convolution is 2f wide
+and whose grouped 3x3 and last 1x1 convolutions are 4f wide (f = 64, 128,
+256, 512), a stem of three 3x3 convolutions (64/2, 64, 128) instead of the
+7x7/2 one, 3x3/2 convolutions (not 1x1/2) on the downsampling shortcuts,
+and dropout 0.2 before the classifier; 115,088,984 trainable parameters.
+
+SE-Inception-v3 gates the output of each of Inception v3's eleven modules
+(fig. 2, `mixed{i}_se`), through `kerasnets.models.inception.InceptionV3`'s
+`se_ratio`.
+
+Deliberate choices and deviations:
+- The pooling after the stem is keras.applications' 3x3/2 max pooling on a
+  one-pixel zero padding; the released models pool without padding, rounding
+  up (Caffe's ceil mode). The maps have the same sizes (56x56 at 224x224)
+  but are aligned one pixel apart.
+- Global average pooling instead of the released models' fixed 7x7 average
+  pooling, so any input from 32x32 (75x75 for SE-Inception-v3) runs.
+- Batch normalization epsilon 1.001e-5 (keras.applications' ResNets), not 1e-5.
+- Preprocessing "torch" (RGB in [0, 1], ImageNet mean and std per channel)
+  for the residual networks: it is what the PyTorch ports of the released
+  models (Cadene's pretrainedmodels, timm) publish for these layouts, and the
+  ResNeXt family here uses it too. SE-Inception-v3 keeps Inception v3's "tf"
+  ([-1, 1]), the recipe of its base network. No ImageNet weights are
+  published in Keras for any of them: `weights` takes a local file only.
+"""
+
+from __future__ import annotations
+
+from keras import layers
+
+from kerasnets.models import common
+from kerasnets.models import inception as I
+from kerasnets.models import resnet as R
+from kerasnets.registry import Paper, register_model
+
+PAPER = Paper(
+    "Hu, Shen, Sun",
+    2018,
+    "Squeeze-and-Excitation Networks",
+    "https://arxiv.org/abs/1709.01507",
+)
+
+# The reduction ratio r of section 6.1, used by every network of the paper.
+SE_RATIO = 16
+# SENet-154's dropout ratio before the classifier (appendix).
+SENET154_DROPOUT = 0.2
+# SENet-154: 64 groups, and the stem's three 3x3 convolutions.
+SENET154_CARDINALITY = 64
+DEEP_STEM_FILTERS = (64, 64, 128)
+
+
+# ----------------------------------------------------------------- SENet-154's pieces
+
+
+def deep_stem(x, *, preact=False, use_bias=False, filters=64):
+    """SENet-154's stem: 3x3/2 (64), 3x3 (64), 3x3 (128) convolutions with BN-ReLU, 3x3/2 max pool.
+
+    It replaces the 7x7/2 convolution of ResNet's conv1 (`conv1_{1,2,3}_conv`);
+    the signature is `resnet.ResNet`'s stem one (`filters` and `preact` are
+    not used: the widths are the released model's).
+    """
+    for index, width in enumerate(DEEP_STEM_FILTERS, start=1):
+        prefix = f"conv1_{index}"
+        x = R.conv3x3(x, width, prefix, stride=2 if index == 1 else 1, use_bias=use_bias)
+        x = R.batch_norm(x, f"{prefix}_bn")
+        x = layers.Activation("relu", name=f"{prefix}_relu")(x)
+    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
+    return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+
+
+def senet154_bottleneck_block(x, filters, stride=1, *, name, shortcut="projection",
+                              use_bias=False, drop_rate=0.0, drop_scale_at="train",
+                              se_ratio=SE_RATIO, cardinality=SENET154_CARDINALITY):
+    """SENet-154's SE bottleneck: 1x1 (2f), grouped 3x3 (4f, stride), 1x1 (4f), SE, sum, ReLU.
+
+    Wider than ResNeXt's (the released model's SEBottleneck): the 3x3
+    convolution doubles the width of the first 1x1. Downsampling shortcuts
+    are 3x3/2 convolutions + BN (`{name}_0_conv`); the one that only widens
+    the channels (conv2_block1) is a 1x1 convolution + BN.
+    """
+    out_channels = R.BOTTLENECK_EXPANSION * filters
+    if stride > 1:
+        residual_shortcut = R.conv3x3(x, out_channels, f"{name}_0", stride=stride,
+                                      use_bias=use_bias)
+        residual_shortcut = R.batch_norm(residual_shortcut, f"{name}_0_bn")
+    else:
+        residual_shortcut = R.shortcut_connection(x, out_channels, stride, name,
+                                                  shortcut=shortcut, use_bias=use_bias)
+    x = layers.Conv2D(2 * filters, 1, use_bias=use_bias, name=f"{name}_1_conv")(x)
+    x = R.batch_norm(x, f"{name}_1_bn")
+    x = layers.Activation("relu", name=f"{name}_1_relu")(x)
+    x = R.conv3x3(x, out_channels, f"{name}_2", stride=stride, use_bias=use_bias,
+                  groups=cardinality)
+    x = R.batch_norm(x, f"{name}_2_bn")
+    x = layers.Activation("relu", name=f"{name}_2_relu")(x)
+    x = layers.Conv2D(out_channels, 1, use_bias=use_bias, name=f"{name}_3_conv")(x)
+    x = R.batch_norm(x, f"{name}_3_bn")
+    x = R.merge(residual_shortcut, x, name, drop_rate=drop_rate, drop_scale_at=drop_scale_at,
+                se_ratio=se_ratio)
+    return layers.Activation("relu", name=f"{name}_out")(x)
+
+
+# ----------------------------------------------------------------- the generic builders
+
+
+def check_se_ratio(se_ratio):
+    """An SE network needs its gates: `se_ratio` is a number > 0 (None is refused)."""
+    common.check_range("se_ratio", se_ratio, 0, low_inclusive=False)
+
+
+def SENet(
+    stages,
+    block,
+    *,
+    se_ratio=SE_RATIO,
+    dropout_rate=0.0,
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="senet",
+    **kwargs,
+):
+    """A residual network with an SE gate on every residual branch, `resnet.ResNet` underneath.
+
+    `stages`, `block` and the other keyword arguments (`stem`,
+    `block_kwargs`, `drop_path_rate`, `drop_path_scale_at`, `input_shape`)
+    are `resnet.ResNet`'s; convolutions have no bias. `se_ratio` is the
+    reduction ratio r (> 0), `dropout_rate` (in [0, 1)) a dropout before the
+    classifier, as SENet-154's.
+    """
+    check_se_ratio(se_ratio)
+    common.check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
+    arguments = dict(use_bias=False, se_ratio=se_ratio, input_tensor=input_tensor, name=name,
+                     **kwargs)
+    if not (include_top is True and dropout_rate > 0):
+        return R.ResNet(stages, block, include_top=include_top, weights=weights,
+                        pooling=pooling, classes=classes,
+                        classifier_activation=classifier_activation, **arguments)
+    # resnet.ResNet's classifier has no dropout: its pooled features get
+    # SENet-154's head here. The head's arguments are checked first, as
+    # include_top=True would check them.
+    common.check_weights(weights)
+    common.check_range("classes", classes, 1, integer=True)
+    features = R.ResNet(stages, block, include_top=False, pooling="avg", weights=None,
+                        **arguments)
+    x = layers.Dropout(dropout_rate, name="dropout")(features.output)
+    x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    num_blocks = sum(stage.blocks for stage in stages)
+    with R._recursion_limit(R.RECURSION_PER_BLOCK * num_blocks):
+        return common.finish_model(features.inputs[0], x, input_tensor=input_tensor,
+                                   weights=weights, name=name)
+
+
+def SEResNet(depth, **kwargs):
+    """SE-ResNet-`depth` (50, 101, 152): ResNet's bottleneck stages with SE gates (fig. 3)."""
+    common.check_choice("depth", depth, (50, 101, 152))
+    return SENet(R.imagenet_stages(R.IMAGENET_BLOCKS[depth]), R.bottleneck_block, **kwargs)
+
+
+def SEResNeXt(blocks, *, cardinality=32, bottleneck_width=4, **kwargs):
+    """SE-ResNeXt: ResNeXt's grouped bottlenecks (downsampling in the 3x3) with SE gates."""
+    common.check_range("cardinality", cardinality, 1, integer=True)
+    common.check_range("bottleneck_width", bottleneck_width, 1, integer=True)
+    block_kwargs = {"cardinality": int(cardinality), "bottleneck_width": int(bottleneck_width),
+                    "stride_at": "3x3"}
+    return SENet(R.imagenet_stages(blocks), R.bottleneck_block, block_kwargs=block_kwargs,
+                 **kwargs)
+
+
+def SENet154(*, cardinality=SENET154_CARDINALITY, dropout_rate=SENET154_DROPOUT, **kwargs):
+    """SENet-154 (appendix): deep stem, [3, 8, 36, 3] wide 64-group SE bottlenecks, dropout 0.2."""
+    common.check_range("cardinality", cardinality, 1, integer=True)
+    return SENet(R.imagenet_stages(R.IMAGENET_BLOCKS[152]), senet154_bottleneck_block,
+                 stem=deep_stem, block_kwargs={"cardinality": int(cardinality)},
+                 dropout_rate=dropout_rate, **kwargs)
+
+
+def SEInceptionV3(*, se_ratio=SE_RATIO, **kwargs):
+    """SE-Inception-v3: Inception v3 with an SE gate on each module's output (fig. 2)."""
+    check_se_ratio(se_ratio)
+    return I.InceptionV3(se_ratio=se_ratio, **kwargs)
+
+
+# ----------------------------------------------------------------- registered variants
+
+
+def _senet(**overrides):
+    return {"family": "senet", "paper": PAPER, "input_shape": R.DEFAULT_SHAPE,
+            "min_input_shape": R.MIN_SHAPE, "preprocessing": "torch", **overrides}
+
+
+@register_model(params=28_141_144, **_senet())
+def se_resnet50(**kwargs):
+    """SE-ResNet-50: ResNet-50 with SE gates (28,088,024 trainable parameters)."""
+    return SEResNet(50, **{"name": "se_resnet50", **kwargs})
+
+
+@register_model(params=49_432_216, **_senet())
+def se_resnet101(**kwargs):
+    """SE-ResNet-101: ResNet-101 with SE gates (49,326,872 trainable parameters)."""
+    return SEResNet(101, **{"name": "se_resnet101", **kwargs})
+
+
+@register_model(params=66_973_272, **_senet())
+def se_resnet152(**kwargs):
+    """SE-ResNet-152: ResNet-152 with SE gates (66,821,848 trainable parameters)."""
+    return SEResNet(152, **{"name": "se_resnet152", **kwargs})
+
+
+@register_model(params=27_628_120, **_senet())
+def se_resnext50_32x4d(**kwargs):
+    """SE-ResNeXt-50 (32x4d): ResNeXt-50 with SE gates (27,559,896 trainable parameters)."""
+    return SEResNeXt((3, 4, 6, 3), **{"cardinality": 32, "bottleneck_width": 4,
+                                      "name": "se_resnext50_32x4d", **kwargs})
+
+
+@register_model(params=49_093_272, **_senet())
+def se_resnext101_32x4d(**kwargs):
+    """SE-ResNeXt-101 (32x4d): ResNeXt-101 with SE gates (48,955,416 trainable)."""
+    return SEResNeXt((3, 4, 23, 3), **{"cardinality": 32, "bottleneck_width": 4,
+                                       "name": "se_resnext101_32x4d", **kwargs})
+
+
+@register_model(params=115_336_536, **_senet())
+def senet154(**kwargs):
+    """SENet-154: the ILSVRC 2017 winner (115,088,984 trainable parameters)."""
+    return SENet154(**{"name": "senet154", **kwargs})
+
+
+@register_model(params=25_513_404, **_senet(input_shape=I.V3_SHAPE,
+                                            min_input_shape=I.V3_MIN_SHAPE, preprocessing="tf"))
+def se_inception_v3(**kwargs):
+    """SE-Inception-v3: an SE gate on each of Inception v3's 11 modules (25,478,972 trainable)."""
+    return SEInceptionV3(**{"name": "se_inception_v3", **kwargs})
