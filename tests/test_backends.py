@@ -19,11 +19,11 @@ from model_configs import configs
 SCRIPT = os.path.join(os.path.dirname(__file__), "backend_models_check.py")
 
 
-def _reference_run(tmp_path, slow):
+def _reference_run(tmp_path, tier):
     assert keras.backend.backend() == "tensorflow"
     rng = np.random.default_rng(0)
     items, expected = [], {}
-    for config_id, name, kwargs in configs(slow):
+    for config_id, name, kwargs in configs(tier):
         kwargs = {**kwargs}
         if kwargs.get("include_top", True):
             kwargs["classifier_activation"] = None  # compare logits, not squashed softmax
@@ -43,8 +43,8 @@ def _reference_run(tmp_path, slow):
     return items, expected
 
 
-def _check_backends(tmp_path, slow):
-    items, expected = _reference_run(tmp_path, slow)
+def _check_backends(tmp_path, tier):
+    items, expected = _reference_run(tmp_path, tier)
     for backend in ("jax", "torch"):
         job = tmp_path / f"{backend}.json"
         output = tmp_path / f"{backend}.npz"
@@ -61,10 +61,15 @@ def _check_backends(tmp_path, slow):
             )
 
 
+def test_each_family_agrees_across_backends(tmp_path):
+    _check_backends(tmp_path, "family")
+
+
+@pytest.mark.slow
 def test_every_model_agrees_across_backends(tmp_path):
-    _check_backends(tmp_path, slow=False)
+    _check_backends(tmp_path, "all")
 
 
 @pytest.mark.slow
 def test_every_model_agrees_across_backends_full_size(tmp_path):
-    _check_backends(tmp_path, slow=True)
+    _check_backends(tmp_path, "full")

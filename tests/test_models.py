@@ -6,7 +6,7 @@ import pytest
 
 import kerasnets
 from kerasnets import profile
-from model_configs import configs
+from model_configs import HEAVY, configs, default_run_models
 
 # ---------------------------------------------------------------- registry / API
 
@@ -64,12 +64,18 @@ def test_register_model_decorator_and_duplicates():
 # ---------------------------------------------------------------- parameter counts
 
 
-@pytest.mark.parametrize("name", kerasnets.list_models())
+@pytest.mark.parametrize("name", default_run_models())
 def test_parameter_count_matches_the_paper(name):
     model = kerasnets.build(name)
     assert model.count_params() == kerasnets.get_spec(name).params
     del model
     keras.backend.clear_session()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(HEAVY))
+def test_parameter_count_of_the_heavy_ones(name):
+    test_parameter_count_matches_the_paper(name)
 
 
 def test_exact_counts_the_issue_names():
@@ -395,7 +401,7 @@ def test_fully_convolutional_rejects_non_chains():
 # ---------------------------------------------------------------- .keras round trip
 
 
-@pytest.mark.parametrize("config_id, name, kwargs", configs())
+@pytest.mark.parametrize("config_id, name, kwargs", configs("family"))
 def test_keras_file_round_trip(tmp_path, config_id, name, kwargs):
     model = kerasnets.build(name, **kwargs)
     path = tmp_path / f"{config_id}.keras"
@@ -411,9 +417,18 @@ def test_keras_file_round_trip(tmp_path, config_id, name, kwargs):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config_id, name, kwargs", configs(slow=True))
+@pytest.mark.parametrize("config_id, name, kwargs", configs("all") + configs("full"))
 def test_keras_file_round_trip_full_size(tmp_path, config_id, name, kwargs):
-    test_keras_file_round_trip(tmp_path, config_id, name, kwargs)
+    import sys
+
+    # Keras walks a functional graph recursively: resnet1202's 4,212 layers
+    # need a higher limit than Python's default 1,000 to load.
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 50_000))
+    try:
+        test_keras_file_round_trip(tmp_path, config_id, name, kwargs)
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def test_lenet5_c3_connectivity_of_table_1():
