@@ -1,18 +1,35 @@
 #!/usr/bin/env python
-"""Trains a registered network on scikit-learn's handwritten digits and saves it.
+"""Trains a registered network with a paper's recipe and saves and exports it.
 
-    python recipes/train.py            # LeNet-5, about 98% test accuracy in well under a minute
+    python recipes/train.py            # LeNet-5 on the digits, about 98% test accuracy in a minute
+    python recipes/train.py --config recipes/configs/resnet56_cifar.yaml --data folder:cifar10/
+    python recipes/train.py --strategy mirrored --cpu-devices 2 --epochs 1   # 2 replicas
 
-The digits (1,797 8x8 images, bundled with scikit-learn) are resized to the
-model's input size from the registry and split, stratified and fixed, into
-train (70%), validation (10%) and test (20%). The model trains on train with
-Adam and a cosine-decayed learning rate, small random shifts as augmentation,
-is checked on validation every epoch, evaluated once on test, and saved to
-`<output-dir>/<model>.keras`. It is then exported as a TF SavedModel
-(`<output-dir>/<model>/`), a float32 TFLite file (`<output-dir>/<model>.tflite`)
-and its int8 twin (`<output-dir>/<model>_int8.tflite`, calibrated on training
-images), each with labels and metadata beside it; the size and test accuracy
-of each export are printed.
+With no arguments (the recipe recipes/configs/lenet5.yaml): LeNet-5 on
+scikit-learn's bundled handwritten digits (1,797 8x8 images resized to the
+model's input size, split stratified and fixed into train 70%, validation
+10%, test 20%), trained with Adam and a cosine-decayed learning rate, small
+random shifts as augmentation, evaluated once on test.
+
+--data digits | folder:PATH (one sub-folder of images per class, split 80/10/10)
+| tfds:NAME (a prepared tensorflow-datasets data set). --config reads a YAML
+recipe (recipes/configs/: AlexNet, VGG, GoogLeNet, Inception v3, ResNet,
+stochastic depth, DenseNet, MobileNet v1/v2, ShuffleNet); the options below
+override it. Weight decay: "coupled" adds wd * w to the gradient, carried
+through momentum (the AlexNet rule), "decoupled" is w <- w - lr * wd * w.
+
+Distribution (--strategy): the batch size is per replica and the learning
+rate is multiplied by the number of replicas (linear scaling rule); the
+global batch and rate are printed. multiworker reads TF_CONFIG; on the jax
+backend mirrored/multiworker use keras.distribution.DataParallel.
+
+Outputs under --output-dir, for model NAME: NAME.keras (final model), NAME/
+(TF SavedModel), with --tflite NAME.tflite and NAME_int8.tflite (calibrated
+on training images) with labels and metadata beside them (on by default for
+--data digits), and NAME.training/: checkpoints/ (the backup a killed run
+resumes from when started again with the same command), best.keras,
+history.csv, history.png, logs/ (TensorBoard), config.yaml. The size and test
+accuracy of each export are printed. Nothing is replaced without --overwrite.
 """
 
 from __future__ import annotations
@@ -50,161 +67,182 @@ def bounded(kind, low, high=None, *, low_open=False, high_open=False, expected):
 positive_int = bounded(int, 1, expected="a positive integer")
 non_negative_int = bounded(int, 0, expected="an integer >= 0")
 positive_float = bounded(float, 0, low_open=True, expected="a positive number")
+non_negative_float = bounded(float, 0, expected="a number >= 0")
 shift_fraction = bounded(float, 0, 1, high_open=True, expected="a number in [0, 1)")
+
+
+def data_source(text):
+    if text == "digits" or (text.startswith(("folder:", "tfds:")) and text.split(":", 1)[1]):
+        return text
+    raise argparse.ArgumentTypeError(f"must be digits, folder:PATH or tfds:NAME; got {text!r}")
+
+
+def model_arg(text):
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"must be key=value; got {text!r}")
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(value) if value else value
+    except yaml.YAMLError:
+        parsed = value
+    return key.strip(), parsed
 
 
 def build_parser():
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="lenet5", metavar="NAME",
-                        help="registered model name (see kerasnets.list_models()); its "
-                             "registry input shape sets the image size and channels "
-                             "(default: %(default)s)")
-    parser.add_argument("--epochs", type=positive_int, default=60, metavar="N",
-                        help="passes over the training split (default: %(default)s)")
-    parser.add_argument("--batch-size", type=positive_int, default=32, metavar="N",
-                        help="images per training step (default: %(default)s)")
-    parser.add_argument("--learning-rate", type=positive_float, default=0.002, metavar="LR",
-                        help="initial learning rate of the Adam optimizer, decayed to 0 "
-                             "along a cosine over the run (default: %(default)s)")
-    parser.add_argument("--shift", type=shift_fraction, default=0.1, metavar="FRACTION",
-                        help="augmentation: random translation of training images by up to "
-                             "this fraction of their height and width, 0 for none "
-                             "(default: %(default)s)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, metavar="N",
-                        help="random seed for weights, shuffling and augmentation (the data "
-                             "split is fixed and does not depend on it; default: %(default)s)")
-    parser.add_argument("--output-dir", default="savedmodels", metavar="DIR",
-                        help="folder for the trained model, saved as DIR/NAME.keras, and "
-                             "its exports DIR/NAME/ (SavedModel), DIR/NAME.tflite and "
-                             "DIR/NAME_int8.tflite (default: %(default)s)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing model file and exports (otherwise the run "
-                             "stops before training)")
-    parser.add_argument("--quiet", action="store_true",
-                        help="no per-epoch Keras output; only the final lines (by default a "
-                             "progress bar on a terminal, one line per epoch otherwise)")
+    add = parser.add_argument
+    add("--config", metavar="YAML",
+        help="a recipe file (recipes/configs/NAME.yaml); the options below override it "
+             "(default: the LeNet-5 digits recipe)")
+    add("--model", metavar="NAME",
+        help="registered model name (see kerasnets.list_models()); its registry input shape "
+             "sets the image size and channels (default: lenet5)")
+    add("--model-arg", type=model_arg, action="append", metavar="KEY=VALUE",
+        help="a hyper-parameter of the model's builder, e.g. alpha=0.5 or aux_logits=true; "
+             "repeat for several")
+    add("--data", type=data_source, metavar="SOURCE",
+        help="digits, folder:PATH or tfds:NAME (default: digits)")
+    add("--epochs", type=positive_int, metavar="N",
+        help="passes over the training split (default: 60)")
+    add("--batch-size", type=positive_int, metavar="N",
+        help="images per training step on each replica (default: 32)")
+    add("--learning-rate", type=positive_float, metavar="LR",
+        help="initial learning rate, before scaling by the replicas (default: 0.002, of the "
+             "Adam optimizer, decayed to 0 along a cosine over the run)")
+    add("--weight-decay", type=non_negative_float, metavar="WD",
+        help="weight decay of the kernels (default: 0, or the recipe's)")
+    add("--weight-decay-mode", choices=("coupled", "decoupled"),
+        help="coupled: L2 added to the gradient, through momentum (AlexNet); decoupled: "
+             "w <- w - lr * wd * w (default: coupled)")
+    add("--image-size", type=positive_int, metavar="N",
+        help="train and evaluate on N x N images (default: the registry's input size)")
+    add("--label-smoothing", type=bounded(float, 0, 1, high_open=True,
+                                          expected="a number in [0, 1)"), metavar="EPS",
+        help="label smoothing of the cross-entropy (default: 0, or the recipe's)")
+    add("--aux-weight", type=non_negative_float, metavar="W",
+        help="loss weight of auxiliary classifiers (default: the paper's, 0.3 GoogLeNet, "
+             "0.4 Inception v3)")
+    add("--initializer", choices=("default", "normal", "truncated_normal", "glorot_uniform",
+                                  "glorot_normal", "he_normal", "he_uniform"),
+        help="redraw the kernels with a paper's initialiser (default: the builder's)")
+    add("--shift", type=shift_fraction, metavar="FRACTION",
+        help="digits augmentation: random translation of training images by up to this "
+             "fraction of their height and width, 0 for none (default: 0.1)")
+    add("--seed", type=non_negative_int, metavar="N",
+        help="random seed for weights, shuffling and augmentation (the data split is fixed "
+             "and does not depend on it; default: 0)")
+    add("--strategy", choices=("auto", "one", "mirrored", "multiworker"),
+        help="distribution: one device, MirroredStrategy over local GPUs (or --cpu-devices), "
+             "MultiWorkerMirroredStrategy from TF_CONFIG; auto picks (default: auto)")
+    add("--cpu-devices", type=positive_int, metavar="N",
+        help="split the CPU into N logical devices (for mirrored runs without GPUs)")
+    add("--mixed-precision", nargs="?", const="auto",
+        choices=("off", "auto", "float16", "bfloat16"),
+        help="mixed precision: float16 (GPU, with loss scaling) or bfloat16; alone: float16 "
+             "with a GPU, else bfloat16 (default: off)")
+    add("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
+        help="XLA compilation of the train step (default: Keras' auto)")
+    add("--clip-norm", type=positive_float, metavar="C",
+        help="clip each gradient to norm C")
+    add("--clip-global-norm", type=positive_float, metavar="C",
+        help="clip the gradients to global norm C (Inception v3: 2.0)")
+    add("--clip-value", type=positive_float, metavar="C",
+        help="clip gradient values to [-C, C]")
+    add("--output-dir", default="savedmodels", metavar="DIR",
+        help="folder for DIR/NAME.keras, DIR/NAME/ (SavedModel), TFLite files and "
+             "DIR/NAME.training/ (default: %(default)s)")
+    add("--tflite", action=argparse.BooleanOptionalAction, default=None,
+        help="also export DIR/NAME.tflite and DIR/NAME_int8.tflite (tensorflow backend; "
+             "default: on for digits on the tensorflow backend)")
+    add("--overwrite", action="store_true",
+        help="replace existing outputs and start afresh (otherwise the run stops before "
+             "training, or resumes a killed run)")
+    add("--quiet", action="store_true",
+        help="no per-epoch Keras output; only the final lines (by default a progress bar on "
+             "a terminal, one line per epoch otherwise)")
     return parser
 
 
-def fail(message):
+def fail(message, code=2):
     print(f"{PROG}: error: {message}", file=sys.stderr)
-    sys.exit(2)
+    sys.exit(code)
 
 
-def output_paths(output_dir, name):
-    """The model file, then the SavedModel folder and the TFLite files with their companions."""
-    base = os.path.join(output_dir, name)
-    paths = [base + ".keras", base]
-    for tflite in (base + ".tflite", base + "_int8.tflite"):
-        stem = tflite[: -len(".tflite")]
-        paths += [tflite, stem + ".labels.txt", stem + ".metadata.json"]
-    return paths
-
-
-def check_output(paths, overwrite):
-    for path in paths:
-        if os.path.lexists(path) and not overwrite:
-            fail(f"{path} already exists; pass --overwrite to replace it")
-
-
-def main(argv=None):
+def main(argv=None, callbacks=()):
     args = build_parser().parse_args(argv)
-    # Checked before TensorFlow loads, so that a refused run ends at once; checked again
-    # below for the registered name that an alias resolves to.
-    check_output(output_paths(args.output_dir, args.model.strip().lower()), args.overwrite)
-
+    if args.cpu_devices:
+        # jax reads XLA_FLAGS when it starts: before keras is imported.
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                                   f" --xla_force_host_platform_device_count={args.cpu_devices}")
     try:
         import kerasnets
     except ImportError:  # run from a checkout without installing the package
         sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         import kerasnets
-    import keras
-
-    from kerasnets.data import batched, digits
-    from kerasnets.export import (
-        SavedModelRunner,
-        evaluate_tflite,
-        export_saved_model,
-        export_tflite,
-        save_keras,
-    )
+    from kerasnets import training
 
     try:
-        spec = kerasnets.get_spec(args.model)
+        config = training.load_config(args.config) if args.config else training.TrainConfig()
+    except ValueError as err:
+        fail(f"argument --config: {err}")
+    # The strategy comes first: TensorFlow's collective ops (multiworker) and logical
+    # devices (--cpu-devices) must be set up before anything else runs in TensorFlow.
+    strategy = args.strategy or config.strategy
+    try:
+        if args.cpu_devices:
+            training.configure_cpu_devices(args.cpu_devices)
+        distribution = training.make_distribution(strategy, args.cpu_devices)
+    except ValueError as err:
+        fail(f"argument --strategy: {err}")
+    try:
+        spec = kerasnets.get_spec(args.model or config.model)
     except ValueError as err:
         fail(f"argument --model: {err}")
-    paths = output_paths(args.output_dir, spec.name)
-    path, saved_model_path, tflite_path, int8_path = paths[0], paths[1], paths[2], paths[5]
-    check_output(paths, args.overwrite)
-
-    keras.utils.set_random_seed(args.seed)
-    height, width, channels = spec.input_shape
+    model_args = dict(config.model_args) if not args.model else {}
+    model_args.update(dict(args.model_arg or ()))
+    changes = {
+        "model": spec.name, "model_args": model_args, "data": args.data,
+        "epochs": args.epochs, "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate, "weight_decay": args.weight_decay,
+        "weight_decay_mode": args.weight_decay_mode, "image_size": args.image_size,
+        "label_smoothing": args.label_smoothing, "aux_weight": args.aux_weight,
+        "initializer": args.initializer, "shift": args.shift, "seed": args.seed,
+        "strategy": strategy, "mixed_precision": args.mixed_precision,
+        "jit_compile": args.jit_compile, "clipnorm": args.clip_norm,
+        "global_clipnorm": args.clip_global_norm, "clipvalue": args.clip_value,
+    }
     try:
-        splits = digits(image_size=(height, width), channels=channels,
-                        preprocessing=spec.preprocessing)
-        model = kerasnets.build(spec.name, input_shape=spec.input_shape,
-                                classes=splits.num_classes)
+        config = training.override(config, **changes)
     except ValueError as err:
-        fail(f"argument --model: {spec.name} cannot train on the digits: {err}")
-    sizes = splits.sizes
-    print(f"{spec.name} on digits: {sizes['train']} train, {sizes['validation']} validation, "
-          f"{sizes['test']} test images of {'x'.join(map(str, splits.image_shape))}",
-          flush=True)
+        fail(str(err))
+    import keras
 
-    augment = None
-    if args.shift > 0:
-        augment = keras.layers.RandomTranslation(
-            args.shift, args.shift, fill_mode="constant", seed=args.seed
-        )
-    train = batched(splits.train, args.batch_size, shuffle=True, seed=args.seed,
-                    augment=augment)
-    validation = batched(splits.validation, 256)
-    test = batched(splits.test, 256)
-
-    steps = -(-sizes["train"] // args.batch_size) * args.epochs
-    schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, steps)
-    model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
-    # The data sets come shuffled; shuffle=False only silences Keras' warning about that.
-    model.fit(train, validation_data=validation, epochs=args.epochs, shuffle=False,
-              verbose=verbose)
-    _, accuracy = model.evaluate(test, verbose=0)
-    print(f"test accuracy: {accuracy:.4f}", flush=True)
-
+    on_tensorflow = keras.backend.backend() == "tensorflow"
+    if args.tflite and not on_tensorflow:
+        fail(f"argument --tflite: TFLite export needs the tensorflow backend; this one is "
+             f"{keras.backend.backend()}")
+    tflite = args.tflite if args.tflite is not None else (config.data == "digits"
+                                                          and on_tensorflow)
+    paths = training.output_paths(args.output_dir, spec.name, tflite)
     try:
-        save_keras(model, path, overwrite=args.overwrite)
-    except FileExistsError:
-        fail(f"{path} appeared during training; pass --overwrite to replace it")
-    print(f"saved model: {path}", flush=True)
-
-    # Exports, each verified against the Keras model as it is written; their accuracy is
-    # measured by the exported file's own runtime (TF for the SavedModel, LiteRT for TFLite).
-    import numpy as np
-
-    images, labels = (np.concatenate(part) for part in zip(*test.as_numpy_iterator()))
-    try:
-        saved = export_saved_model(model, saved_model_path, overwrite=args.overwrite,
-                                   sample_inputs=images[:8])
-        predictions = SavedModelRunner(saved.path).predict(images)
-        accuracy = float(np.mean(np.argmax(predictions, -1) == labels))
-        print(f"saved SavedModel: {saved.path} ({saved.size_bytes:,} bytes), "
-              f"test accuracy: {accuracy:.4f}", flush=True)
-        for kind, target in (("float32", tflite_path), ("int8", int8_path)):
-            exported = export_tflite(
-                model, target, quantize=kind, representative_data=splits.train,
-                class_names=splits.class_names, preprocessing=spec.preprocessing,
-                overwrite=args.overwrite, sample_inputs=images[:8],
-            )
-            accuracy = evaluate_tflite(exported.path, images, labels)
-            print(f"saved TFLite {kind}: {exported.path} ({exported.size_bytes:,} bytes), "
-                  f"test accuracy: {accuracy:.4f}", flush=True)
+        training.check_outputs(paths, args.overwrite)
     except FileExistsError as err:
-        fail(f"an export appeared during training: {err}")
+        fail(str(err))
+
+    verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
+    log = lambda message: print(message, flush=True)  # noqa: E731
+    try:
+        training.train(config, args.output_dir, overwrite=args.overwrite, tflite=tflite,
+                       verbose=verbose, log=log, callbacks=callbacks, distribution=distribution)
+    except FileExistsError as err:
+        fail(str(err))
+    except training.DivergedError as err:
+        fail(str(err), code=1)
+    except ValueError as err:
+        fail(f"{spec.name} cannot train on {config.data}: {err}")
     return 0
 
 

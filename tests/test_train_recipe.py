@@ -22,7 +22,10 @@ EXPORTED = re.compile(
 OUTPUTS = [
     "lenet5", "lenet5.keras", "lenet5.labels.txt", "lenet5.metadata.json", "lenet5.tflite",
     "lenet5_int8.labels.txt", "lenet5_int8.metadata.json", "lenet5_int8.tflite",
+    "lenet5.training",
 ]
+# The run's folder once it has finished (its checkpoints are gone: nothing to resume).
+RUN_FILES = ["best.keras", "config.yaml", "history.csv", "history.png", "logs"]
 
 
 def exports(stdout):
@@ -122,7 +125,8 @@ def test_trains_saves_and_refuses_to_overwrite(tmp_path):
     assert 0.0 <= accuracy <= 1.0
     path = out / "lenet5.keras"
     assert f"saved model: {path}" in result.stdout.splitlines()
-    assert sorted(p.name for p in out.iterdir()) == OUTPUTS  # no temporary files
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)  # no temporary files
+    assert sorted(p.name for p in (out / "lenet5.training").iterdir()) == RUN_FILES
     check_exports(result.stdout, out, accuracy)
     meta = json.loads((out / "lenet5_int8.metadata.json").read_text())
     assert meta["input"]["dtype"] == "int8" and meta["preprocessing"]["mode"] == "unit"
@@ -160,7 +164,7 @@ def test_trains_saves_and_refuses_to_overwrite(tmp_path):
     assert ACCURACY.search(result.stdout)
     assert path.read_bytes() != before[0]
     keras.saving.load_model(path)
-    assert sorted(p.name for p in out.iterdir()) == OUTPUTS
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
     check_exports(result.stdout, out, float(ACCURACY.search(result.stdout).group(1)))
 
 
@@ -176,6 +180,6 @@ def test_default_run_reaches_97_percent_in_3_minutes(tmp_path):
     path = os.path.join("savedmodels", "lenet5.keras")
     assert f"saved model: {path}" in result.stdout.splitlines()
     assert (tmp_path / path).is_file()
-    assert sorted(p.name for p in (tmp_path / "savedmodels").iterdir()) == OUTPUTS
+    assert sorted(p.name for p in (tmp_path / "savedmodels").iterdir()) == sorted(OUTPUTS)
     found = check_exports(result.stdout, "savedmodels", accuracy, cwd=tmp_path)
     assert found["TFLite int8"][2] >= accuracy - 0.01  # a trained LeNet-5 loses at most 1 point

@@ -1,4 +1,11 @@
-"""Training support: auxiliary heads now; optimizers, schedules, strategies and callbacks follow."""
+"""Training: the papers' recipes (YAML configs), optimizers with weight decay both ways,
+schedules, label smoothing, auxiliary heads, distribution strategies, resumable runs.
+
+    from kerasnets.training import load_config, train
+    train(load_config("recipes/configs/lenet5.yaml"), "savedmodels")
+
+`recipes/train.py` is the command-line layer over :func:`train`.
+"""
 
 from kerasnets.training.auxiliary import (  # noqa: F401
     AUXILIARY_LOSS_WEIGHTS,
@@ -7,4 +14,47 @@ from kerasnets.training.auxiliary import (  # noqa: F401
     loss_weights,
     repeat_labels,
     without_auxiliary_heads,
+)
+from kerasnets.training.build import (  # noqa: F401
+    build_model,
+    compile_model,
+    mixed_precision_policy,
+    reinitialize,
+)
+from kerasnets.training.callbacks import (  # noqa: F401
+    BestModel,
+    DivergedError,
+    ResumableBackup,
+    StopOnNaN,
+    plot_history,
+    read_history,
+)
+from kerasnets.training.config import (  # noqa: F401
+    ConfigError,
+    TrainConfig,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    override,
+)
+from kerasnets.training.distribute import (  # noqa: F401
+    Distribution,
+    configure_cpu_devices,
+    make_distribution,
+    scale_for_replicas,
+)
+from kerasnets.training.losses import SparseCategoricalCrossentropy  # noqa: F401
+from kerasnets.training.optimizers import (  # noqa: F401
+    SGD,
+    Adam,
+    RMSprop,
+    build_optimizer,
+    build_schedule,
+)
+from kerasnets.training.run import (  # noqa: F401
+    OutputExistsError,
+    TrainResult,
+    check_outputs,
+    output_paths,
+    train,
 )

@@ -1,0 +1,219 @@
+"""Distribution strategies: one device, mirrored replicas, several workers.
+
+`make_distribution(kind)` with `kind`:
+
+* ``"one"``: `tf.distribute.OneDeviceStrategy` on the first GPU (else the CPU).
+* ``"mirrored"``: `tf.distribute.MirroredStrategy` over the local GPUs, or
+  over the logical CPU devices made by :func:`configure_cpu_devices` (for
+  testing on a machine without GPUs).
+* ``"multiworker"``: `tf.distribute.MultiWorkerMirroredStrategy`, configured
+  by the ``TF_CONFIG`` environment variable (the cluster's ``worker`` and
+  optional ``chief`` addresses, and this process's ``task``). The chief
+  (``task.type == "chief"``, or worker 0 when there is no chief) writes the
+  outputs.
+* ``"auto"``: multiworker when ``TF_CONFIG`` names more than one task,
+  mirrored with more than one local GPU (or logical CPU device), otherwise
+  TensorFlow's default placement without a strategy (the fastest on one device).
+
+On the jax backend "mirrored" (and "auto" with several devices) maps to
+`keras.distribution.DataParallel` over the local devices, and "multiworker"
+to `keras.distribution.initialize` (jax.distributed, the coordinator being
+the first address of ``TF_CONFIG``) then `DataParallel` over every process's
+devices. The torch backend trains on one device.
+
+Batch and learning rate: with `replica_scaling` (the default of the
+recipes) the batch size of a recipe is per replica, so the global batch is
+``batch_size * replicas``, and the learning rate is multiplied by
+``replicas`` (the linear scaling rule of Goyal et al. 2017, "Accurate,
+Large Minibatch SGD"). Without it the batch size is the global one and the
+learning rate is left as it is (each replica gets ``batch_size / replicas``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+
+__all__ = ["Distribution", "configure_cpu_devices", "make_distribution", "tf_config",
+           "scale_for_replicas"]
+
+
+@dataclasses.dataclass
+class Distribution:
+    """The distribution of a run: its scope, replica count and whether this process writes."""
+
+    kind: str
+    replicas: int
+    is_chief: bool = True
+    worker_index: int = 0
+    num_workers: int = 1
+    strategy: object = None  # the tf.distribute strategy, if any
+    description: str = ""
+
+    def scope(self):
+        """The context in which to build and compile the model."""
+        if self.strategy is not None:
+            return self.strategy.scope()
+        return contextlib.nullcontext()
+
+
+def _backend():
+    import keras
+
+    return keras.backend.backend()
+
+
+def tf_config():
+    """The parsed ``TF_CONFIG`` environment variable, or None when unset or empty."""
+    text = os.environ.get("TF_CONFIG", "").strip()
+    if not text:
+        return None
+    try:
+        config = json.loads(text)
+    except ValueError as err:
+        raise ValueError(f"TF_CONFIG is not valid JSON: {err}") from None
+    if not isinstance(config, dict) or not isinstance(config.get("cluster"), dict):
+        raise ValueError("TF_CONFIG must be a JSON object with a `cluster` mapping")
+    return config
+
+
+def _cluster_size(config):
+    return sum(len(addresses) for addresses in config["cluster"].values()
+               if isinstance(addresses, list))
+
+
+def _is_chief(config):
+    task = config.get("task", {})
+    kind, index = task.get("type", "worker"), int(task.get("index", 0))
+    if kind == "chief":
+        return True
+    return kind == "worker" and index == 0 and "chief" not in config["cluster"]
+
+
+def configure_cpu_devices(count):
+    """Splits the CPU into `count` logical devices; must run before the backend initialises.
+
+    TensorFlow: `tf.config.set_logical_device_configuration` on the physical
+    CPU. jax: ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``. An
+    error says so when the devices already exist.
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"`cpu_devices` must be a positive integer; got {count!r}")
+    backend = _backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        try:
+            tf.config.set_logical_device_configuration(
+                cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)])
+        except RuntimeError:
+            have = len(tf.config.list_logical_devices("CPU"))
+            if have != count:
+                raise ValueError(
+                    f"`cpu_devices`: TensorFlow is already initialised with {have} CPU "
+                    "device(s); set the count before any TensorFlow operation runs") from None
+    elif backend == "jax":
+        flag = f"--xla_force_host_platform_device_count={count}"
+        flags = [f for f in os.environ.get("XLA_FLAGS", "").split()
+                 if not f.startswith("--xla_force_host_platform_device_count")]
+        os.environ["XLA_FLAGS"] = " ".join(flags + [flag])
+        import jax
+
+        have = len(jax.devices("cpu"))
+        if have != count:
+            raise ValueError(f"`cpu_devices`: jax is already initialised with {have} CPU "
+                             "device(s); set the count before jax runs anything")
+    elif count != 1:
+        raise ValueError(f"`cpu_devices` is for the tensorflow and jax backends; got {backend}")
+
+
+def make_distribution(kind="auto", cpu_devices=None):
+    """The :class:`Distribution` for `kind` ("auto", "one", "mirrored", "multiworker")."""
+    if kind not in ("auto", "one", "mirrored", "multiworker"):
+        raise ValueError(f"`strategy` must be one of auto, one, mirrored, multiworker; "
+                         f"got {kind!r}")
+    backend = _backend()
+    cluster = tf_config()
+    if kind == "multiworker" and cluster is None:
+        raise ValueError("`strategy` multiworker needs the TF_CONFIG environment variable "
+                         "(the cluster's worker addresses and this process's task)")
+    if kind == "auto":
+        kind = "multiworker" if cluster is not None and _cluster_size(cluster) > 1 else "local"
+    if backend == "tensorflow":
+        return _tensorflow(kind, cluster, cpu_devices)
+    if backend == "jax":
+        return _jax(kind, cluster)
+    if kind in ("mirrored", "multiworker"):
+        raise ValueError(f"`strategy` {kind} needs the tensorflow or jax backend; "
+                         f"got {backend}")
+    return Distribution("one", 1, description=f"one device ({backend})")
+
+
+def _tensorflow(kind, cluster, cpu_devices):
+    import tensorflow as tf
+
+    # Before anything that initialises TensorFlow (listing devices does): collective ops
+    # must be configured at program start.
+    if kind == "multiworker":
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        task = cluster.get("task", {})
+        return Distribution(
+            "multiworker", strategy.num_replicas_in_sync, is_chief=_is_chief(cluster),
+            worker_index=int(task.get("index", 0)), num_workers=_cluster_size(cluster),
+            strategy=strategy,
+            description=f"MultiWorkerMirroredStrategy, {_cluster_size(cluster)} workers "
+                        f"({task.get('type', 'worker')} {task.get('index', 0)})")
+    gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
+    cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+    devices = gpus or (cpus[:cpu_devices] if cpu_devices else cpus[:1])
+    if kind == "local":
+        if len(devices) == 1:
+            # TensorFlow's default placement: no strategy, and none of its per-step cost.
+            return Distribution("one", 1, description=f"one device ({devices[0]})")
+        kind = "mirrored"
+    if kind == "one":
+        device = devices[0]
+        return Distribution("one", 1, strategy=tf.distribute.OneDeviceStrategy(device),
+                            description=f"one device ({device})")
+    cross = None if gpus else tf.distribute.ReductionToOneDevice()
+    strategy = tf.distribute.MirroredStrategy(devices, cross_device_ops=cross)
+    return Distribution("mirrored", strategy.num_replicas_in_sync, strategy=strategy,
+                        description=f"MirroredStrategy over {len(devices)} devices "
+                                    f"({', '.join(devices)})")
+
+
+def _jax(kind, cluster):
+    import jax
+    import keras
+
+    if kind == "multiworker":
+        task = cluster.get("task", {})
+        addresses = [a for role in ("chief", "worker")
+                     for a in cluster["cluster"].get(role, [])]
+        index = (0 if task.get("type") == "chief" else int(task.get("index", 0))
+                 + len(cluster["cluster"].get("chief", [])))
+        keras.distribution.initialize(",".join(addresses), len(addresses), index)
+    devices = jax.devices()
+    if kind == "local":
+        kind = "mirrored" if len(devices) > 1 else "one"
+    if kind == "one":
+        return Distribution("one", 1, description=f"one device ({devices[0]})")
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    is_chief = jax.process_index() == 0
+    return Distribution(kind, len(devices), is_chief=is_chief,
+                        worker_index=jax.process_index(), num_workers=jax.process_count(),
+                        description=f"keras.distribution.DataParallel over {len(devices)} "
+                                    "devices")
+
+
+def scale_for_replicas(batch_size, learning_rate, replicas, replica_scaling=True):
+    """(global batch size, learning rate) for `replicas` (see the module docstring)."""
+    if not replica_scaling:
+        if batch_size % replicas:
+            raise ValueError(f"`batch_size` {batch_size} does not split evenly over "
+                             f"{replicas} replicas")
+        return batch_size, learning_rate
+    return batch_size * replicas, learning_rate * replicas

@@ -1,0 +1,456 @@
+"""A training run from a recipe: data, distribution, model, callbacks, outputs, exports.
+
+`train(config, output_dir)` trains `config.model` on `config.data` and
+writes, under `output_dir` (for model NAME)::
+
+    NAME.keras              the final model (Keras v3 format)
+    NAME/                   the final model as a TF SavedModel (serving signature)
+    NAME.tflite, NAME_int8.tflite (+ .labels.txt, .metadata.json)   with `tflite=True`
+    NAME.training/
+        config.yaml         the recipe as run (after overrides and replica scaling)
+        checkpoints/        the BackupAndRestore backup of the last finished epoch;
+                            deleted when the run finishes, kept after a divergence
+        best.keras          the model of the best epoch (`config.monitor`)
+        history.csv         loss, accuracy, top-5 accuracy, learning rate per epoch
+        history.png         the loss and accuracy curves
+        logs/               TensorBoard logs
+
+Every file is written atomically. Existing outputs are never replaced unless
+`overwrite=True` (which also starts the run afresh); a run killed during
+training and started again with the same arguments resumes after its last
+finished epoch from `checkpoints/`. With several workers only the chief
+writes to `output_dir`; the others write the same things to a private
+temporary folder that is deleted (every worker must take part in saving).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import shutil
+import tempfile
+
+from kerasnets.training.callbacks import (
+    BestModel,
+    DivergedError,
+    ResumableBackup,
+    StopOnNaN,
+    backup_epoch,
+    plot_history,
+    read_history,
+)
+from kerasnets.training.config import config_to_dict, override
+
+__all__ = ["TrainResult", "OutputExistsError", "output_paths", "check_outputs", "load_data",
+           "train", "DivergedError"]
+
+
+class OutputExistsError(FileExistsError):
+    """An output of the run exists and `overwrite` was not given."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What :func:`train` did."""
+
+    model: object
+    history: list
+    test_accuracy: float | None
+    test_top5: float | None
+    paths: dict
+    distribution: object
+    global_batch_size: int
+    learning_rate: float
+    initial_epoch: int
+    exports: dict = dataclasses.field(default_factory=dict)
+
+
+def output_paths(output_dir, name, tflite=False):
+    """{role: path} of the run's outputs for model `name` (see the module docstring)."""
+    base = os.path.join(output_dir, name)
+    run = base + ".training"
+    paths = {"keras": base + ".keras", "saved_model": base, "run": run,
+             "checkpoints": os.path.join(run, "checkpoints"),
+             "best": os.path.join(run, "best.keras"),
+             "history": os.path.join(run, "history.csv"),
+             "plot": os.path.join(run, "history.png"),
+             "logs": os.path.join(run, "logs"),
+             "config": os.path.join(run, "config.yaml")}
+    if tflite:
+        for key, tfl in (("tflite", base + ".tflite"), ("tflite_int8", base + "_int8.tflite")):
+            stem = tfl[: -len(".tflite")]
+            paths[key] = tfl
+            paths[key + "_labels"] = stem + ".labels.txt"
+            paths[key + "_metadata"] = stem + ".metadata.json"
+    return paths
+
+
+FINAL = ("keras", "saved_model", "tflite", "tflite_labels", "tflite_metadata", "tflite_int8",
+         "tflite_int8_labels", "tflite_int8_metadata")
+
+
+def check_outputs(paths, overwrite=False):
+    """The epoch to resume after (0 for a fresh run); raises OutputExistsError.
+
+    A final output present, or a run folder without a backup to resume from,
+    is refused unless `overwrite`.
+    """
+    if overwrite:
+        return 0
+    for key in FINAL:
+        if key in paths and os.path.lexists(paths[key]):
+            raise OutputExistsError(f"{paths[key]} already exists; pass --overwrite to replace it")
+    if os.path.lexists(paths["run"]):
+        epoch = backup_epoch(paths["checkpoints"])
+        if epoch is None:
+            raise OutputExistsError(
+                f"{paths['run']} already exists (a finished run); pass --overwrite to replace it")
+        return epoch
+    return 0
+
+
+@dataclasses.dataclass
+class Data:
+    """The batched datasets of a run (validation and test may be None) and what they hold."""
+
+    train: object
+    validation: object
+    test: object
+    calibration: object  # unbatched, un-augmented training images for int8 calibration
+    class_names: tuple
+    sizes: dict
+
+
+def load_data(config, spec, image_size, batch_size, seed):
+    """The :class:`Data` of `config.data` ("digits", "folder:PATH", "tfds:NAME") for `spec`."""
+    import keras
+
+    from kerasnets import data as kd
+
+    channels = spec.input_shape[-1]
+    if config.data == "digits":
+        splits = kd.digits(image_size=image_size, channels=channels,
+                           preprocessing=spec.preprocessing)
+        augment = None
+        if config.shift > 0:
+            augment = keras.layers.RandomTranslation(config.shift, config.shift,
+                                                     fill_mode="constant", seed=seed)
+        train = kd.batched(splits.train, batch_size, shuffle=True, seed=seed, augment=augment)
+        validation = kd.batched(splits.validation, 256)
+        test = kd.batched(splits.test, 256)
+        return Data(train, validation, test, splits.train, splits.class_names, splits.sizes)
+    kind, where = config.data.split(":", 1)
+    if kind == "folder":
+        splits = kd.image_folder(where, validation_fraction=0.1, test_fraction=0.1, seed=0)
+    else:
+        splits = _tfds_splits(where)
+    size = image_size[0]
+    policy = None if config.policy == "auto" else config.policy
+    train = kd.train_pipeline(spec.name, splits, batch_size, policy=policy, image_size=size,
+                              seed=seed, scale_range=config.scale_range)
+    sizes = splits.sizes
+    evaluation = {"image_size": size, "resize": None}
+    validation = kd.eval_pipeline(spec.name, splits, 256, split="validation", **evaluation) \
+        if sizes["validation"] else None
+    test = kd.eval_pipeline(spec.name, splits, 256, split="test", **evaluation) \
+        if sizes["test"] else None
+    calibration = kd.eval_pipeline(spec.name, splits, 32, split="train", **evaluation).unbatch()
+    return Data(train, validation, test, calibration, splits.class_names, sizes)
+
+
+def _tfds_splits(name):
+    """A tensorflow-datasets data set as Splits: train, validation (or test), test."""
+    import tensorflow_datasets as tfds_lib
+
+    from kerasnets.data import Splits, tfds
+
+    try:
+        builder = tfds_lib.builder(name)
+        available = set(builder.info.splits)
+    except Exception as err:  # tfds raises many kinds for a missing or unknown data set
+        raise ValueError(f"tfds data set {name!r} is not available: "
+                         f"{str(err).splitlines()[0]}") from None
+    if "train" not in available:
+        raise ValueError(f"tfds data set {name!r} has no train split (it has {sorted(available)})")
+    train, class_names = tfds(name, "train", with_info=True)
+    test = tfds(name, "test") if "test" in available else None
+    validation = tfds(name, "validation") if "validation" in available else test
+    if validation is None:
+        train, validation = tfds(name, "train[:90%]"), tfds(name, "train[90%:]")
+    if test is None:
+        test = validation
+    return Splits(train=train, validation=validation, test=test, class_names=class_names,
+                  num_classes=len(class_names), image_shape=(None, None, None))
+
+
+def _square(spec, image_size):
+    if image_size is not None:
+        return (image_size, image_size)
+    return tuple(spec.input_shape[:2])
+
+
+def train(config, output_dir="savedmodels", *, overwrite=False, tflite=False, verbose=2,
+          log=print, callbacks=(), distribution=None):
+    """Trains as the recipe says and writes the outputs; returns a :class:`TrainResult`.
+
+    `distribution` is a :class:`~kerasnets.training.distribute.Distribution`
+    (from `config.strategy` by default; make it first thing in the process,
+    after :func:`~kerasnets.training.distribute.configure_cpu_devices`).
+    `callbacks` are added to the run's. Raises `OutputExistsError` before
+    training when an output exists, and :class:`DivergedError` when the loss
+    became NaN (the last good epoch's backup is kept).
+    """
+    import keras
+
+    import kerasnets
+    from kerasnets.training.build import build_model, compile_model, mixed_precision_policy
+    from kerasnets.training.distribute import make_distribution, scale_for_replicas
+
+    if distribution is None:
+        distribution = make_distribution(config.strategy)
+    spec = kerasnets.get_spec(config.model)
+    paths = output_paths(output_dir, spec.name, tflite)
+    initial_epoch = check_outputs(paths, overwrite)
+    keras.mixed_precision.set_global_policy(mixed_precision_policy(config.mixed_precision))
+    keras.utils.set_random_seed(config.seed)
+
+    global_batch, learning_rate = scale_for_replicas(
+        config.batch_size, config.learning_rate, distribution.replicas, config.replica_scaling)
+    image_size = _square(spec, config.image_size)
+    input_shape = (*image_size, spec.input_shape[-1])
+    data = load_data(config, spec, image_size, global_batch, config.seed)
+    train_ds, validation, test = data.train, data.validation, data.test
+    class_names, sizes = data.class_names, data.sizes
+    if distribution.num_workers > 1:
+        train_ds = _shard_by_data(train_ds)
+    steps_per_epoch = max(1, math.ceil(sizes["train"] / global_batch))
+    log(f"{spec.name} on {config.data}: {sizes['train']} train, {sizes['validation']} "
+        f"validation, {sizes['test']} test images of {'x'.join(map(str, input_shape))}")
+    if distribution.replicas > 1 or distribution.kind != "one":
+        log(f"distribution: {distribution.description}; global batch {global_batch}, "
+            f"learning rate {learning_rate:g}")
+
+    with _writable(paths, distribution, overwrite) as paths:
+        with distribution.scope():
+            model = build_model(config, input_shape, len(class_names), name=spec.name)
+            compile_model(model, config, learning_rate, steps_per_epoch)
+        _write_config(paths["config"], override(config, learning_rate=learning_rate,
+                                                batch_size=global_batch, replica_scaling=False))
+        if initial_epoch:
+            log(f"resuming from {paths['checkpoints']} after epoch {initial_epoch}")
+        stop = StopOnNaN(log=log)
+        monitor = config.monitor if validation is not None else config.monitor.replace("val_", "")
+        best = BestModel(paths["best"], monitor=monitor)
+        run_callbacks = [
+            stop,
+            ResumableBackup(paths["checkpoints"], stop_on_nan=stop),
+            keras.callbacks.CSVLogger(paths["history"], append=bool(initial_epoch)),
+            best,
+        ]
+        if _tensorboard_installed():
+            board = keras.callbacks.TensorBoard(paths["logs"], write_graph=False)
+            board.async_safe = True  # update_freq="epoch": its batch hook writes nothing
+            run_callbacks.append(board)
+        else:
+            log("no TensorBoard logs: the tensorboard package is not installed")
+        if config.schedule["name"] == "plateau":
+            plateau = config.schedule
+            run_callbacks.append(keras.callbacks.ReduceLROnPlateau(
+                monitor=plateau["monitor"] if validation is not None
+                else plateau["monitor"].replace("val_", ""),
+                factor=plateau["factor"], patience=plateau["patience"],
+                min_lr=plateau["min_lr"], verbose=1 if verbose else 0))
+        run_callbacks += list(callbacks)
+        if distribution.kind == "multiworker" and distribution.strategy is not None:
+            _build_for_multiworker(model, train_ds, distribution.strategy)
+        # The data sets come shuffled; shuffle=False only silences Keras' warning about that.
+        model.fit(train_ds, validation_data=validation, epochs=config.epochs, shuffle=False,
+                  callbacks=run_callbacks, verbose=verbose)
+        if stop.diverged:
+            epoch = backup_epoch(paths["checkpoints"])
+            kept = (f"the backup of epoch {epoch} is kept in {paths['checkpoints']}"
+                    if epoch else "no epoch finished before it, so there is no backup")
+            raise DivergedError(
+                f"the loss became NaN or infinite at epoch {stop.where[0] + 1}, batch "
+                f"{stop.where[1] + 1}; {kept} (lower the learning rate, or add gradient "
+                "clipping, and run again)")
+        history = read_history(paths["history"]) if os.path.exists(paths["history"]) else []
+        if history:
+            plot_history(paths["history"], paths["plot"])
+        accuracy = top5 = None
+        if test is not None:
+            result = model.evaluate(test, verbose=0, return_dict=True)
+            accuracy = _metric(result, "accuracy")
+            top5 = _metric(result, "top5_accuracy")
+            log(f"test accuracy: {accuracy:.4f}")
+        from kerasnets.export import save_keras
+        from kerasnets.training.auxiliary import without_auxiliary_heads
+
+        final = inference_model(without_auxiliary_heads(model))
+        try:
+            save_keras(final, paths["keras"], overwrite=overwrite)
+        except FileExistsError:
+            raise OutputExistsError(f"{paths['keras']} appeared during training; pass "
+                                    "--overwrite to replace it") from None
+        if distribution.is_chief:
+            log(f"saved model: {paths['keras']}")
+        exports = _export(final, paths, test, class_names, spec, tflite, overwrite,
+                          calibration=data.calibration, log=log if distribution.is_chief else _quiet)
+    return TrainResult(model=model, history=history, test_accuracy=accuracy, test_top5=top5,
+                       paths=paths, distribution=distribution, global_batch_size=global_batch,
+                       learning_rate=learning_rate, initial_epoch=initial_epoch,
+                       exports=exports)
+
+
+def inference_model(model):
+    """`model`'s layers and weights, uncompiled: the file loads with plain Keras.
+
+    The training optimizer (kerasnets' coupled weight decay classes) and loss
+    stay out of the saved files, so that `keras.saving.load_model` needs no
+    import of `kerasnets.training`.
+    """
+    import keras
+
+    outputs = model.outputs if len(model.outputs) > 1 else model.outputs[0]
+    return keras.Model(model.inputs, outputs, name=model.name)
+
+
+def _build_for_multiworker(model, dataset, strategy):
+    """Builds metrics, loss and optimizer on a local batch before `fit` under MultiWorkerMirrored.
+
+    Keras 3.15's TF trainer builds them from the first distributed batch by
+    `strategy.reduce("MEAN", (x, y))`, which MultiWorkerMirroredStrategy
+    rejects (a tuple of PerReplica values); a local batch builds the same
+    things, and the per-call build is then skipped.
+    """
+    batch = next(iter(dataset))
+    with strategy.scope():
+        model._symbolic_build(data_batch=batch)
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    _patch_multiworker_reduction()
+
+
+def _patch_multiworker_reduction():
+    """Keras 3.15 reduces the per-replica logs of a step (scalars) under MultiWorkerMirrored
+    with `strategy.reduce("MEAN", v, axis=0)`, which fails on a scalar: reduce scalars with
+    axis=None (the mean over replicas), everything else as Keras does."""
+    from keras.src.backend.tensorflow import trainer
+
+    if getattr(trainer.reduce_per_replica, "_kerasnets", False):
+        return
+    original = trainer.reduce_per_replica
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(
+                strategy):
+            from keras.src import tree
+
+            def reduce(value):
+                rank = value.shape.rank if hasattr(value, "shape") else None
+                if rank == 0:
+                    return strategy.reduce("MEAN", value, axis=None)
+                return original(value, strategy, reduction)
+
+            return tree.map_structure(reduce, values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica._kerasnets = True
+    trainer.reduce_per_replica = reduce_per_replica
+
+
+def _tensorboard_installed():
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def _quiet(*_args, **_kwargs):
+    pass
+
+
+def _metric(result, name):
+    for key, value in result.items():
+        if key == name or key.endswith("_" + name):
+            return float(value)
+    return None
+
+
+def _shard_by_data(ds):
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options)
+
+
+@contextlib.contextmanager
+def _writable(paths, distribution, overwrite):
+    """The chief's paths; a private copy of the layout in a temporary folder for other workers."""
+    if distribution.is_chief:
+        if overwrite and os.path.lexists(paths["run"]):
+            shutil.rmtree(paths["run"])
+        os.makedirs(paths["run"], exist_ok=True)
+        yield paths
+        return
+    folder = tempfile.mkdtemp(prefix=f"kerasnets-worker{distribution.worker_index}-")
+    try:
+        base = os.path.join(folder, "out")
+        private = {key: os.path.join(base, os.path.relpath(path, os.path.dirname(paths["run"])))
+                   for key, path in paths.items()}
+        os.makedirs(private["run"], exist_ok=True)
+        yield private
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _write_config(path, config):
+    import yaml
+
+    from kerasnets.training.callbacks import _write_atomically
+
+    _write_atomically(path, yaml.safe_dump(config_to_dict(config), sort_keys=False))
+
+
+def _export(model, paths, test, class_names, spec, tflite, overwrite, calibration, log):
+    """SavedModel (and TFLite) of the final model, each with its test accuracy as exported."""
+    import numpy as np
+
+    from kerasnets.export import (
+        SavedModelRunner,
+        evaluate_tflite,
+        export_saved_model,
+        export_tflite,
+    )
+
+    images = labels = None
+    if test is not None:
+        images, labels = (np.concatenate(part) for part in zip(*test.as_numpy_iterator()))
+    sample = images[:8] if images is not None else None
+    exports = {}
+    try:
+        saved = export_saved_model(model, paths["saved_model"], overwrite=overwrite,
+                                   sample_inputs=sample)
+        line = f"saved SavedModel: {saved.path} ({saved.size_bytes:,} bytes)"
+        if images is not None:
+            predictions = SavedModelRunner(saved.path).predict(images)
+            accuracy = float(np.mean(np.argmax(predictions, -1) == labels))
+            line += f", test accuracy: {accuracy:.4f}"
+            exports["saved_model"] = accuracy
+        log(line)
+        if tflite:
+            for kind, key in (("float32", "tflite"), ("int8", "tflite_int8")):
+                exported = export_tflite(
+                    model, paths[key], quantize=kind, representative_data=calibration,
+                    class_names=class_names, preprocessing=spec.preprocessing,
+                    overwrite=overwrite, sample_inputs=sample)
+                line = f"saved TFLite {kind}: {exported.path} ({exported.size_bytes:,} bytes)"
+                if images is not None:
+                    accuracy = evaluate_tflite(exported.path, images, labels)
+                    line += f", test accuracy: {accuracy:.4f}"
+                    exports[key] = accuracy
+                log(line)
+    except FileExistsError as err:
+        raise OutputExistsError(f"an export appeared during training: {err}") from None
+    return exports

@@ -1,0 +1,147 @@
+"""recipes/train.py distributed, resumed and diverging, in subprocesses (LeNet-5 on the digits)."""
+
+import csv
+import json
+import os
+import pathlib
+import re
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import run_with_backend
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SCRIPT = str(ROOT / "recipes" / "train.py")
+FAST = ["--epochs", "1", "--shift", "0", "--no-tflite"]
+
+
+def run(*args, env=None, timeout=300, code=None):
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    command = [sys.executable, "-c", code, *args] if code else [sys.executable, SCRIPT, *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env=environment)
+
+
+def history(folder):
+    with open(folder / "lenet5.training" / "history.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_mirrored_over_two_cpu_devices_matches_one_device(tmp_path):
+    # Same global batch (64) and learning rate: 32 per replica, the rate scaled by 2.
+    mirrored = run(*FAST, "--strategy", "mirrored", "--cpu-devices", "2", "--batch-size", "32",
+                   "--output-dir", str(tmp_path / "mirrored"))
+    assert mirrored.returncode == 0, mirrored.stderr[-3000:]
+    assert ("distribution: MirroredStrategy over 2 devices" in mirrored.stdout
+            and "global batch 64, learning rate 0.004" in mirrored.stdout), mirrored.stdout
+    single = run(*FAST, "--strategy", "one", "--batch-size", "64", "--learning-rate", "0.004",
+                 "--output-dir", str(tmp_path / "one"))
+    assert single.returncode == 0, single.stderr[-3000:]
+    loss_mirrored = float(history(tmp_path / "mirrored")[0]["loss"])
+    loss_single = float(history(tmp_path / "one")[0]["loss"])
+    assert abs(loss_mirrored - loss_single) < 1e-3, (loss_mirrored, loss_single)
+    assert (tmp_path / "mirrored" / "lenet5.keras").is_file()
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_multi_worker_trains_in_both_workers_and_the_chief_writes(tmp_path):
+    workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+    out = tmp_path / "out"
+    procs = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_CONFIG": json.dumps(tf_config)}
+        procs.append(subprocess.Popen(
+            [sys.executable, SCRIPT, *FAST, "--strategy", "multiworker", "--output-dir",
+             str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True))
+    results = []
+    for proc in procs:
+        try:
+            stdout, stderr = proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            for other in procs:
+                other.kill()
+            raise
+        results.append((proc.returncode, stdout, stderr))
+    for code, stdout, stderr in results:
+        assert code == 0, stderr[-3000:]
+        assert "MultiWorkerMirroredStrategy, 2 workers" in stdout
+        # One epoch of 20 steps of 32 images on each worker: global batch 64.
+        assert "global batch 64" in stdout
+        assert re.search(r"^20/20 - .* - val_accuracy: ", stdout, re.MULTILINE), stdout
+        assert re.search(r"^test accuracy: \d\.\d{4}$", stdout, re.MULTILINE), stdout
+    assert f"saved model: {out / 'lenet5.keras'}" in results[0][1]  # the chief, worker 0
+    assert "saved model" not in results[1][1]
+    assert sorted(p.name for p in out.iterdir()) == ["lenet5", "lenet5.keras", "lenet5.training"]
+    assert len(history(out)) == 1
+
+
+CRASH = textwrap.dedent("""
+    import importlib.util, os, sys
+    import keras
+    spec = importlib.util.spec_from_file_location("train_recipe", {script!r})
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+
+    class Crash(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.epoch == {epoch} and batch == 5:
+                {action}
+    recipe.main(sys.argv[1:], callbacks=[Crash()])
+""")
+
+
+def test_killed_run_resumes_after_its_last_finished_epoch(tmp_path):
+    args = ["--epochs", "4", "--shift", "0", "--no-tflite", "--batch-size", "128",
+            "--output-dir", str(tmp_path)]
+    # Killed in the middle of its third epoch, after two finished.
+    killed = run(*args, code=CRASH.format(script=SCRIPT, epoch=2, action="os._exit(3)"))
+    assert killed.returncode == 3, killed.stderr[-3000:]
+    assert [row["epoch"] for row in history(tmp_path)] == ["0", "1"]
+    assert not (tmp_path / "lenet5.keras").exists()
+    resumed = run(*args)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "after epoch 2" in resumed.stdout
+    assert re.findall(r"^Epoch (\d)/4$", resumed.stdout, re.MULTILINE) == ["3", "4"]
+    assert [row["epoch"] for row in history(tmp_path)] == ["0", "1", "2", "3"]
+    assert (tmp_path / "lenet5.keras").is_file()
+    assert not (tmp_path / "lenet5.training" / "checkpoints").exists()  # done: no backup left
+
+
+def test_diverging_run_stops_with_a_clear_message_and_keeps_the_last_good_backup(tmp_path):
+    args = ["--epochs", "3", "--shift", "0", "--no-tflite", "--batch-size", "128",
+            "--output-dir", str(tmp_path)]
+    poison = ("[v.assign(v * float('nan')) for v in self.model.trainable_variables]")
+    result = run(*args, code=CRASH.format(script=SCRIPT, epoch=1, action=poison))
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("train.py: error:")]
+    assert len(errors) == 1, result.stderr
+    assert "the loss became NaN or infinite at epoch 2, batch 6" in errors[0]
+    assert "the backup of epoch 1 is kept" in errors[0]
+    checkpoints = tmp_path / "lenet5.training" / "checkpoints"
+    assert json.loads((checkpoints / "training_metadata.json").read_text())["epoch"] == 1
+    assert not (tmp_path / "lenet5.keras").exists()
+
+
+def test_jax_backend_runs_the_main_job(tmp_path):
+    result = run_with_backend("jax", [SCRIPT, "--epochs", "1", "--output-dir", str(tmp_path)],
+                              timeout=400)
+    assert re.search(r"^test accuracy: \d\.\d{4}$", result.stdout, re.MULTILINE)
+    assert (tmp_path / "lenet5.keras").is_file()
+    assert (tmp_path / "lenet5.training" / "history.png").is_file()
+    # TFLite export needs the tensorflow backend: the jax run leaves it out by default.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lenet5", "lenet5.keras",
+                                                          "lenet5.training"]
