@@ -49,7 +49,7 @@ def _check_backends(tmp_path, tier):
         job = tmp_path / f"{backend}.json"
         output = tmp_path / f"{backend}.npz"
         job.write_text(json.dumps({"models": items, "output": str(output)}))
-        run_with_backend(backend, [SCRIPT, str(job)])
+        run_with_backend(backend, [SCRIPT, str(job)], fast_init=True)
         got = np.load(output)
         assert str(got["backend"]) == backend
         for config_id, want in expected.items():

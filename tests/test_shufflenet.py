@@ -242,7 +242,8 @@ def test_backends_agree_with_tensorflow_on_uneven_sizes(tmp_path, backend):
                                       model.get_layer("stage3_unit1_shortcut_pool").output])
     script = tmp_path / "check.py"
     script.write_text(BACKEND_SCRIPT)
-    run_with_backend(backend, [str(script), str(tmp_path), json.dumps(list(size))], timeout=300)
+    run_with_backend(backend, [str(script), str(tmp_path), json.dumps(list(size))], timeout=300,
+                     fast_init=True)
     for mode in ("inference", "training"):
         expected = [_np(t) for t in probe(x, training=mode == "training")]
         for i, want in enumerate(expected):

@@ -12,6 +12,8 @@ import time
 import numpy as np
 import pytest
 
+from conftest import run_inline
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "recipes" / "train.py"
 ACCURACY = re.compile(r"^test accuracy: (\d\.\d{4})$", re.MULTILINE)
@@ -105,7 +107,7 @@ def test_bad_option_values_give_a_one_line_error(args, option, tmp_path):
 
 
 def test_unknown_model_gives_a_one_line_error(tmp_path):
-    result = run("--model", "lenet6", "--output-dir", str(tmp_path))
+    result = run_inline(load_recipe().main, ["--model", "lenet6", "--output-dir", str(tmp_path)])
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     errors = error_lines(result.stderr)
@@ -139,7 +141,8 @@ def test_trains_saves_and_refuses_to_overwrite(tmp_path):
 
     before = (path.read_bytes(), path.stat().st_mtime_ns)
     start = time.monotonic()
-    result = run("--epochs", "1", "--output-dir", str(out))
+    main = load_recipe().main  # the refusals in this process: no training, no new import
+    result = run_inline(main, ["--epochs", "1", "--output-dir", str(out)])
     assert result.returncode == 2
     assert time.monotonic() - start < 20  # refused before training, not after
     assert "Traceback" not in result.stderr
@@ -151,7 +154,7 @@ def test_trains_saves_and_refuses_to_overwrite(tmp_path):
 
     # Any one of the exports present is enough to refuse.
     path.rename(out / "kept.keras")
-    result = run("--epochs", "1", "--output-dir", str(out))
+    result = run_inline(main, ["--epochs", "1", "--output-dir", str(out)])
     assert result.returncode == 2
     errors = error_lines(result.stderr)
     assert len(errors) == 1 and str(out / "lenet5") + " already exists" in errors[0], errors
