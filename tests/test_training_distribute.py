@@ -145,3 +145,53 @@ def test_jax_backend_runs_the_main_job(tmp_path):
     # TFLite export needs the tensorflow backend: the jax run leaves it out by default.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lenet5", "lenet5.keras",
                                                           "lenet5.training"]
+
+
+def test_batches_split_evenly_for_jax_data_parallel():
+    import numpy as np
+    import tensorflow as tf
+
+    from kerasnets.training.run import even_steps, pad_batches, trim_batches
+
+    images = np.arange(11 * 2, dtype="float32").reshape(11, 2)
+    labels = np.arange(11)
+    ds = tf.data.Dataset.from_tensor_slices((images, labels)).batch(4)  # 4, 4, 3
+    trimmed = [(x.shape[0], list(y)) for x, y in trim_batches(ds, 2).as_numpy_iterator()]
+    assert trimmed == [(4, [0, 1, 2, 3]), (4, [4, 5, 6, 7]), (2, [8, 9])]
+    assert even_steps(11, 4, 2) == 3
+    assert [x.shape[0] for x, _ in trim_batches(ds, 4).as_numpy_iterator()] == [4, 4]
+    assert even_steps(11, 4, 4) == 2
+    padded = list(pad_batches(ds, 2).as_numpy_iterator())
+    assert [x.shape[0] for x, _, _ in padded] == [4, 4, 4]
+    x, y, w = padded[-1]
+    np.testing.assert_array_equal(w, [1, 1, 1, 0])
+    np.testing.assert_array_equal(y, [8, 9, 10, 0])
+    np.testing.assert_array_equal(x[3], [0, 0])
+    np.testing.assert_array_equal(x[:3], images[8:])
+    assert all(np.all(w == 1) for _, _, w in padded[:2])
+
+
+def test_jax_mirrored_over_two_cpu_devices_counts_every_test_image(tmp_path):
+    # 359 test images (a prime) and a 1,437-image training split do not split over 2
+    # devices: the last training batch is trimmed, the last test batch padded with weight 0.
+    import keras
+    import numpy as np
+
+    from kerasnets.data import batched, digits
+
+    result = run_with_backend("jax", [SCRIPT, *FAST, "--strategy", "mirrored", "--cpu-devices",
+                                      "2", "--output-dir", str(tmp_path)], timeout=400)
+    assert "distribution: keras.distribution.DataParallel over 2 devices" in result.stdout
+    printed = float(re.search(r"^test accuracy: (\d\.\d{4})$", result.stdout, re.M).group(1))
+    model = keras.saving.load_model(tmp_path / "lenet5.keras")
+    splits = digits(image_size=32, channels=1, preprocessing=kerasnets_preprocessing())
+    assert splits.sizes["test"] == 359
+    images, labels = (np.concatenate(p) for p in zip(*batched(splits.test, 512).as_numpy_iterator()))
+    accuracy = float(np.mean(model.predict(images, verbose=0).argmax(-1) == labels))
+    assert abs(accuracy - printed) <= 0.5e-4 + 1e-9, (accuracy, printed)
+
+
+def kerasnets_preprocessing():
+    import kerasnets
+
+    return kerasnets.get_spec("lenet5").preprocessing

@@ -70,11 +70,12 @@ def loss_weights(model, aux_weight=None) -> dict[str, float]:
 
 
 def compile_with_auxiliary_heads(model, optimizer="sgd", *, loss=None, metrics=("accuracy",),
-                                 aux_weight=None, **compile_kwargs):
+                                 weighted_metrics=(), aux_weight=None, **compile_kwargs):
     """Compiles `model` with the weighted sum of main and auxiliary losses.
 
     `loss` defaults to sparse categorical cross-entropy, from logits when the
-    model's main output has no softmax. Metrics are computed on the main
+    model's main output has no softmax. Metrics (and `weighted_metrics`, which
+    take the data's sample weights into account) are computed on the main
     output only.
     """
     weights = loss_weights(model, aux_weight)
@@ -87,6 +88,8 @@ def compile_with_auxiliary_heads(model, optimizer="sgd", *, loss=None, metrics=(
         loss={name: loss for name in weights},
         loss_weights=weights,
         metrics={model.output_names[0]: list(metrics)},
+        weighted_metrics={model.output_names[0]: list(weighted_metrics)} if weighted_metrics
+        else None,
         **compile_kwargs,
     )
     return model

@@ -112,7 +112,9 @@ def compile_model(model, config, learning_rate=None, steps_per_epoch=1, jit_comp
     a model with auxiliary outputs gets the weighted sum of its heads' losses
     (`config.aux_weight`, or the paper's weight from
     `kerasnets.training.auxiliary`). Metrics: accuracy and top-5 accuracy
-    (on the main output).
+    (on the main output), as weighted metrics: the same numbers without sample
+    weights, and examples of weight 0 (the padding of evaluation batches on
+    jax's DataParallel) left out.
     """
     optimizer = build_optimizer(config, learning_rate, steps_per_epoch)
     if jit_compile is None:
@@ -137,10 +139,11 @@ def compile_model(model, config, learning_rate=None, steps_per_epoch=1, jit_comp
                 raise ValueError(
                     f"no paper loss weight is known for the auxiliary heads of {config.model!r}; "
                     "set aux_weight")
-        auxiliary.compile_with_auxiliary_heads(model, optimizer, loss=loss, metrics=metrics,
+        auxiliary.compile_with_auxiliary_heads(model, optimizer, loss=loss, metrics=(),
+                                               weighted_metrics=metrics,
                                                aux_weight=aux_weight, **extra)
     else:
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics, **extra)
+        model.compile(optimizer=optimizer, loss=loss, weighted_metrics=metrics, **extra)
     return model
 
 

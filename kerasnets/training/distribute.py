@@ -19,7 +19,11 @@ On the jax backend "mirrored" (and "auto" with several devices) maps to
 `keras.distribution.DataParallel` over the local devices, and "multiworker"
 to `keras.distribution.initialize` (jax.distributed, the coordinator being
 the first address of ``TF_CONFIG``) then `DataParallel` over every process's
-devices. The torch backend trains on one device.
+devices. The torch backend trains on one device. DataParallel splits every
+batch evenly over the devices, so the training recipe (`train`) cuts the last
+training batch of an epoch to a multiple of the device count and pads
+evaluation batches with zero-weight examples (accuracy counts each test image
+once).
 
 Batch and learning rate: with `replica_scaling` (the default of the
 recipes) the batch size of a recipe is per replica, so the global batch is
@@ -51,6 +55,9 @@ class Distribution:
     num_workers: int = 1
     strategy: object = None  # the tf.distribute strategy, if any
     description: str = ""
+    # jax's DataParallel needs every batch to split evenly over the replicas
+    # (tf.distribute strategies take a last, smaller batch as it is).
+    split_batches_evenly: bool = False
 
     def scope(self):
         """The context in which to build and compile the model."""
@@ -205,6 +212,7 @@ def _jax(kind, cluster):
     is_chief = jax.process_index() == 0
     return Distribution(kind, len(devices), is_chief=is_chief,
                         worker_index=jax.process_index(), num_workers=jax.process_count(),
+                        split_batches_evenly=len(devices) > 1,
                         description=f"keras.distribution.DataParallel over {len(devices)} "
                                     "devices")
 

@@ -226,6 +226,15 @@ def train(config, output_dir="savedmodels", *, overwrite=False, tflite=False, ve
     if distribution.num_workers > 1:
         train_ds = _shard_by_data(train_ds)
     steps_per_epoch = max(1, math.ceil(sizes["train"] / global_batch))
+    fit_validation, fit_test = validation, test
+    if distribution.split_batches_evenly:
+        # jax's DataParallel splits every batch evenly over the devices: the last training
+        # batch is trimmed to a multiple of them, evaluation batches padded with weight 0.
+        train_ds = trim_batches(train_ds, distribution.replicas)
+        steps_per_epoch = even_steps(sizes["train"], global_batch, distribution.replicas)
+        fit_validation = pad_batches(validation, distribution.replicas) \
+            if validation is not None else None
+        fit_test = pad_batches(test, distribution.replicas) if test is not None else None
     log(f"{spec.name} on {config.data}: {sizes['train']} train, {sizes['validation']} "
         f"validation, {sizes['test']} test images of {'x'.join(map(str, input_shape))}")
     if distribution.replicas > 1 or distribution.kind != "one":
@@ -266,7 +275,7 @@ def train(config, output_dir="savedmodels", *, overwrite=False, tflite=False, ve
         if distribution.kind == "multiworker" and distribution.strategy is not None:
             _build_for_multiworker(model, train_ds, distribution.strategy)
         # The data sets come shuffled; shuffle=False only silences Keras' warning about that.
-        model.fit(train_ds, validation_data=validation, epochs=config.epochs, shuffle=False,
+        model.fit(train_ds, validation_data=fit_validation, epochs=config.epochs, shuffle=False,
                   callbacks=run_callbacks, verbose=verbose)
         if stop.diverged:
             epoch = backup_epoch(paths["checkpoints"])
@@ -281,7 +290,7 @@ def train(config, output_dir="savedmodels", *, overwrite=False, tflite=False, ve
             plot_history(paths["history"], paths["plot"])
         accuracy = top5 = None
         if test is not None:
-            result = model.evaluate(test, verbose=0, return_dict=True)
+            result = model.evaluate(fit_test, verbose=0, return_dict=True)
             accuracy = _metric(result, "accuracy")
             top5 = _metric(result, "top5_accuracy")
             log(f"test accuracy: {accuracy:.4f}")
@@ -375,6 +384,50 @@ def _metric(result, name):
         if key == name or key.endswith("_" + name):
             return float(value)
     return None
+
+
+def trim_batches(ds, multiple):
+    """`ds` (batches of (images, labels)) with every batch cut to a multiple of `multiple`.
+
+    Only a last, partial batch changes: it loses its final ``size % multiple``
+    examples (other ones every epoch, the data being reshuffled), and is
+    dropped when fewer than `multiple` are left.
+    """
+    import tensorflow as tf
+
+    def trim(images, labels):
+        keep = tf.shape(images)[0] // multiple * multiple
+        return images[:keep], labels[:keep]
+
+    return ds.map(trim).filter(lambda images, labels: tf.shape(images)[0] > 0)
+
+
+def even_steps(size, batch_size, multiple):
+    """Batches per epoch of :func:`trim_batches` on `size` examples in batches of `batch_size`."""
+    full, rest = divmod(size, batch_size)
+    return max(1, full + (rest >= multiple))
+
+
+def pad_batches(ds, multiple):
+    """`ds` (batches of (images, labels)) as (images, labels, weights), padded to a multiple.
+
+    A batch whose size is not a multiple of `multiple` gets all-zero images
+    with weight 0 appended; every real example has weight 1. Metrics (accuracy,
+    top-5) then count each real example once, as unpadded; the loss of the
+    padded batch is averaged over the padded size, so the reported loss is low
+    by at most ``(multiple - 1) / size`` of itself.
+    """
+    import tensorflow as tf
+
+    def pad(images, labels):
+        size = tf.shape(images)[0]
+        missing = (multiple - size % multiple) % multiple
+        image_pad = tf.zeros(tf.concat([[missing], tf.shape(images)[1:]], 0), images.dtype)
+        label_pad = tf.zeros(tf.concat([[missing], tf.shape(labels)[1:]], 0), labels.dtype)
+        weights = tf.concat([tf.ones([size]), tf.zeros([missing])], 0)
+        return (tf.concat([images, image_pad], 0), tf.concat([labels, label_pad], 0), weights)
+
+    return ds.map(pad)
 
 
 def _shard_by_data(ds):
