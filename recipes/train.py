@@ -12,7 +12,8 @@ model's input size, split stratified and fixed into train 70%, validation
 random shifts as augmentation, evaluated once on test.
 
 --data digits | folder:PATH (one sub-folder of images per class, split 80/10/10)
-| tfds:NAME (a prepared tensorflow-datasets data set). --config reads a YAML
+| tfds:NAME (a tensorflow-datasets data set, from TFDS_DATA_DIR or
+~/tensorflow_datasets; downloaded and prepared there first if missing). --config reads a YAML
 recipe (recipes/configs/: AlexNet, VGG, GoogLeNet, Inception v3, ResNet,
 stochastic depth, DenseNet, MobileNet v1/v2, ShuffleNet); the options below
 override it. Weight decay: "coupled" adds wd * w to the gradient, carried

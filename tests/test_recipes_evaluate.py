@@ -61,3 +61,26 @@ def test_bad_options_give_a_one_line_error(tmp_path):
         assert result.returncode == 2 and "Traceback" not in result.stderr
         errors = [line for line in result.stderr.splitlines() if "error:" in line]
         assert len(errors) == 1 and option in errors[0], result.stderr
+
+
+def test_dense_crop_averages_the_image_and_its_mirror(model_file, tmp_path):
+    # At the model's own size (--scales 32) the fully convolutional LeNet-5 gives one
+    # score vector per view: dense evaluation is then the mean of image and mirror.
+    from conftest import load_script, run_inline
+
+    model, path = model_file
+    output = tmp_path / "dense.json"
+    result = run_inline(load_script(SCRIPT, "evaluate_recipe").main,
+                        ["--model", str(path), "--crop", "dense", "--scales", "32",
+                         "--output", str(output)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads(output.read_text())
+    assert (record["crop"], record["scales"]) == ("dense", [32])
+    images, labels = (np.concatenate(p) for p in zip(
+        *digits(image_size=32).test.batch(512).as_numpy_iterator()))
+    scores = (model.predict(images, verbose=0) + model.predict(images[:, :, ::-1], verbose=0)) / 2
+    top1 = float(np.mean(np.argmax(scores, -1) == labels))
+    top5 = float(np.mean([label in np.argsort(-s)[:5] for s, label in zip(scores, labels)]))
+    assert record["top1"] == pytest.approx(top1) and record["top5"] == pytest.approx(top5)
+    plain = float(np.mean(np.argmax(model.predict(images, verbose=0), -1) == labels))
+    assert f"top-1 accuracy: {top1:.4f}" in result.stdout and top1 != plain

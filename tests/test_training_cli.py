@@ -95,3 +95,28 @@ def test_folder_data_with_a_config_mixed_precision_and_clipping(tmp_path):
     model = keras.saving.load_model(out / "lenet5.keras")
     assert model.outputs[0].dtype == "float32"  # the loss and outputs stay float32
     assert model.layers[1].dtype_policy.name == "mixed_bfloat16"
+
+
+def test_tfds_data_prepared_on_first_use_then_trained_on_from_its_files(tmp_path):
+    pytest.importorskip("tensorflow_datasets")
+    from tfds_blobs import KerasnetsBlobs
+
+    from kerasnets.training.run import _tfds_splits
+
+    data_dir = tmp_path / "tfds"
+    # Not prepared: the recipe prepares it (here from the generator; cifar10 would download).
+    splits = _tfds_splits("kerasnets_blobs", data_dir=str(data_dir))
+    assert KerasnetsBlobs.name == "kerasnets_blobs"
+    assert (splits.class_names, splits.sizes) == (("dark", "bright"),
+                                                  {"train": 40, "validation": 12, "test": 12})
+    assert (data_dir / "kerasnets_blobs" / "1.0.0" / "dataset_info.json").is_file()
+    with pytest.raises(ValueError, match="tfds data set 'no_such_set' is not available"):
+        _tfds_splits("no_such_set", data_dir=str(data_dir))
+    # Another process knows only the files under TFDS_DATA_DIR.
+    out = tmp_path / "out"
+    result = run("--data", "tfds:kerasnets_blobs", "--model", "lenet5", "--epochs", "1",
+                 "--batch-size", "8", "--output-dir", str(out), env={"TFDS_DATA_DIR": str(data_dir)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "lenet5 on tfds:kerasnets_blobs: 40 train, 12 validation, 12 test images of " \
+           "32x32x1" in result.stdout
+    assert (out / "lenet5.keras").is_file() and (out / "lenet5").is_dir()

@@ -160,25 +160,39 @@ def load_data(config, spec, image_size, batch_size, seed):
     return Data(train, validation, test, calibration, splits.class_names, sizes)
 
 
-def _tfds_splits(name):
-    """A tensorflow-datasets data set as Splits: train, validation (or test), test."""
+def _tfds_splits(name, data_dir=None):
+    """A tensorflow-datasets data set as Splits: train, validation (or test), test.
+
+    A data set not yet prepared in `data_dir` (tfds' default: ``TFDS_DATA_DIR``,
+    else ``~/tensorflow_datasets``) is downloaded and prepared first, as
+    `tfds.load` does; one that tfds does not know, or that cannot be
+    downloaded, is a ValueError naming it.
+    """
     import tensorflow_datasets as tfds_lib
 
     from kerasnets.data import Splits, tfds
 
     try:
-        builder = tfds_lib.builder(name)
-        available = set(builder.info.splits)
+        builder = tfds_lib.builder(name, data_dir=data_dir)
     except Exception as err:  # tfds raises many kinds for a missing or unknown data set
         raise ValueError(f"tfds data set {name!r} is not available: "
                          f"{str(err).splitlines()[0]}") from None
+    if not builder.info.splits:  # known to tfds, not prepared here
+        try:
+            builder.download_and_prepare()
+        except Exception as err:  # network, manual download, disk: tfds' own message
+            raise ValueError(f"tfds data set {name!r} is not prepared in {builder.data_dir} "
+                             f"and could not be: {str(err).splitlines()[0]}") from None
+    available = set(builder.info.splits)
     if "train" not in available:
         raise ValueError(f"tfds data set {name!r} has no train split (it has {sorted(available)})")
-    train, class_names = tfds(name, "train", with_info=True)
-    test = tfds(name, "test") if "test" in available else None
-    validation = tfds(name, "validation") if "validation" in available else test
+    train, class_names = tfds(name, "train", data_dir=data_dir, with_info=True)
+    test = tfds(name, "test", data_dir=data_dir) if "test" in available else None
+    validation = tfds(name, "validation", data_dir=data_dir) if "validation" in available \
+        else test
     if validation is None:
-        train, validation = tfds(name, "train[:90%]"), tfds(name, "train[90%:]")
+        train = tfds(name, "train[:90%]", data_dir=data_dir)
+        validation = tfds(name, "train[90%:]", data_dir=data_dir)
     if test is None:
         test = validation
     return Splits(train=train, validation=validation, test=test, class_names=class_names,
