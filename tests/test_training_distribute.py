@@ -53,13 +53,16 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def test_multi_worker_trains_in_both_workers_and_the_chief_writes(tmp_path):
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_multi_worker_trains_in_both_workers_and_the_chief_writes(tmp_path, backend):
+    # tensorflow: MultiWorkerMirroredStrategy; jax: jax.distributed + DataParallel.
     workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
     out = tmp_path / "out"
     procs = []
     for index in range(2):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_CONFIG": json.dumps(tf_config)}
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_CONFIG": json.dumps(tf_config),
+               "KERAS_BACKEND": backend}
         procs.append(subprocess.Popen(
             [sys.executable, SCRIPT, *FAST, "--strategy", "multiworker", "--output-dir",
              str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -73,13 +76,20 @@ def test_multi_worker_trains_in_both_workers_and_the_chief_writes(tmp_path):
                 other.kill()
             raise
         results.append((proc.returncode, stdout, stderr))
+    # tensorflow takes the last, partial batch (20 steps); jax full global batches (19).
+    steps = {"tensorflow": 20, "jax": 19}[backend]
+    description = {"tensorflow": "MultiWorkerMirroredStrategy, 2 workers",
+                   "jax": "keras.distribution.DataParallel over 2 devices"}[backend]
+    accuracies = []
     for code, stdout, stderr in results:
         assert code == 0, stderr[-3000:]
-        assert "MultiWorkerMirroredStrategy, 2 workers" in stdout
-        # One epoch of 20 steps of 32 images on each worker: global batch 64.
+        assert description in stdout
+        # One epoch of 32 images on each worker per step: global batch 64.
         assert "global batch 64" in stdout
-        assert re.search(r"^20/20 - .* - val_accuracy: ", stdout, re.MULTILINE), stdout
-        assert re.search(r"^test accuracy: \d\.\d{4}$", stdout, re.MULTILINE), stdout
+        assert re.search(rf"^{steps}/{steps} - .* - val_accuracy: ", stdout, re.MULTILINE), \
+            stdout
+        accuracies.append(re.search(r"^test accuracy: (\d\.\d{4})$", stdout, re.M).group(1))
+    assert accuracies[0] == accuracies[1]  # one model, evaluated on the same test split
     assert f"saved model: {out / 'lenet5.keras'}" in results[0][1]  # the chief, worker 0
     assert "saved model" not in results[1][1]
     assert sorted(p.name for p in out.iterdir()) == ["lenet5", "lenet5.keras", "lenet5.training"]

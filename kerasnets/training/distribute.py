@@ -23,7 +23,9 @@ devices. The torch backend trains on one device. DataParallel splits every
 batch evenly over the devices, so the training recipe (`train`) cuts the last
 training batch of an epoch to a multiple of the device count and pads
 evaluation batches with zero-weight examples (accuracy counts each test image
-once).
+once). With several jax processes Keras shards the data by process and needs
+one static batch size: training uses full global batches only, evaluation
+batches are padded to 256, and the chief exports a local copy of the model.
 
 Batch and learning rate: with `replica_scaling` (the default of the
 recipes) the batch size of a recipe is per replica, so the global batch is

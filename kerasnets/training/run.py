@@ -47,6 +47,9 @@ __all__ = ["TrainResult", "OutputExistsError", "output_paths", "check_outputs", 
            "train", "DivergedError"]
 
 
+EVAL_BATCH = 256  # images per evaluation batch
+
+
 class OutputExistsError(FileExistsError):
     """An output of the run exists and `overwrite` was not given."""
 
@@ -138,8 +141,8 @@ def load_data(config, spec, image_size, batch_size, seed):
             augment = keras.layers.RandomTranslation(config.shift, config.shift,
                                                      fill_mode="constant", seed=seed)
         train = kd.batched(splits.train, batch_size, shuffle=True, seed=seed, augment=augment)
-        validation = kd.batched(splits.validation, 256)
-        test = kd.batched(splits.test, 256)
+        validation = kd.batched(splits.validation, EVAL_BATCH)
+        test = kd.batched(splits.test, EVAL_BATCH)
         return Data(train, validation, test, splits.train, splits.class_names, splits.sizes)
     kind, where = config.data.split(":", 1)
     if kind == "folder":
@@ -152,9 +155,9 @@ def load_data(config, spec, image_size, batch_size, seed):
                               seed=seed, scale_range=config.scale_range)
     sizes = splits.sizes
     evaluation = {"image_size": size, "resize": None}
-    validation = kd.eval_pipeline(spec.name, splits, 256, split="validation", **evaluation) \
+    validation = kd.eval_pipeline(spec.name, splits, EVAL_BATCH, split="validation", **evaluation) \
         if sizes["validation"] else None
-    test = kd.eval_pipeline(spec.name, splits, 256, split="test", **evaluation) \
+    test = kd.eval_pipeline(spec.name, splits, EVAL_BATCH, split="test", **evaluation) \
         if sizes["test"] else None
     calibration = kd.eval_pipeline(spec.name, splits, 32, split="train", **evaluation).unbatch()
     return Data(train, validation, test, calibration, splits.class_names, sizes)
@@ -241,7 +244,14 @@ def train(config, output_dir="savedmodels", *, overwrite=False, tflite=False, ve
         train_ds = _shard_by_data(train_ds)
     steps_per_epoch = max(1, math.ceil(sizes["train"] / global_batch))
     fit_validation, fit_test = validation, test
-    if distribution.split_batches_evenly:
+    if distribution.split_batches_evenly and distribution.num_workers > 1:
+        # Several jax processes: Keras shards the data by processes and needs batches of
+        # one static size: full training batches only, evaluation batches padded to 256.
+        train_ds = train_ds.rebatch(global_batch, drop_remainder=True)
+        steps_per_epoch = max(1, sizes["train"] // global_batch)
+        fit_validation = _padded_to(validation, EVAL_BATCH)
+        fit_test = _padded_to(test, EVAL_BATCH)
+    elif distribution.split_batches_evenly:
         # jax's DataParallel splits every batch evenly over the devices: the last training
         # batch is trimmed to a multiple of them, evaluation batches padded with weight 0.
         train_ds = trim_batches(train_ds, distribution.replicas)
@@ -312,6 +322,8 @@ def train(config, output_dir="savedmodels", *, overwrite=False, tflite=False, ve
         from kerasnets.training.auxiliary import without_auxiliary_heads
 
         final = inference_model(without_auxiliary_heads(model))
+        if distribution.split_batches_evenly and distribution.num_workers > 1:
+            final = _local_copy(final)
         try:
             save_keras(final, paths["keras"], overwrite=overwrite)
         except FileExistsError:
@@ -442,6 +454,28 @@ def pad_batches(ds, multiple):
         return (tf.concat([images, image_pad], 0), tf.concat([labels, label_pad], 0), weights)
 
     return ds.map(pad)
+
+
+def _padded_to(ds, batch_size):
+    """Evaluation batches of `batch_size` (<= it) padded to exactly it, of static size."""
+    if ds is None:
+        return None
+    return pad_batches(ds, batch_size).rebatch(batch_size, drop_remainder=True)
+
+
+def _local_copy(model):
+    """`model` with its weights in this process only, outside jax's multi-process distribution.
+
+    The trained variables span every process's devices; exporting and checking
+    the exports runs on one process, on a copy.
+    """
+    import keras
+
+    weights = model.get_weights()  # replicated: each process holds them whole
+    keras.distribution.set_distribution(None)
+    copy = keras.models.clone_model(model)
+    copy.set_weights(weights)
+    return copy
 
 
 def _shard_by_data(ds):
