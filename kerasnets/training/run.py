@@ -360,11 +360,22 @@ def _build_for_multiworker(model, dataset, strategy):
     rejects (a tuple of PerReplica values); a local batch builds the same
     things, and the per-call build is then skipped.
     """
+    if not (hasattr(model, "_symbolic_build") and hasattr(model, "_maybe_symbolic_build")):
+        _unsupported_keras("Model._symbolic_build")
     batch = next(iter(dataset))
     with strategy.scope():
         model._symbolic_build(data_batch=batch)
     model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
     _patch_multiworker_reduction()
+
+
+def _unsupported_keras(what):
+    import keras
+
+    raise RuntimeError(
+        f"--strategy multiworker on tensorflow works around two Keras 3.15 bugs through its "
+        f"private {what}, which keras {keras.__version__} does not have; use keras 3.15, or "
+        "the jax backend's multiworker")
 
 
 def _patch_multiworker_reduction():
@@ -373,6 +384,9 @@ def _patch_multiworker_reduction():
     axis=None (the mean over replicas), everything else as Keras does."""
     from keras.src.backend.tensorflow import trainer
 
+    if not (hasattr(trainer, "reduce_per_replica")
+            and hasattr(trainer, "_collective_all_reduce_multi_worker")):
+        _unsupported_keras("trainer.reduce_per_replica")
     if getattr(trainer.reduce_per_replica, "_kerasnets", False):
         return
     original = trainer.reduce_per_replica
