@@ -1,5 +1,7 @@
 """Facts from the papers about LeNet-5, AlexNet, VGG and NiN, and the builder contracts."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -311,6 +313,10 @@ def test_include_top_false_pooling_and_input_tensor():
     model = kerasnets.build("alexnet", include_top=False, input_tensor=tensor, pooling="avg")
     assert model.inputs[0] is tensor
     assert model.output_shape == (None, 256)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. Keras' "structure of `inputs` doesn't match"
+        out = model(np.zeros((1, 96, 96, 3), "float32"))
+    assert tuple(out.shape) == (1, 256)
     model = kerasnets.build("alexnet", classes=7, classifier_activation=None, name="mine")
     assert model.name == "mine" and model.output_shape == (None, 7)
     assert model.get_layer("predictions").activation.__name__ == "linear"

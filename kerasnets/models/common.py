@@ -190,6 +190,10 @@ def finish_model(inputs, outputs, *, input_tensor, weights, name):
     """Makes the Model (with the source inputs of `input_tensor`) and loads `weights`."""
     if input_tensor is not None:
         model_inputs = keras.utils.get_source_inputs(input_tensor)
+        if len(model_inputs) == 1:
+            # One input, not a one-element list: the model is then called with an
+            # array as it is without input_tensor (no Keras structure warning).
+            model_inputs = model_inputs[0]
     else:
         model_inputs = inputs
     model = keras.Model(model_inputs, outputs, name=name)
