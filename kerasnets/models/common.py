@@ -8,7 +8,9 @@ network the meaning `include_top`, `pooling`, `classes` and
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import warnings
 
 import keras
@@ -184,6 +186,21 @@ def fully_connected_classifier(x, hidden, names, *, dropout_rate, classes,
         x = layers.Dense(units, activation="relu", name=name)(x)
         x = layers.Dropout(dropout_rate, name=f"{name}_dropout")(x)
     return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+
+
+@contextlib.contextmanager
+def recursion_limit(limit):
+    """Raises Python's recursion limit to at least `limit` for the duration of the block.
+
+    For networks of thousands of layers (ResNet-1202), whose functional graph
+    Keras walks recursively, a few Python frames per layer.
+    """
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, limit))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def finish_model(inputs, outputs, *, input_tensor, weights, name):

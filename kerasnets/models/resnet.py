@@ -71,9 +71,7 @@ Networks", fig. 3), named `{block}_se`.
 from __future__ import annotations
 
 import collections
-import contextlib
 import numbers
-import sys
 
 import keras
 from keras import layers, ops
@@ -436,17 +434,6 @@ def stack_stages(x, block, stages, *, drop_rates, downsample_at="first", first_s
 RECURSION_PER_BLOCK = 40
 
 
-@contextlib.contextmanager
-def _recursion_limit(limit):
-    """Raises Python's recursion limit to at least `limit` for the duration of the block."""
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, limit))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(old)
-
-
 def ResNet(
     stages,
     block,
@@ -540,7 +527,7 @@ def ResNet(
     else:
         x = common.pooled_features(x, pooling)
     by_name = weights is not None and drop_path_rate > 0
-    with _recursion_limit(RECURSION_PER_BLOCK * num_blocks):
+    with common.recursion_limit(RECURSION_PER_BLOCK * num_blocks):
         model = common.finish_model(
             inputs, x, input_tensor=input_tensor, weights=None if by_name else weights,
             name=name,

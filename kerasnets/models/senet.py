@@ -172,7 +172,7 @@ def SENet(
     x = layers.Dropout(dropout_rate, name="dropout")(features.output)
     x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
     num_blocks = sum(stage.blocks for stage in stages)
-    with R._recursion_limit(R.RECURSION_PER_BLOCK * num_blocks):
+    with common.recursion_limit(R.RECURSION_PER_BLOCK * num_blocks):
         return common.finish_model(features.inputs[0], x, input_tensor=input_tensor,
                                    weights=weights, name=name)
 
