@@ -38,7 +38,8 @@ def train(name):
     steps = -(-splits.sizes["train"] // 32) * EPOCHS[name]
     schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(batched(splits.train, 32, shuffle=True, seed=0), epochs=EPOCHS[name], verbose=0)
+    model.fit(batched(splits.train, 32, shuffle=True, seed=0), epochs=EPOCHS[name], shuffle=False,
+              verbose=0)  # the data set shuffles itself; shuffle=False silences Keras
     test = batched(splits.test, 512).as_numpy_iterator()
     images, labels = (np.concatenate(part) for part in zip(*test))
     return model, splits, images, labels

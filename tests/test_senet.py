@@ -335,7 +335,7 @@ def test_keras_file_round_trip_safe_mode_and_weights_file(tmp_path):
     tensor = keras.Input(shape=(32, 32, 3))
     again = _small_senet154(drop_path_rate=0.2, weights=str(weights), input_tensor=tensor)
     assert again.inputs[0] is tensor
-    np.testing.assert_allclose(_np(again([x])), expected, atol=1e-6)
+    np.testing.assert_allclose(_np(again(x)), expected, atol=1e-6)
 
 
 def test_se_inception_v3_keeps_the_auxiliary_classifier():
