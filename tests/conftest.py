@@ -9,11 +9,10 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-
-FAST_INIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fast_init.py")
+TESTS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TESTS)
+sys.path.insert(0, TESTS)
+FAST_INIT = os.path.join(TESTS, "fast_init.py")
 
 
 def run_with_backend(backend, args, timeout=900, fast_init=False, **kwargs):

@@ -1,6 +1,5 @@
 """`recipes/train.py`, run as a user runs it: in a subprocess, from the repository root."""
 
-import importlib.util
 import json
 import os
 import pathlib
@@ -12,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import run_inline
+from conftest import load_script, run_inline
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "recipes" / "train.py"
@@ -66,10 +65,7 @@ def error_lines(stderr):
 
 
 def load_recipe():
-    spec = importlib.util.spec_from_file_location("train_recipe", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "train_recipe")
 
 
 def test_help_documents_every_option():

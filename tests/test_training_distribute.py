@@ -187,6 +187,7 @@ def test_jax_mirrored_over_two_cpu_devices_counts_every_test_image(tmp_path):
     import keras
     import numpy as np
 
+    import kerasnets
     from kerasnets.data import batched, digits
 
     result = run_with_backend("jax", [SCRIPT, *FAST, "--strategy", "mirrored", "--cpu-devices",
@@ -194,14 +195,10 @@ def test_jax_mirrored_over_two_cpu_devices_counts_every_test_image(tmp_path):
     assert "distribution: keras.distribution.DataParallel over 2 devices" in result.stdout
     printed = float(re.search(r"^test accuracy: (\d\.\d{4})$", result.stdout, re.M).group(1))
     model = keras.saving.load_model(tmp_path / "lenet5.keras")
-    splits = digits(image_size=32, channels=1, preprocessing=kerasnets_preprocessing())
+    splits = digits(image_size=32, channels=1,
+                    preprocessing=kerasnets.get_spec("lenet5").preprocessing)
     assert splits.sizes["test"] == 359
     images, labels = (np.concatenate(p) for p in zip(*batched(splits.test, 512).as_numpy_iterator()))
     accuracy = float(np.mean(model.predict(images, verbose=0).argmax(-1) == labels))
     assert abs(accuracy - printed) <= 0.5e-4 + 1e-9, (accuracy, printed)
 
-
-def kerasnets_preprocessing():
-    import kerasnets
-
-    return kerasnets.get_spec("lenet5").preprocessing

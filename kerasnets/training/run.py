@@ -244,21 +244,21 @@ def train(config, output_dir="savedmodels", *, overwrite=False, tflite=False, ve
         train_ds = _shard_by_data(train_ds)
     steps_per_epoch = max(1, math.ceil(sizes["train"] / global_batch))
     fit_validation, fit_test = validation, test
-    if distribution.split_batches_evenly and distribution.num_workers > 1:
-        # Several jax processes: Keras shards the data by processes and needs batches of
-        # one static size: full training batches only, evaluation batches padded to 256.
+    several_jax_processes = distribution.split_batches_evenly and distribution.num_workers > 1
+    if several_jax_processes:
+        # Keras shards the data by processes and needs batches of one static size: full
+        # training batches only, evaluation batches padded to EVAL_BATCH.
         train_ds = train_ds.rebatch(global_batch, drop_remainder=True)
         steps_per_epoch = max(1, sizes["train"] // global_batch)
-        fit_validation = _padded_to(validation, EVAL_BATCH)
-        fit_test = _padded_to(test, EVAL_BATCH)
+        fit_validation = _padded(validation, EVAL_BATCH, static=True)
+        fit_test = _padded(test, EVAL_BATCH, static=True)
     elif distribution.split_batches_evenly:
         # jax's DataParallel splits every batch evenly over the devices: the last training
         # batch is trimmed to a multiple of them, evaluation batches padded with weight 0.
         train_ds = trim_batches(train_ds, distribution.replicas)
         steps_per_epoch = even_steps(sizes["train"], global_batch, distribution.replicas)
-        fit_validation = pad_batches(validation, distribution.replicas) \
-            if validation is not None else None
-        fit_test = pad_batches(test, distribution.replicas) if test is not None else None
+        fit_validation = _padded(validation, distribution.replicas)
+        fit_test = _padded(test, distribution.replicas)
     log(f"{spec.name} on {config.data}: {sizes['train']} train, {sizes['validation']} "
         f"validation, {sizes['test']} test images of {'x'.join(map(str, input_shape))}")
     if distribution.replicas > 1 or distribution.kind != "one":
@@ -322,7 +322,7 @@ def train(config, output_dir="savedmodels", *, overwrite=False, tflite=False, ve
         from kerasnets.training.auxiliary import without_auxiliary_heads
 
         final = inference_model(without_auxiliary_heads(model))
-        if distribution.split_batches_evenly and distribution.num_workers > 1:
+        if several_jax_processes:
             final = _local_copy(final)
         try:
             save_keras(final, paths["keras"], overwrite=overwrite)
@@ -470,11 +470,13 @@ def pad_batches(ds, multiple):
     return ds.map(pad)
 
 
-def _padded_to(ds, batch_size):
-    """Evaluation batches of `batch_size` (<= it) padded to exactly it, of static size."""
+def _padded(ds, multiple, static=False):
+    """:func:`pad_batches` of `ds` (None stays None); with `static`, batches of no more than
+    `multiple` padded to exactly it, with that size known to tf.data."""
     if ds is None:
         return None
-    return pad_batches(ds, batch_size).rebatch(batch_size, drop_remainder=True)
+    ds = pad_batches(ds, multiple)
+    return ds.rebatch(multiple, drop_remainder=True) if static else ds
 
 
 def _local_copy(model):
