@@ -184,7 +184,10 @@ def main(argv=None, callbacks=()):
         sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         import kerasnets
     from kerasnets import training
+    from kerasnets.logs import one_line_warnings
+    from kerasnets.optional import MissingPackageError, require
 
+    one_line_warnings()
     try:
         config = training.load_config(args.config) if args.config else training.TrainConfig()
     except ValueError as err:
@@ -227,6 +230,12 @@ def main(argv=None, callbacks=()):
              f"{keras.backend.backend()}")
     tflite = args.tflite if args.tflite is not None else (config.data == "digits"
                                                           and on_tensorflow)
+    if tflite:
+        try:
+            require("ai_edge_litert", package="ai-edge-litert",
+                    purpose="--tflite (every TFLite file is run and checked against the model)")
+        except MissingPackageError as err:
+            fail(f"{err}; or pass --no-tflite")
     paths = training.output_paths(args.output_dir, spec.name, tflite)
     try:
         training.check_outputs(paths, args.overwrite)
@@ -238,6 +247,9 @@ def main(argv=None, callbacks=()):
     try:
         training.train(config, args.output_dir, overwrite=args.overwrite, tflite=tflite,
                        verbose=verbose, log=log, callbacks=callbacks, distribution=distribution)
+    except training.TrainingInterrupted as err:
+        print(f"\n{PROG}: {err}", file=sys.stderr)
+        return 130
     except FileExistsError as err:
         fail(str(err))
     except training.DivergedError as err:
@@ -248,4 +260,9 @@ def main(argv=None, callbacks=()):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # outside training (loading, exporting): nothing half-written
+        print(f"\n{PROG}: interrupted (outputs are written atomically: none is half-written)",
+              file=sys.stderr)
+        sys.exit(130)

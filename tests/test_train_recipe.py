@@ -111,6 +111,21 @@ def test_unknown_model_gives_a_one_line_error(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_missing_litert_is_named_before_any_training(tmp_path, monkeypatch):
+    # As on a platform without LiteRT wheels: the TFLite exports cannot be verified.
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    start = time.monotonic()
+    result = run_inline(load_recipe().main, ["--epochs", "1", "--output-dir", str(tmp_path)])
+    assert result.returncode == 2
+    assert time.monotonic() - start < 20
+    assert "Traceback" not in result.stderr and "Epoch" not in result.stdout
+    assert error_lines(result.stderr) == [
+        "train.py: error: --tflite (every TFLite file is run and checked against the model) "
+        "needs the ai-edge-litert package, which is not installed: pip install ai-edge-litert; "
+        "or pass --no-tflite"], result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_trains_saves_and_refuses_to_overwrite(tmp_path):
     import keras
 

@@ -130,6 +130,81 @@ def test_killed_run_resumes_after_its_last_finished_epoch(tmp_path):
     assert not (tmp_path / "lenet5.training" / "checkpoints").exists()  # done: no backup left
 
 
+def test_resuming_with_a_changed_command_is_refused_naming_the_changes(tmp_path):
+    from conftest import load_script, run_inline
+
+    args = ["--epochs", "3", "--shift", "0", "--no-tflite", "--batch-size", "128",
+            "--output-dir", str(tmp_path)]
+    killed = run(*args, code=CRASH.format(script=SCRIPT, epoch=1, action="os._exit(3)"))
+    assert killed.returncode == 3, killed.stderr[-3000:]
+    config = tmp_path / "lenet5.training" / "config.yaml"
+    recorded = config.read_bytes()
+    # What ran, resolved: the image size, the strategy and precision "auto" chose.
+    import yaml
+
+    as_run = yaml.safe_load(recorded)
+    assert (as_run["image_size"], as_run["strategy"], as_run["mixed_precision"],
+            as_run["batch_size"], as_run["epochs"]) == (32, "one", "off", 128, 3)
+    main = load_script(SCRIPT, "train_recipe").main
+    changed = run_inline(main, [*args[:1], "5", *args[2:], "--learning-rate", "0.01",
+                                "--model-arg", "activation=relu"])
+    assert changed.returncode == 2
+    assert "Traceback" not in changed.stderr
+    errors = [line for line in changed.stderr.splitlines() if line.startswith("train.py: error:")]
+    assert len(errors) == 1, changed.stderr
+    assert "the command changed since it started" in errors[0]
+    assert "epochs: 3 -> 5" in errors[0] and "learning_rate: 0.002 -> 0.01" in errors[0]
+    assert "model_args: {} -> {'activation': 'relu'}" in errors[0]
+    assert "--overwrite" in errors[0]
+    assert "Epoch" not in changed.stdout
+    assert config.read_bytes() == recorded  # the record of the run is untouched
+
+
+INTERRUPT = textwrap.dedent("""
+    import importlib.util, os, signal, sys
+    import keras
+    os.umask(0o022)
+    spec = importlib.util.spec_from_file_location("train_recipe", {script!r})
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+
+    class CtrlC(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.epoch == {epoch} and batch == 5:
+                os.kill(os.getpid(), signal.SIGINT)
+    sys.exit(recipe.main(sys.argv[1:], callbacks=[CtrlC()]))
+""")
+
+
+def test_ctrl_c_says_in_one_line_how_to_resume(tmp_path):
+    args = ["--epochs", "3", "--shift", "0", "--no-tflite", "--batch-size", "128",
+            "--output-dir", str(tmp_path)]
+    result = run(*args, code=INTERRUPT.format(script=SCRIPT, epoch=1))
+    assert result.returncode == 130, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("train.py:")]
+    checkpoints = tmp_path / "lenet5.training" / "checkpoints"
+    assert lines == [f"train.py: interrupted; the backup of epoch 1 is in {checkpoints}: run the "
+                     "same command again to resume from it (or add --overwrite to start "
+                     "afresh)"], result.stderr
+    assert "KeyboardInterrupt" not in result.stderr
+    # Files have the user's umask (0o022), not mkstemp's 0o600.
+    for path in (tmp_path / "lenet5.training" / "config.yaml",
+                 checkpoints / "training_metadata.json"):
+        assert path.stat().st_mode & 0o777 == 0o644, path
+
+    # Interrupted in the first epoch: nothing to resume, nothing left that refuses a rerun.
+    fresh = tmp_path / "fresh"
+    result = run(*args[:-1], str(fresh), code=INTERRUPT.format(script=SCRIPT, epoch=0))
+    assert result.returncode == 130, result.stderr[-3000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("train.py:")]
+    assert lines == ["train.py: interrupted before the first epoch finished; nothing was kept: "
+                     "run the same command again to start"], result.stderr
+    assert not (fresh / "lenet5.training").exists()
+
+
 def test_diverging_run_stops_with_a_clear_message_and_keeps_the_last_good_backup(tmp_path):
     args = ["--epochs", "3", "--shift", "0", "--no-tflite", "--batch-size", "128",
             "--output-dir", str(tmp_path)]

@@ -53,8 +53,11 @@ from kerasnets.training.optimizers import (  # noqa: F401
 )
 from kerasnets.training.run import (  # noqa: F401
     OutputExistsError,
+    TrainingInterrupted,
     TrainResult,
+    as_run_config,
     check_outputs,
+    check_same_run,
     output_paths,
     train,
 )

@@ -116,6 +116,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         os.close(fd)
         try:
             self.model.save_weights(filepath=tmp, overwrite=True)
+            os.chmod(tmp, new_file_mode())
             os.replace(tmp, self._weights_path)
         finally:
             with contextlib.suppress(OSError):
@@ -124,12 +125,20 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             {"epoch": self._current_epoch, "batch": self._last_batch_seen}))
 
 
+def new_file_mode():
+    """The mode a new file gets under the process's umask (mkstemp makes 0600 files)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _write_atomically(path, text):
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.tmp-")
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(OSError):
@@ -200,6 +209,7 @@ def plot_history(csv_path, png_path):
     os.close(fd)
     try:
         figure.savefig(tmp, dpi=80)
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, png_path)
     finally:
         plt.close(figure)

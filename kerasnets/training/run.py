@@ -31,6 +31,7 @@ import math
 import os
 import shutil
 import tempfile
+import warnings
 
 from kerasnets.training.callbacks import (
     BestModel,
@@ -43,8 +44,9 @@ from kerasnets.training.callbacks import (
 )
 from kerasnets.training.config import config_to_dict, override
 
-__all__ = ["TrainResult", "OutputExistsError", "output_paths", "check_outputs", "load_data",
-           "train", "DivergedError"]
+__all__ = ["TrainResult", "OutputExistsError", "TrainingInterrupted", "output_paths",
+           "check_outputs", "check_same_run", "as_run_config", "load_data", "train",
+           "DivergedError"]
 
 
 EVAL_BATCH = 256  # images per evaluation batch
@@ -52,6 +54,30 @@ EVAL_BATCH = 256  # images per evaluation batch
 
 class OutputExistsError(FileExistsError):
     """An output of the run exists and `overwrite` was not given."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training was interrupted (Ctrl-C); the message says what was kept and how to go on.
+
+    When no epoch had finished in a fresh run, the run folder holds nothing worth
+    keeping and is removed, so that the same command starts again.
+    """
+
+    def __init__(self, paths, epoch, resumed=False):
+        self.paths, self.epoch = paths, epoch
+        if epoch:
+            message = (f"interrupted; the backup of epoch {epoch} is in {paths['checkpoints']}: "
+                       "run the same command again to resume from it (or add --overwrite to "
+                       "start afresh)")
+        else:
+            if not resumed:
+                shutil.rmtree(paths["run"], ignore_errors=True)
+            message = ("interrupted before the first epoch finished; nothing was kept: run the "
+                       "same command again to start")
+        super().__init__(message)
+
+    def __str__(self):
+        return self.args[0]
 
 
 @dataclasses.dataclass
@@ -112,6 +138,42 @@ def check_outputs(paths, overwrite=False):
                 f"{paths['run']} already exists (a finished run); pass --overwrite to replace it")
         return epoch
     return 0
+
+
+def as_run_config(config, *, learning_rate, batch_size, image_size, strategy):
+    """`config` with what the run resolved written in: the learning rate and global batch
+    after replica scaling, the image size, the strategy and mixed precision chosen by "auto"."""
+    from kerasnets.training.build import mixed_precision_policy
+
+    policy = mixed_precision_policy(config.mixed_precision)
+    return override(config, learning_rate=learning_rate, batch_size=batch_size,
+                    replica_scaling=False, image_size=image_size, strategy=strategy,
+                    mixed_precision="off" if policy == "float32" else policy[len("mixed_"):])
+
+
+def check_same_run(config_path, as_run):
+    """Raises OutputExistsError unless `config_path` (the config.yaml of the run being resumed)
+    records the same run as `as_run` (see :func:`as_run_config`); the message names each
+    difference."""
+    import yaml
+
+    try:
+        with open(config_path, encoding="utf-8") as handle:
+            recorded = yaml.safe_load(handle)
+    except (OSError, yaml.YAMLError) as err:
+        raise OutputExistsError(
+            f"cannot resume the run in {os.path.dirname(config_path)}: its {config_path} cannot "
+            f"be read ({err}); pass --overwrite to start again") from None
+    now = yaml.safe_load(yaml.safe_dump(config_to_dict(as_run), sort_keys=False))
+    if not isinstance(recorded, dict):
+        recorded = {}
+    changed = [f"{key}: {recorded.get(key)!r} -> {now.get(key)!r}"
+               for key in dict.fromkeys([*now, *recorded]) if recorded.get(key) != now.get(key)]
+    if changed:
+        raise OutputExistsError(
+            f"cannot resume the run in {os.path.dirname(config_path)}: the command changed "
+            f"since it started ({'; '.join(changed)}); run it as it started to resume, or "
+            "pass --overwrite to start again")
 
 
 @dataclasses.dataclass
@@ -237,6 +299,10 @@ def train(config, output_dir="savedmodels", *, overwrite=False, tflite=False, ve
         config.batch_size, config.learning_rate, distribution.replicas, config.replica_scaling)
     image_size = _square(spec, config.image_size)
     input_shape = (*image_size, spec.input_shape[-1])
+    as_run = as_run_config(config, learning_rate=learning_rate, batch_size=global_batch,
+                           image_size=image_size[0], strategy=distribution.kind)
+    if initial_epoch:
+        check_same_run(paths["config"], as_run)
     data = load_data(config, spec, image_size, global_batch, config.seed)
     train_ds, validation, test = data.train, data.validation, data.test
     class_names, sizes = data.class_names, data.sizes
@@ -269,8 +335,7 @@ def train(config, output_dir="savedmodels", *, overwrite=False, tflite=False, ve
         with distribution.scope():
             model = build_model(config, input_shape, len(class_names), name=spec.name)
             compile_model(model, config, learning_rate, steps_per_epoch)
-        _write_config(paths["config"], override(config, learning_rate=learning_rate,
-                                                batch_size=global_batch, replica_scaling=False))
+        _write_config(paths["config"], as_run)
         if initial_epoch:
             log(f"resuming from {paths['checkpoints']} after epoch {initial_epoch}")
         stop = StopOnNaN(log=log)
@@ -299,8 +364,16 @@ def train(config, output_dir="savedmodels", *, overwrite=False, tflite=False, ve
         if distribution.kind == "multiworker" and distribution.strategy is not None:
             _build_for_multiworker(model, train_ds, distribution.strategy)
         # The data sets come shuffled; shuffle=False only silences Keras' warning about that.
-        model.fit(train_ds, validation_data=fit_validation, epochs=config.epochs, shuffle=False,
-                  callbacks=run_callbacks, verbose=verbose)
+        # Without steps_per_epoch, an epoch is one pass over the data: when tf.data cannot
+        # count the batches ahead, Keras warns that the "input ran out of data" at its end.
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Your input ran out of data")
+                model.fit(train_ds, validation_data=fit_validation, epochs=config.epochs,
+                          shuffle=False, callbacks=run_callbacks, verbose=verbose)
+        except KeyboardInterrupt:
+            raise TrainingInterrupted(paths, backup_epoch(paths["checkpoints"]),
+                                      resumed=bool(initial_epoch)) from None
         if stop.diverged:
             epoch = backup_epoch(paths["checkpoints"])
             kept = (f"the backup of epoch {epoch} is kept in {paths['checkpoints']}"
