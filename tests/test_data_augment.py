@@ -201,3 +201,31 @@ def test_channel_means_of_the_training_set():
     images[1, :2] = (0, 255, 51)  # half the pixels of the second image
     ds = tf.data.Dataset.from_tensor_slices((images, np.zeros(2, np.int32)))
     np.testing.assert_allclose(channel_means(ds), [127.5, 63.75, 38.25], rtol=1e-5)
+
+
+def test_alexnet_augment_on_gray_skips_pca_lighting():
+    gray = tf.random.stateless_uniform((256, 300, 1), seed=[5, 6])
+    rgb = tf.repeat(gray, 3, axis=-1)
+    for i in range(4):
+        out = aug.alexnet_augment(gray, seed(i))  # pca=True by default
+        assert out.shape == (224, 224, 1)
+        np.testing.assert_array_equal(out, aug.alexnet_augment(gray, seed(i), pca=False))
+        # The same crop and flip as an RGB image's, without its colour shift.
+        np.testing.assert_array_equal(out[..., 0],
+                                      aug.alexnet_augment(rgb, seed(i), pca=False)[..., 0])
+    assert not np.array_equal(aug.alexnet_augment(rgb, seed(0)),
+                              aug.alexnet_augment(rgb, seed(0), pca=False))  # RGB still lit
+
+
+def test_pca_lighting_refuses_images_that_are_not_rgb():
+    for shape in ((8, 8, 1), (8, 8, 4)):
+        with pytest.raises(ValueError) as error:
+            aug.pca_lighting(tf.zeros(shape), seed(0))
+        assert "3 channels" in str(error.value) and str(shape) in str(error.value)
+
+
+@pytest.mark.parametrize("scale_range", [(512, 256), (0, 256), (256,), 256])
+def test_vgg_scale_jitter_refuses_a_bad_scale_range(scale_range):
+    with pytest.raises(ValueError) as error:
+        aug.vgg_scale_jitter(tf.zeros((300, 300, 3)), seed(0), scale_range)
+    assert "`scale_range`" in str(error.value) and repr(scale_range) in str(error.value)

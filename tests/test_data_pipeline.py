@@ -15,6 +15,7 @@ import kerasnets.models.vgg  # noqa: F401
 import kerasnets.models.xception  # noqa: F401
 from kerasnets.data import (
     Splits,
+    decode,
     default_policy,
     digits,
     eval_pipeline,
@@ -302,3 +303,109 @@ def test_tfds_source_with_mock_data(tmp_path):
         assert images.shape == (6, 32, 32, 3) and labels.shape == (6,)
         with pytest.raises(ValueError, match="not an image-classification"):
             tfds("imdb_reviews", "train", data_dir=str(tmp_path))
+
+
+# --- bad input: refused when the pipeline is built, or read rather than dropped ------------
+
+
+def tiny_source(channels=3, count=2, size=40):
+    """A tf.data source of `count` random float images in [0, 1], labels 0, 1, ..."""
+    images = np.random.default_rng(0).random((count, size, size + 8, channels), np.float32)
+    return tf.data.Dataset.from_tensor_slices((images, np.arange(count, dtype=np.int32)))
+
+
+def test_cmyk_jpeg_is_decoded_to_gray_for_a_one_channel_model(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    Image.new("CMYK", (40, 36), (0, 255, 255, 0)).save(tmp_path / "a" / "red.jpg", "JPEG")
+    Image.new("L", (40, 36), 200).save(tmp_path / "b" / "gray.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing skipped
+        source = image_folder(tmp_path, validation_fraction=0)
+    assert source.skipped == 0 and source.sizes["train"] == 2
+    red = decode(tf.constant(str(tmp_path / "a" / "red.jpg")), 1)
+    assert red.shape == (36, 40, 1)
+    np.testing.assert_allclose(red.numpy(), 76 / 255, atol=2 / 255)  # 0.299 * 255, red's luma
+    images, labels = next(iter(train_pipeline("lenet5", source, 2, seed=0, shuffle=False)))
+    assert images.shape == (2, 32, 32, 1) and labels.numpy().tolist() == [0, 1]
+    np.testing.assert_allclose(images[0].numpy(), 76 / 255, atol=2 / 255)
+    np.testing.assert_allclose(images[1].numpy(), 200 / 255, atol=1 / 255)
+    evaluated = np.concatenate([y for _, y in eval_pipeline("lenet5", source, 2, split="train")
+                                .as_numpy_iterator()])
+    assert evaluated.tolist() == [0, 1]
+
+
+def test_batch_size_errors_state_the_upper_bound():
+    source = tiny_source()
+    for build in (train_pipeline, eval_pipeline):
+        for bad in (0, 65537, 2.5):
+            with pytest.raises(ValueError) as error:
+                build("vgg16", source, bad, image_size=32)
+            assert str(error.value) == f"`batch_size` must be an integer in [1, 65536]; got {bad}"
+        assert build("vgg16", source, 65536, image_size=32) is not None
+
+
+@pytest.mark.parametrize(
+    "policy, scale_range, words",
+    [("vgg", 40, ["`scale_range`", "pair", "40"]),
+     ("vgg", (40, 48, 64), ["`scale_range`", "pair", "(40, 48, 64)"]),
+     ("vgg", (64, 40), ["`scale_range`", "S_min <= S_max", "(64, 40)"]),
+     ("vgg", (0, 40), ["`scale_range`", "positive", "(0, 40)"]),
+     ("vgg", (40.5, 48), ["`scale_range`", "integers", "(40.5, 48)"]),
+     ("vgg", (24, 48), ["`scale_range`", "crop size", "32", "(24, 48)"]),
+     ("alexnet", (40, 64), ["`scale_range`", "'alexnet'", "(40, 64)"]),
+     ("inception", (40, 64), ["`scale_range`", "'inception'", "(40, 64)"]),
+     ("none", (40, 64), ["`scale_range`", "'none'", "(40, 64)"])],
+)
+def test_scale_range_is_checked_for_every_policy(policy, scale_range, words):
+    with pytest.raises(ValueError) as error:
+        train_pipeline("vgg16", tiny_source(), 2, policy=policy, image_size=32,
+                       scale_range=scale_range)
+    for word in words:
+        assert word in str(error.value), (word, str(error.value))
+
+
+def test_scale_range_as_a_list_and_a_fixed_scale():
+    for scale_range in ([32, 48], (40, 40)):  # a config file gives a list
+        images, _ = next(iter(train_pipeline("vgg16", tiny_source(), 2, policy="vgg",
+                                             image_size=32, scale_range=scale_range, seed=0)))
+        assert images.shape == (2, 32, 32, 3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [({"method": "center", "resize": 24}, ["`resize`", "crop size", "32", "got 24"]),
+     ({"method": "ten_crop", "resize": 31}, ["`resize`", "crop size", "32", "got 31"]),
+     ({"method": "multi_scale", "scales": (40, 24)}, ["`scales`", "crop size", "32", "got 24"]),
+     ({"method": "multi_scale", "scales": ()}, ["`scales`", "at least one"]),
+     ({"method": "multi_scale", "scales": 40}, ["`scales`", "sequence", "got 40"])],
+)
+def test_eval_sizes_smaller_than_the_crop_are_refused_when_built(kwargs, words):
+    with pytest.raises(ValueError) as error:
+        eval_pipeline("vgg16", tiny_source(), 2, image_size=32, **kwargs)
+    for word in words:
+        assert word in str(error.value), (word, str(error.value))
+
+
+def test_eval_sizes_equal_to_the_crop_are_fine():
+    images, _ = next(iter(eval_pipeline("vgg16", tiny_source(), 2, image_size=32, resize=32)))
+    assert images.shape == (2, 32, 32, 3)
+    images, _ = next(iter(eval_pipeline("vgg16", tiny_source(), 2, image_size=32,
+                                        method="multi_scale", scales=[32, 36])))
+    assert images.shape == (2, 4, 32, 32, 3)
+
+
+def test_alexnet_policy_on_a_one_channel_model_skips_pca_lighting():
+    source = tiny_source(channels=1, count=4)
+
+    def batches(pca):
+        ds = train_pipeline("lenet5", source, 4, policy="alexnet", pca=pca, seed=5,
+                            shuffle=False)
+        return [images.numpy() for images, _ in ds]
+
+    with_pca, without = batches(True), batches(False)
+    assert with_pca[0].shape == (4, 32, 32, 1)
+    for a, b in zip(with_pca, without):
+        np.testing.assert_array_equal(a, b)

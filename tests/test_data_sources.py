@@ -2,12 +2,13 @@
 
 import collections
 import hashlib
+import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasnets.data import Splits, batched, digits
+from kerasnets.data import Splits, batched, digits, image_folder
 from kerasnets.data import sources
 
 TOTAL = 1797  # images in scikit-learn's load_digits
@@ -146,3 +147,134 @@ def test_batched():
         batched(ds, 0)
     with pytest.raises(ValueError, match="`augment`"):
         batched(ds, 2, augment="flip")
+
+
+# --- image_folder: bad entries are skipped, counted and named, never fatal ------------------
+
+
+def jpeg(path, seed=0):
+    """A small RGB JPEG of random pixels at `path`, its folders made."""
+    from PIL import Image
+
+    pixels = np.random.default_rng(seed).integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path, "JPEG")
+
+
+def photo_folder(root):
+    """Two classes, "cat" and "dog", of two JPEGs each."""
+    for name in ("cat", "dog"):
+        for i in range(2):
+            jpeg(root / name / f"{i}.jpg", seed=i)
+    return root
+
+
+def folder_warning(record):
+    """The text of image_folder's one warning."""
+    messages = [str(w.message) for w in record if str(w.message).startswith("image_folder:")]
+    assert len(messages) == 1, messages
+    return messages[0]
+
+
+def refuse_for_root(monkeypatch, module, function, paths):
+    """Makes `module.function` raise PermissionError on `paths`, as chmod 000 does for others.
+
+    Tests run as root, who reads and lists anything whatever its mode bits.
+    """
+    if os.geteuid() != 0:
+        return
+    real = getattr(module, function)
+    locked = {os.fspath(path) for path in paths}
+
+    def refused(path, *args, **kwargs):
+        if isinstance(path, (str, bytes, os.PathLike)) and os.fspath(path) in locked:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(module, function, refused)
+
+
+def test_image_folder_counts_and_names_unreadable_folders(tmp_path, monkeypatch):
+    photo_folder(tmp_path)
+    jpeg(tmp_path / "cat" / "locked" / "2.jpg")
+    locked = [tmp_path / "cat" / "locked", tmp_path / "dog"]
+    refuse_for_root(monkeypatch, os, "scandir", locked)
+    for folder in locked:
+        folder.chmod(0)
+    try:
+        with pytest.warns(UserWarning) as record:
+            source = image_folder(tmp_path, validation_fraction=0)
+    finally:
+        for folder in locked:
+            folder.chmod(0o755)
+    message = folder_warning(record)
+    assert source.skipped == 2
+    assert "skipped 2 of 4 files" in message and "(2 unreadable folder)" in message
+    assert "'cat/locked'" in message and "'dog'" in message
+    assert source.class_names == ("cat", "dog")  # the labels do not shift
+    assert source.sizes["train"] == 2
+    assert {int(y) for _, y in source.train} == {0}
+
+
+def test_image_folder_counts_and_names_a_dangling_symlink(tmp_path):
+    photo_folder(tmp_path)
+    (tmp_path / "dog" / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    with pytest.warns(UserWarning) as record:
+        source = image_folder(tmp_path, validation_fraction=0)
+    message = folder_warning(record)
+    assert source.skipped == 1 and source.sizes["train"] == 4
+    assert "skipped 1 of 5 files" in message and "(1 dangling symlink)" in message
+    assert "'dog/gone.jpg'" in message
+
+
+def test_image_folder_skips_an_unreadable_file(tmp_path, monkeypatch):
+    import builtins
+
+    photo_folder(tmp_path)
+    locked = tmp_path / "cat" / "1.jpg"
+    refuse_for_root(monkeypatch, builtins, "open", [locked])
+    locked.chmod(0)
+    try:
+        with pytest.warns(UserWarning) as record:
+            source = image_folder(tmp_path, validation_fraction=0)
+    finally:
+        locked.chmod(0o644)
+    message = folder_warning(record)
+    assert source.skipped == 1 and source.sizes["train"] == 3
+    assert "(1 unreadable)" in message and "'cat/1.jpg'" in message
+    paths = {bytes(p.numpy()).decode() for p, _ in source.train}
+    assert str(locked) not in paths
+
+
+def test_image_folder_skips_a_file_name_that_is_not_utf8(tmp_path):
+    photo_folder(tmp_path)
+    bad = os.path.join(os.fsencode(tmp_path / "cat"), b"\xff.jpg")
+    with open(tmp_path / "cat" / "0.jpg", "rb") as good, open(bad, "wb") as copy:
+        copy.write(good.read())
+    with pytest.warns(UserWarning) as record:
+        source = image_folder(tmp_path, validation_fraction=0)
+    message = folder_warning(record)
+    assert source.skipped == 1 and source.sizes["train"] == 4
+    assert "(1 name not UTF-8)" in message
+    assert r"'cat/\udcff.jpg'" in message  # the undecodable byte, as Python escapes it
+
+
+def test_image_folder_warning_names_the_first_twenty(tmp_path):
+    photo_folder(tmp_path)
+    for i in range(25):
+        (tmp_path / "cat" / f"note{i:02d}.txt").write_text("x")
+    with pytest.warns(UserWarning) as record:
+        source = image_folder(tmp_path, validation_fraction=0)
+    message = folder_warning(record)
+    assert source.skipped == 25
+    assert "'cat/note19.txt'" in message and "'cat/note20.txt'" not in message
+    assert message.endswith(" and 5 more")
+
+
+def test_batched_batch_size_states_the_upper_bound():
+    ds = tf.data.Dataset.from_tensor_slices((np.arange(3, dtype=np.float32), np.arange(3)))
+    for bad in (0, 65537):
+        with pytest.raises(ValueError) as error:
+            batched(ds, bad)
+        assert str(error.value) == f"`batch_size` must be an integer in [1, 65536]; got {bad}"
+    assert len(list(batched(ds, 65536))) == 1

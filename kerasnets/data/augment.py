@@ -11,6 +11,7 @@ parallel. All ops are graph ops: they run inside `tf.data.Dataset.map`.
 from __future__ import annotations
 
 import math
+import numbers
 
 import tensorflow as tf
 
@@ -89,8 +90,13 @@ def pca_lighting(image, seed, alpha_std=0.1, eigval=IMAGENET_EIGVAL, eigvec=IMAG
     eigenvalues of the RGB covariance of the training set and a_i ~ N(0, alpha_std),
     drawn once per image. `eigval` is on the 0-255 scale and divided by 255 here
     because images are in [0, 1]. The result is not clipped (as in the paper and
-    fb.resnet.torch), so that the shift stays a constant per image.
+    fb.resnet.torch), so that the shift stays a constant per image. The image
+    must have 3 (RGB) channels.
     """
+    shape = tf.TensorShape(image.shape)
+    if shape.rank is not None and shape[-1] not in (None, 3):
+        raise ValueError(f"pca_lighting shifts RGB colours: `image` must have 3 channels; "
+                         f"got shape {tuple(shape)}")
     alpha = tf.random.stateless_normal([3], seed=seed, stddev=alpha_std)
     eigval = tf.constant(eigval, tf.float32) / 255.0
     eigvec = tf.constant(eigvec, tf.float32)
@@ -105,14 +111,16 @@ def alexnet_augment(image, seed, crop_size=224, resize=256, flip=True, pca=True,
     Caffe reference model) and their horizontal reflections of the 256-pixel
     image, plus PCA lighting (:func:`pca_lighting`). Deviation: the paper
     crops the 256x256 centre of the rescaled image first; we keep the whole
-    rescaled image, as most reimplementations do.
+    rescaled image, as most reimplementations do. A 1-channel (gray) image
+    gets no PCA lighting, which shifts RGB colours (as :func:`inception_augment`
+    skips the colour distortion).
     """
     crop_seed, flip_seed, pca_seed = _seeds(seed, 3)
     image = resize_shorter_side(image, resize)
     image = random_crop(image, crop_size, crop_seed)
     if flip:
         image = random_flip(image, flip_seed)
-    if pca:
+    if pca and image.shape[-1] != 1:
         image = pca_lighting(image, pca_seed, alpha_std=alpha_std)
     return image
 
@@ -125,10 +133,17 @@ def vgg_scale_jitter(image, seed, scale_range=(256, 512), crop_size=224, flip=Tr
     drawn uniformly (integers) from [S_min, S_max] = [256, 512] by default;
     `scale_range=(S, S)` is the paper's fixed-scale training (S = 256 or 384).
     The paper's random RGB colour shift is :func:`pca_lighting`, available
-    separately.
+    separately. `scale_range` is a pair of positive integers, S_min <= S_max.
     """
+    try:
+        low, high = scale_range
+    except (TypeError, ValueError):
+        low = high = None
+    numbers_given = isinstance(low, numbers.Real) and isinstance(high, numbers.Real)
+    if low is None or (numbers_given and not 1 <= low <= high):
+        raise ValueError(f"`scale_range` must be a pair (S_min, S_max) of positive integers "
+                         f"with S_min <= S_max; got {scale_range!r}")
     scale_seed, crop_seed, flip_seed = _seeds(seed, 3)
-    low, high = scale_range
     scale = tf.random.stateless_uniform(
         [], seed=scale_seed, minval=int(low), maxval=int(high) + 1, dtype=tf.int32
     )

@@ -21,7 +21,7 @@ import tensorflow as tf
 from kerasnets.data import augment as aug
 from kerasnets.data.evaluate import center_crop, multi_scale, ten_crop
 from kerasnets.data.preprocess import preprocess
-from kerasnets.data.sources import Splits
+from kerasnets.data.sources import MAX_BATCH_SIZE, Splits
 from kerasnets.models.common import check_bool, check_choice, check_range
 from kerasnets.registry import PREPROCESSING_MODES, get_spec
 
@@ -49,11 +49,11 @@ def default_policy(model_name):
 def decode(image, channels=None):
     """One image as float32 in [0, 1]: a file path is read and decoded, integers scaled.
 
-    `channels` (1 or 3) converts gray to RGB or RGB to gray when they differ.
+    `channels` (1 or 3) converts gray to RGB or RGB to gray when they differ
+    (a CMYK JPEG too: it is decoded to RGB, then to gray).
     """
     if image.dtype == tf.string:
-        image = tf.io.decode_image(tf.io.read_file(image), channels=channels or 3,
-                                   expand_animations=False)
+        image = _read_image(image, channels or 3)
     if image.dtype.is_integer:
         image = tf.image.convert_image_dtype(image, tf.float32)
     else:
@@ -81,9 +81,12 @@ def train_pipeline(model_name, source, batch_size=32, *, policy=None, image_size
     preprocessed by `preprocessing` (the registry's mode by default; `mean`
     and `std` as in :func:`kerasnets.data.preprocess.preprocess`). Labels are
     int32, or one-hot float32 of `num_classes` (from a Splits source by
-    default) with MixUp or CutMix. `scale_range` is VGG's [S_min, S_max]
-    ((256, 512) scaled by image_size / 224 by default; equal ends for a fixed
-    S); `pca` switches AlexNet's PCA lighting.
+    default) with MixUp or CutMix. `batch_size` is an integer in [1, 65536]
+    (`kerasnets.data.sources.MAX_BATCH_SIZE`). `scale_range` is VGG's
+    [S_min, S_max], two integers with image_size <= S_min <= S_max ((256, 512)
+    scaled by image_size / 224 by default; equal ends for a fixed S), for the
+    "vgg" policy only: the others refuse it. `pca` switches AlexNet's PCA
+    lighting (skipped for 1-channel models, which have no RGB to shift).
 
     `cache` (True for memory or a file name) keeps decoded images between
     epochs; the Keras layers (RandAugment, MixUp, CutMix) run sequentially on
@@ -96,7 +99,8 @@ def train_pipeline(model_name, source, batch_size=32, *, policy=None, image_size
     channels = spec.input_shape[-1]
     policy = default_policy(model_name) if policy is None else policy
     check_choice("policy", policy, POLICIES)
-    check_range("batch_size", batch_size, 1, integer=True)
+    check_range("batch_size", batch_size, 1, MAX_BATCH_SIZE, integer=True)
+    scale_range = _scale_range(scale_range, policy, size)
     check_bool("deterministic", deterministic)
     check_bool("shuffle", shuffle)
     check_bool("randaugment", randaugment)
@@ -164,17 +168,20 @@ def eval_pipeline(model_name, source, batch_size=32, *, method="center", image_s
     224 and 227). "ten_crop": (B, 10, size, size, C), see
     :func:`kerasnets.data.evaluate.ten_crop`. "multi_scale": (B, 2 * len(Q),
     size, size, C), the centre crop and its mirror at each test scale Q in
-    `scales` ((256, 384, 512) scaled by size / 224 by default). Dense
-    evaluation works on whole images: see :func:`kerasnets.data.evaluate.evaluate_dense`.
+    `scales` ((256, 384, 512) scaled by size / 224 by default). `resize` and
+    every scale are integers no smaller than the crop `size` (a ValueError
+    here, not when the data is read); `batch_size` is an integer in [1, 65536].
+    Dense evaluation works on whole images: see
+    :func:`kerasnets.data.evaluate.evaluate_dense`.
     """
     spec = get_spec(model_name)
     size = _size(image_size, spec)
     channels = spec.input_shape[-1]
     check_choice("method", method, EVAL_METHODS)
-    check_range("batch_size", batch_size, 1, integer=True)
+    check_range("batch_size", batch_size, 1, MAX_BATCH_SIZE, integer=True)
     mode = _mode(preprocessing, spec)
-    resize = default_resize(size) if resize is None else resize
-    scales = default_scales(size) if scales is None else tuple(scales)
+    resize = default_resize(size) if resize is None else _resize(resize, size)
+    scales = default_scales(size) if scales is None else _scales(scales, size)
     ds, _ = _dataset(source, split, None)
     files = ds.element_spec[0].dtype == tf.string
     ds = ds.map(lambda image, label: (decode(image, channels), label),
@@ -209,6 +216,23 @@ def default_scales(size):
     return tuple(int(round(q * size / 224)) for q in (256, 384, 512))
 
 
+def _read_image(path, channels):
+    contents = tf.io.read_file(path)
+    if channels != 1:
+        return tf.io.decode_image(contents, channels=channels, expand_animations=False)
+
+    # libjpeg converts CMYK (and YCCK) JPEGs to RGB but not to gray: those go through RGB.
+    def cmyk():
+        return tf.equal(tf.io.extract_jpeg_shape(contents)[2], 4)
+
+    is_cmyk = tf.cond(tf.io.is_jpeg(contents), cmyk, lambda: tf.constant(False))
+    return tf.cond(
+        is_cmyk,
+        lambda: tf.image.rgb_to_grayscale(tf.io.decode_jpeg(contents, channels=3)),
+        lambda: tf.io.decode_image(contents, channels=1, expand_animations=False),
+    )
+
+
 def _size(image_size, spec):
     if image_size is None:
         height, width = spec.input_shape[:2]
@@ -217,6 +241,60 @@ def _size(image_size, spec):
         return int(height)
     check_range("image_size", image_size, 1, integer=True)
     return int(image_size)
+
+
+def _is_integer(value):
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, bool) and float(value).is_integer())
+
+
+def _resize(resize, size):
+    """The shorter side to resize to before cropping `size`: an integer >= size."""
+    if not _is_integer(resize) or resize < size:
+        raise ValueError(f"`resize` must be an integer no smaller than the crop size "
+                         f"(image_size) {size}; got {resize!r}")
+    return int(resize)
+
+
+def _scales(scales, size):
+    if isinstance(scales, (str, bytes)) or not hasattr(scales, "__iter__"):
+        raise ValueError(f"`scales` must be a sequence of test scales (integers no smaller "
+                         f"than the crop size {size}); got {scales!r}")
+    scales = tuple(scales)
+    if not scales:
+        raise ValueError(f"`scales` must hold at least one test scale; got {scales!r}")
+    for scale in scales:
+        if not _is_integer(scale) or scale < size:
+            raise ValueError(f"`scales` must be integers no smaller than the crop size "
+                             f"(image_size) {size}; got {scale!r} in {scales!r}")
+    return tuple(int(scale) for scale in scales)
+
+
+def _scale_range(scale_range, policy, size):
+    """VGG's (S_min, S_max) for the "vgg" policy, checked; None for the others, which refuse one."""
+    if policy != "vgg":
+        if scale_range is not None:
+            raise ValueError(f"`scale_range` is used by the 'vgg' policy only; policy {policy!r} "
+                             f"ignores it: pass scale_range=None or policy='vgg' "
+                             f"(got scale_range={scale_range!r})")
+        return None
+    if scale_range is None:
+        return tuple(int(round(s * size / 224)) for s in (256, 512))
+    if (isinstance(scale_range, (str, bytes)) or not hasattr(scale_range, "__len__")
+            or len(scale_range) != 2):
+        raise ValueError(f"`scale_range` must be a pair (S_min, S_max) for policy 'vgg'; "
+                         f"got {scale_range!r}")
+    low, high = scale_range
+    if not (_is_integer(low) and _is_integer(high)) or low < 1 or high < 1:
+        raise ValueError(f"`scale_range` must be two positive integers (S_min, S_max) for "
+                         f"policy 'vgg'; got {scale_range!r}")
+    if low > high:
+        raise ValueError(f"`scale_range` must have S_min <= S_max for policy 'vgg'; "
+                         f"got {scale_range!r}")
+    if low < size:
+        raise ValueError(f"`scale_range` S_min must be no smaller than the crop size "
+                         f"(image_size) {size} for policy 'vgg'; got {scale_range!r}")
+    return int(low), int(high)
 
 
 def _mode(preprocessing, spec):
@@ -255,12 +333,7 @@ def _policy_fn(policy, size, scale_range, pca):
         return lambda image, seed: aug.alexnet_augment(image, seed, crop_size=size,
                                                        resize=default_resize(size), pca=pca)
     if policy == "vgg":
-        if scale_range is None:
-            scale_range = tuple(int(round(s * size / 224)) for s in (256, 512))
-        low, high = scale_range
-        check_range("scale_range", low, size, integer=True)
-        check_range("scale_range", high, low, integer=True)
-        return lambda image, seed: aug.vgg_scale_jitter(image, seed, (low, high), crop_size=size)
+        return lambda image, seed: aug.vgg_scale_jitter(image, seed, scale_range, crop_size=size)
     if policy == "inception":
         return lambda image, seed: aug.inception_augment(image, seed, size=size)
     return lambda image, seed: tf.image.resize(image, [size, size], method="bilinear")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import os
 import pathlib
 import warnings
 
@@ -27,8 +28,13 @@ from kerasnets.data.preprocess import TORCH_MEAN as _TORCH_MEAN
 from kerasnets.data.preprocess import TORCH_STD as _TORCH_STD
 from kerasnets.registry import PREPROCESSING_MODES
 
-__all__ = ["Splits", "digits", "image_folder", "tfds", "batched", "IMAGE_FORMATS"]
+__all__ = ["Splits", "digits", "image_folder", "tfds", "batched", "IMAGE_FORMATS",
+           "MAX_BATCH_SIZE"]
 
+# The largest batch the pipelines accept: 65,536 images, the largest batch of
+# published ImageNet training (Ying et al., 2018, on a TPU pod). A larger value
+# is a mistake (a data set size, a byte count) rather than a batch.
+MAX_BATCH_SIZE = 65536
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +47,8 @@ class Splits:
     class_names: tuple[str, ...]
     num_classes: int
     image_shape: tuple[int | None, int | None, int]
-    # Files of the source that were skipped as empty, not images, corrupt or truncated.
+    # Files of the source that were skipped as empty, not images, corrupt or truncated,
+    # unreadable, dangling symlinks or not valid UTF-8 by name (and unreadable folders).
     skipped: int = 0
 
     @property
@@ -110,11 +117,14 @@ def image_folder(path, validation_fraction=0.2, test_fraction=0.0, seed=0, verif
     (tf.string, int32) that the pipelines decode; `image_shape` is
     `(None, None, 3)`.
 
-    Files that are empty, not JPEG/PNG/BMP/GIF by their first bytes, or (with
+    Files that are empty, not JPEG/PNG/BMP/GIF by their first bytes,
+    unreadable, dangling symlinks, named by bytes that are not UTF-8, or (with
     `verify`, which decodes every file once, in parallel) corrupt or truncated
-    are skipped with one warning that counts them; `Splits.skipped` holds the
-    count. A missing or empty folder, or one without class sub-folders or
-    without a single readable image, raises `ValueError`.
+    are skipped, as are folders that cannot be listed (each counts as one),
+    with one warning that counts them by reason and names them (their paths
+    relative to `path`, the first 20); `Splits.skipped` holds the count. A
+    missing or empty folder, or one without class sub-folders or without a
+    single readable image, raises `ValueError`.
     """
     check_range("validation_fraction", validation_fraction, 0, 1, high_inclusive=False)
     check_range("test_fraction", test_fraction, 0, 1, high_inclusive=False)
@@ -132,27 +142,28 @@ def image_folder(path, validation_fraction=0.2, test_fraction=0.0, seed=0, verif
         )
     files, labels = [], []
     skipped = collections.Counter()
+    named = []
     for label, name in enumerate(class_names):
-        for file in sorted((root / name).rglob("*")):
-            if not file.is_file() or file.name.startswith("."):
-                continue
-            reason = _unreadable(file)
+        for file, reason in _class_files(root / name):
+            reason = reason or _unreadable(file)
             if reason:
                 skipped[reason] += 1
+                named.append(file)
             else:
                 files.append(str(file))
                 labels.append(label)
     if verify and files:
-        good = _decodable(files)
+        good = set(_decodable(files))
         skipped["corrupt or truncated"] += len(files) - len(good)
-        files = [files[i] for i in good]
-        labels = [labels[i] for i in good]
+        named += [pathlib.Path(files[i]) for i in range(len(files)) if i not in good]
+        files = [files[i] for i in sorted(good)]
+        labels = [labels[i] for i in sorted(good)]
     total_skipped = sum(skipped.values())
     if total_skipped:
         reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(skipped.items()) if count)
         warnings.warn(
             f"image_folder: skipped {total_skipped} of {total_skipped + len(files)} files "
-            f"in {str(path)!r} ({reasons})",
+            f"in {str(path)!r} ({reasons}): {_names(named, root)}",
             stacklevel=2,
         )
     if not files:
@@ -200,7 +211,7 @@ def batched(ds, batch_size, shuffle=False, seed=None, augment=None):
     layer, say), is applied to every batch after the cache, so it draws anew
     every epoch.
     """
-    check_range("batch_size", batch_size, 1, integer=True)
+    check_range("batch_size", batch_size, 1, MAX_BATCH_SIZE, integer=True)
     if augment is not None and not callable(augment):
         raise ValueError(f"`augment` must be None or a callable on a batch of images; got {augment!r}")
     ds = ds.cache()
@@ -215,10 +226,87 @@ def batched(ds, batch_size, shuffle=False, seed=None, augment=None):
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+# Skipped files named in image_folder's warning; the rest are counted only.
+_MAX_NAMED = 20
+
+
+def _class_files(folder):
+    """(path, reason) of every entry under a class folder, sorted by path, as `rglob` finds them.
+
+    Hidden files are left out and symbolic links to folders not followed (as
+    `rglob` does). `reason` says why an entry cannot be read ("unreadable
+    folder", "dangling symlink", "name not UTF-8"), or is None for a file to
+    look at.
+    """
+    found = []
+
+    def walk(directory):
+        try:
+            with os.scandir(directory) as scan:
+                entries = list(scan)
+        except OSError:
+            found.append((pathlib.Path(directory), "unreadable folder"))
+            return
+        for entry in entries:
+            path = pathlib.Path(entry.path)
+            if _is_dir(entry):
+                walk(entry.path)
+            elif entry.name.startswith("."):
+                continue
+            elif not _valid_utf8(entry.path):
+                found.append((path, "name not UTF-8"))
+            elif _is_file(entry):
+                found.append((path, None))
+            elif entry.is_symlink() and not os.path.exists(entry.path):
+                found.append((path, "dangling symlink"))
+
+    walk(os.fspath(folder))
+    return sorted(found, key=lambda item: item[0])
+
+
+def _is_dir(entry):
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _is_file(entry):
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
+def _valid_utf8(path):
+    # Undecodable bytes of a file name come back from the OS as lone surrogates.
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _names(paths, root):
+    """The first skipped paths, relative to `root`, as reprs (undecodable bytes show as \\udcXX)."""
+    names = []
+    for path in sorted(paths)[:_MAX_NAMED]:
+        try:
+            path = path.relative_to(root)
+        except ValueError:
+            pass
+        names.append(repr(path.as_posix()))
+    more = len(paths) - len(names)
+    return ", ".join(names) + (f" and {more} more" if more > 0 else "")
+
+
 def _unreadable(file):
-    """Why a file cannot be an image ("empty", "not an image"), or None if it may be one."""
-    with open(file, "rb") as handle:
-        head = handle.read(8)
+    """Why a file cannot be an image ("empty", "not an image", "unreadable"), or None."""
+    try:
+        with open(file, "rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        return "unreadable"
     if not head:
         return "empty"
     if not any(head.startswith(magic) for magics in IMAGE_FORMATS.values() for magic in magics):
