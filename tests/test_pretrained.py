@@ -114,6 +114,27 @@ def test_a_cached_file_with_the_wrong_hash_is_fetched_again(cache, monkeypatch):
         kerasnets.build("vgg16", weights="imagenet", include_top=False, input_shape=(32, 32, 3))
 
 
+def test_a_broken_cached_file_without_a_hash_is_fetched_again(cache, monkeypatch):
+    # MobileNet's files have no published hash: an interrupted download (a cut HDF5
+    # file) is found by opening it, removed and fetched again, not handed to h5py.
+    key = "mobilenet_v1_0.25_128"
+    entry = pretrained.PUBLISHED[key].top
+    url = "http://127.0.0.1:9/mobilenet_2_5_128_tf.h5"
+    monkeypatch.setitem(pretrained.PUBLISHED, key, pretrained.PublishedWeights(
+        pretrained.WeightsFile(entry.filename, url, None), pretrained.PUBLISHED[key].notop))
+    with h5py.File(cache / "whole.h5", "w") as f:
+        f.create_dataset("kernel", data=np.zeros((64, 64), np.float32))
+    whole = (cache / "whole.h5").read_bytes()
+    (cache / "whole.h5").unlink()
+    (cache / entry.filename).write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(pretrained.WeightsDownloadError, match=r"http://127\.0\.0\.1:9/mobilenet"):
+        pretrained.fetch(key, include_top=True)
+    assert list(cache.iterdir()) == []
+    # A complete file is used as it is, without a download.
+    (cache / entry.filename).write_bytes(whole)
+    assert pretrained.fetch(key, include_top=True) == str(cache / entry.filename)
+
+
 @pytest.mark.parametrize("name, kwargs, key, include_top", [
     ("xception", {}, "xception", True),
     ("xception", {"include_top": False}, "xception", False),

@@ -5,7 +5,9 @@ The view functions take one float image (height, width, channels) and run in
 `predict_*` helpers average a model's outputs over the views of each image and
 return `(scores, labels)`; the `evaluate_*` helpers return
 `{"top1": ..., "top5": ...}`. Models are called with `predict_on_batch` on
-NumPy arrays, so any Keras backend works.
+NumPy arrays, so any Keras backend works. A `Splits` source must have as many
+classes as the model scores, and the square views need a square model (or one
+of any input size): both are ValueErrors before any image is read.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasnets.data.augment import resize_shorter_side
+from kerasnets.data.sources import Splits
 
 __all__ = [
     "center_crop",
@@ -102,10 +105,43 @@ def _class_scores(model, images):
 
 
 def _image_size(model, image_size):
+    """The crop size: `image_size`, else the model's input size (None for any size).
+
+    The crops are square; a model of another fixed input shape is refused
+    here rather than failing on the first batch.
+    """
     if image_size is not None:
         return image_size
     shape = model.input_shape
-    return shape[1] if len(shape) == 4 and shape[1] is not None else None
+    if len(shape) != 4:
+        return None
+    height, width = shape[1:3]
+    if height is not None and width is not None and height != width:
+        raise ValueError(
+            f"model {model.name!r} takes {height}x{width} (height x width) images, but the "
+            "centre, ten-crop and multi-scale views are square crops: build it with a square "
+            "input shape, or evaluate a form of it that takes any input size on whole images "
+            "(`evaluate_dense`)"
+        )
+    return height if height is not None else width
+
+
+def _check_classes(model, source):
+    """Raises ValueError when a Splits source has another number of classes than the model scores."""
+    if not isinstance(source, Splits):
+        return
+    shape = model.output_shape
+    shape = shape[0] if isinstance(shape, list) else shape
+    if shape[-1] != source.num_classes:
+        raise ValueError(
+            f"model {model.name!r} scores {shape[-1]} classes, but the source has "
+            f"{source.num_classes}: evaluate it on the classes it was trained for"
+        )
+
+
+def _no_images(source, split):
+    where = f" in its {split!r} split" if isinstance(source, Splits) else ""
+    return ValueError(f"`source` has no images to evaluate{where}")
 
 
 def predict(model, model_name, source, method="center", batch_size=32, **kwargs):
@@ -117,6 +153,7 @@ def predict(model, model_name, source, method="center", batch_size=32, **kwargs)
     """
     from kerasnets.data.pipeline import eval_pipeline
 
+    _check_classes(model, source)
     kwargs["image_size"] = _image_size(model, kwargs.get("image_size"))
     ds = eval_pipeline(model_name, source, batch_size, method=method, **kwargs)
     all_scores, all_labels = [], []
@@ -130,7 +167,7 @@ def predict(model, model_name, source, method="center", batch_size=32, **kwargs)
         all_scores.append(scores)
         all_labels.append(labels)
     if not all_scores:
-        raise ValueError("`source` has no images to evaluate")
+        raise _no_images(source, kwargs.get("split", "validation"))
     return np.concatenate(all_scores), np.concatenate(all_labels)
 
 
@@ -175,6 +212,7 @@ def predict_dense(model, model_name, source, scales=None, flip=True, split="vali
     spec = get_spec(model_name)
     channels = spec.input_shape[-1]
     mode = _mode(preprocessing, spec)
+    _check_classes(model, source)
     if scales is None:
         scales = (default_resize(spec.input_shape[0]),)
     ds, _ = _dataset(source, split, None)
@@ -195,7 +233,7 @@ def predict_dense(model, model_name, source, scales=None, flip=True, split="vali
         all_scores.append(scores)
         all_labels.append(label)
     if not all_scores:
-        raise ValueError("`source` has no images to evaluate")
+        raise _no_images(source, split)
     return np.stack(all_scores), np.array(all_labels)
 
 

@@ -12,6 +12,8 @@ import contextlib
 import os
 import sys
 import warnings
+import zipfile
+import zlib
 
 import keras
 from keras import layers
@@ -82,6 +84,54 @@ def check_weights(weights) -> None:
             f"weights file (.weights.h5, .h5 or .keras); no file at {weights!r}. "
             "Pretrained weights cannot be downloaded by name for this model."
         )
+    check_weights_file(weights)
+
+
+# The members a .keras archive keeps its weights in (keras.src.saving.saving_lib).
+KERAS_ARCHIVE_WEIGHTS = ("model.weights.h5", "model.weights.npz")
+
+
+def check_weights_file(path, kind="weights file") -> None:
+    """Raises ValueError unless `path` opens as its extension says: .keras a zip archive, .h5 HDF5.
+
+    A truncated file (an interrupted download or copy) or another format under
+    a Keras name would otherwise fail deep inside Keras or h5py with
+    `zipfile.BadZipFile` or `OSError`; the error names the file instead. Other
+    extensions are left to Keras. A file that cannot be read at all (no
+    permission) raises the OSError of opening it. `kind` words the message
+    ("weights file", "model file").
+    """
+    path = os.fspath(path)
+    with open(path, "rb"):
+        pass
+    lower = path.lower()
+    if lower.endswith(".keras"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = set(archive.namelist())
+        except (zipfile.BadZipFile, EOFError) as err:
+            raise _invalid_file(path, kind, "a .keras file is a zip archive and this one "
+                                            f"cannot be read as one ({err})") from None
+        if not names & set(KERAS_ARCHIVE_WEIGHTS):
+            raise _invalid_file(path, kind, f"the zip archive holds no "
+                                            f"{' or '.join(KERAS_ARCHIVE_WEIGHTS)}")
+    elif lower.endswith((".h5", ".hdf5")):
+        import h5py
+
+        suffix = ".weights.h5" if lower.endswith(".weights.h5") else os.path.splitext(lower)[1]
+        try:
+            with h5py.File(path, "r"):
+                pass
+        except OSError as err:
+            raise _invalid_file(path, kind, f"a {suffix} file is HDF5 and this one cannot be "
+                                            f"opened as HDF5 ({err})") from None
+
+
+def _invalid_file(path, kind, reason):
+    return ValueError(
+        f"{path!r} is not a valid, complete Keras {kind}: {reason}. It may be truncated "
+        "(an interrupted download or copy) or not a Keras file at all."
+    )
 
 
 def _image_shape(default_shape, data_format):
@@ -220,18 +270,27 @@ def finish_model(inputs, outputs, *, input_tensor, weights, name):
 
 
 def load_weights(model, path) -> None:
-    """Loads a weights file, turning a mismatch into an error that says what to check."""
+    """Loads a weights file, turning a mismatch into an error that says what to check.
+
+    A file that is not what its extension says (see `check_weights_file`),
+    or whose contents turn out corrupt while loading, raises ValueError naming it.
+    """
+    path = os.fspath(path)
+    check_weights_file(path)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            model.load_weights(os.fspath(path))
+            model.load_weights(path)
     except (ValueError, KeyError) as err:
         raise ValueError(
-            f"the weights file {os.fspath(path)!r} does not fit the model {model.name!r} "
+            f"the weights file {path!r} does not fit the model {model.name!r} "
             f"built with input shape {tuple(model.input_shape)[1:]} and output shape "
             f"{model.output_shape}: check `include_top`, `classes` and the variant "
             f"arguments it was saved with. ({err})"
         ) from err
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
+        # Opened, but corrupt inside (a bad CRC, an unreadable HDF5 chunk).
+        raise _invalid_file(path, "weights file", f"reading it failed ({err})") from err
     for warning in caught:
         warnings.warn_explicit(warning.message, warning.category, warning.filename,
                               warning.lineno)

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import keras
 
+from kerasnets.models.common import check_weights_file
+
 BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 CACHE_DIR_ENV = "KERASNETS_CACHE_DIR"
 CACHE_SUBDIR = "models"
@@ -172,12 +174,20 @@ def fetch(key: str, *, include_top: bool) -> str:
     """Downloads (once) and returns the local path of `key`'s published weights file.
 
     A file already in the cache is used when its hash matches; one whose
-    hash does not match is fetched again. If the download fails the error
+    hash does not match is fetched again, and so is one without a published
+    hash (MobileNet's) that is not a complete HDF5 file (an interrupted
+    download, see `common.check_weights_file`). If the download fails the error
     names the URL and the cache folder, so the file can be placed there by
     hand (on a machine without network access, for example).
     """
     entry = weights_file(key, include_top=include_top)
     folder = cache_folder()
+    cached = os.path.join(folder, entry.filename)
+    if entry.file_hash is None and os.path.isfile(cached):
+        try:
+            check_weights_file(cached)
+        except ValueError:
+            os.remove(cached)
     try:
         return keras.utils.get_file(
             entry.filename,
