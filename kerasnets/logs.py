@@ -27,7 +27,10 @@ NOISE = re.compile(
     r"("
     r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|I\d{4} [\d:.]+ +\d+ \S+:\d+\] "          # absl/TSL INFO lines (oneDNN, cpu features)
-    r"|W\d{4} [\d:.]+ +\d+ \S+:\d+\] Ignored (output_format|drop_control_dependency)"
+    r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate "
+    r"compiler flags\."                          # the second line of cpu_feature_guard's
+    r"|W\d{4} [\d:.]+ +\d+ \S+:\d+\] (Ignored (output_format|drop_control_dependency)"
+    r"|Skipping runtime version metadata in the model)"
     r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\."
     r"|INFO: Initialized TensorFlow Lite runtime\."
     r"|fully_quantize: \d+, inference_type: \d+, input_inference_type: \w+, "

@@ -3,7 +3,13 @@
 A family module registers each variant with :func:`register_model`; the rest of
 the package (data pipelines, recipes, exporters, the CLI) reads the metadata
 here instead of hard-coding per-model facts such as the input size or the
-preprocessing.
+preprocessing. `import kerasnets` imports every family module, so the registry
+is full as soon as the package is imported.
+
+:func:`index` is the registry as plain JSON data; a copy of it ships as
+``kerasnets/registry_index.json`` for the console script's fast path
+(``kerasnets --help``, ``--version`` and ``list`` answer without importing
+Keras; see ``kerasnets/cli.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ __all__ = [
     "build",
     "list_models",
     "model_info",
+    "index",
 ]
 
 
@@ -71,6 +78,7 @@ class ModelSpec:
     def build(self, /, **kwargs):
         merged = dict(self.defaults)
         merged.update(kwargs)
+        _check_input_tensor(merged.get("input_tensor"))
         return self.builder(**merged)
 
     def info(self) -> dict:
@@ -94,6 +102,21 @@ class ModelSpec:
             "defaults": dict(self.defaults),
             "alias_of": self.alias_of,
         }
+
+
+def _check_input_tensor(value) -> None:
+    """`input_tensor` is None or a symbolic Keras tensor (what keras.applications accepts)."""
+    if value is None:
+        return
+    import keras
+
+    if not keras.utils.is_keras_tensor(value):
+        text = repr(value)
+        text = text if len(text) <= 60 else text[:57] + "..."
+        raise ValueError(
+            "`input_tensor` must be None or a Keras tensor (`keras.Input(...)` or a layer's "
+            f"output); got {type(value).__name__} {text}"
+        )
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -161,16 +184,19 @@ def register_model(
     return decorator
 
 
-def register_alias(alias: str, target: str, *, params: int | None = None, **overrides) -> None:
+def register_alias(alias: str, target: str, *, params: int | None = None,
+                   description: str | None = None, **overrides) -> None:
     """Registers `alias` as `target` with some builder arguments fixed.
 
     With no overrides the alias resolves to the target itself; with overrides
     it becomes a preset with its own metadata: `params` is its parameter count
-    (the target's when not given), and an `input_shape` override its default
-    input. Presets are left out of `list_models` unless `include_aliases=True`.
+    (the target's when not given), `description` its own line (its
+    multiply-adds and size, say; the target's when not given), and an
+    `input_shape` override its default input. Presets are left out of
+    `list_models` unless `include_aliases=True`.
     """
-    if params is not None and not overrides:
-        raise ValueError("`params` is the parameter count of a preset; give its overrides too")
+    if (params is not None or description is not None) and not overrides:
+        raise ValueError("`params` and `description` describe a preset; give its overrides too")
     spec = get_spec(target)
     if not overrides:
         _check_new_name(alias)
@@ -181,7 +207,9 @@ def register_alias(alias: str, target: str, *, params: int | None = None, **over
     defaults.update(overrides)
     _REGISTRY[alias] = dataclasses.replace(
         spec, name=alias, aliases=(), defaults=defaults, alias_of=spec.name,
-        params=spec.params if params is None else int(params), **_shape_overrides(overrides)
+        params=spec.params if params is None else int(params),
+        description=spec.description if description is None else description,
+        **_shape_overrides(overrides)
     )
 
 
@@ -190,14 +218,8 @@ def _shape_overrides(overrides: dict) -> dict:
     return {"input_shape": tuple(shape)} if shape is not None else {}
 
 
-def _ensure_loaded() -> None:
-    # Importing the model modules runs their registrations.
-    from kerasnets import models  # noqa: F401
-
-
 def get_spec(name: str) -> ModelSpec:
     """The :class:`ModelSpec` of a registered name or alias."""
-    _ensure_loaded()
     if not isinstance(name, str):
         raise TypeError(f"model name must be a string; got {type(name).__name__}")
     key = name.strip().lower()
@@ -231,7 +253,10 @@ def list_models(pattern: str | None = None, family: str | None = None,
     Presets registered with `register_alias` (`mobilenet_v1_0.25_128`, ...) are
     listed only with `include_aliases=True`.
     """
-    _ensure_loaded()
+    for argument, value in (("pattern", pattern), ("family", family)):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"`{argument}` must be a string or None; got "
+                            f"{type(value).__name__} {value!r}")
     names = sorted(n for n, s in _REGISTRY.items() if include_aliases or s.alias_of is None)
     if pattern is not None:
         pattern = pattern.lower()
@@ -247,5 +272,28 @@ def model_info(name: str) -> dict:
 
 
 def families() -> tuple[str, ...]:
-    _ensure_loaded()
     return tuple(sorted({s.family for s in _REGISTRY.values()}))
+
+
+def index() -> list[dict]:
+    """The registry as JSON data, one entry per registered name, sorted by name.
+
+    Presets are included (`alias_of` names the model a preset fixes arguments
+    of; `kerasnets list` hides them unless asked), each entry with the plain
+    aliases that resolve to it. The console script's static index holds this.
+    """
+    aliases: dict[str, list[str]] = {}
+    for alias, target in _ALIASES.items():
+        aliases.setdefault(target, []).append(alias)
+    return [
+        {
+            "name": name,
+            "family": spec.family,
+            "input_shape": list(spec.input_shape),
+            "params": spec.params,
+            "description": spec.description,
+            "aliases": sorted(aliases.get(name, ())),
+            "alias_of": spec.alias_of,
+        }
+        for name, spec in sorted(_REGISTRY.items())
+    ]

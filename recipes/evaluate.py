@@ -122,7 +122,9 @@ def main(argv=None):
         import kerasnets
     import keras
 
-    import kerasnets.training  # noqa: F401  (registers the optimizers and losses of .keras files)
+    from kerasnets.logs import one_line_warnings
+
+    one_line_warnings()
     from kerasnets import data as kd
     from kerasnets.models.common import check_weights_file, load_weights
     from kerasnets.training.callbacks import _write_atomically

@@ -1,9 +1,12 @@
 """`kerasnets export`: SavedModel and TFLite from a registered name or a .keras file."""
 
 import json
+import os
 import pathlib
+import stat
 
 import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -17,9 +20,16 @@ def test_saved_model_under_savedmodels_by_default_and_never_overwritten(tmp_path
     monkeypatch.chdir(tmp_path)
     assert main(["export", "lenet5", "--format", "saved_model"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("wrote SavedModel savedmodels/lenet5 (")
-    assert out[1].startswith("verified on 8 inputs: max |difference| ")
+    # A registered name has random weights: said first, and recorded in the metadata.
+    assert out[0].startswith("weights: random (lenet5 built from the registry, untrained)")
+    assert out[1].startswith("wrote SavedModel savedmodels/lenet5 (")
+    assert out[1].endswith("with metadata.json in it")
+    assert out[2].startswith("verified on 8 inputs: max |difference| ")
     assert sorted(p.name for p in (tmp_path / "savedmodels").iterdir()) == ["lenet5"]
+    meta = json.loads((tmp_path / "savedmodels" / "lenet5" / "metadata.json").read_text())
+    assert meta["weights"]["random"] is True
+    assert "without trained weights" in meta["weights"]["source"]
+    assert meta["preprocessing"]["mode"] == "unit" and meta["labels"] is None
     loaded = tf.saved_model.load(str(tmp_path / "savedmodels" / "lenet5"))
     assert "serving_default" in loaded.signatures
     stamp = (tmp_path / "savedmodels" / "lenet5" / "saved_model.pb").stat().st_mtime_ns
@@ -76,3 +86,89 @@ def test_format_is_required(capsys):
         main(["export", "lenet5"])
     assert info.value.code == 2
     assert "--format" in capsys.readouterr().err
+
+
+def training_run(folder, data, classes=3):
+    """A .keras file laid out as recipes/train.py leaves it: config.yaml and labels beside."""
+    keras.utils.set_random_seed(0)
+    folder.mkdir()
+    source = save_keras(kerasnets.build("lenet5", classes=classes), folder / "net.keras")
+    (folder / "net.training").mkdir()
+    (folder / "net.training" / "config.yaml").write_text(f"model: lenet5\ndata: {data}\n")
+    (folder / "net.labels.txt").write_text("".join(f"class {i}\n" for i in range(classes)))
+    return source
+
+
+def test_a_trained_keras_file_keeps_its_recorded_class_names(tmp_path, capfd):
+    source = training_run(tmp_path / "run", "folder:/photos")
+    out = tmp_path / "exports"
+    assert main(["export", source, "--format", "tflite", "--out", str(out)]) == 0
+    printed = capfd.readouterr()
+    assert f"class names: 3 from {tmp_path / 'run' / 'net.labels.txt'}" in printed.out
+    assert "weights: random" not in printed.out
+    assert (out / "net.labels.txt").read_text() == "class 0\nclass 1\nclass 2\n"
+    meta = json.loads((out / "net.metadata.json").read_text())
+    assert meta["labels"] == "net.labels.txt" and meta["weights"]["random"] is False
+    assert "trained on folder:/photos" in meta["weights"]["source"]
+    # The converter's and LiteRT's native notices do not reach the user.
+    for noise in ("XNNPACK", "absl::InitializeLog", "oneDNN", "I0000"):
+        assert noise not in printed.err, printed.err
+
+
+def test_int8_of_a_model_trained_on_other_data_needs_calibration(tmp_path, capsys):
+    source = training_run(tmp_path / "run", "tfds:cifar10")
+    out = tmp_path / "exports"
+    assert main(["export", source, "--format", "tflite", "--quantize", "int8",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--calibration is required" in err
+    assert "trained on tfds:cifar10" in err and "config.yaml" in err
+    assert not out.exists()  # refused before any work
+
+    images = np.random.default_rng(0).uniform(0, 1, (12, 32, 32, 1)).astype("float32")
+    np.save(tmp_path / "calibration.npy", images)
+    assert main(["export", source, "--format", "tflite", "--quantize", "int8", "--out",
+                 str(out), "--calibration", str(tmp_path / "calibration.npy")]) == 0
+    printed = capsys.readouterr().out
+    assert f"int8 calibration: 12 images of {tmp_path / 'calibration.npy'} (--calibration)" \
+        in printed
+    meta = json.loads((out / "net_int8.metadata.json").read_text())
+    assert meta["calibration"] == {"source": f"{tmp_path / 'calibration.npy'} (--calibration)",
+                                   "images": 12}
+
+
+def test_int8_calibration_states_its_source(tmp_path, capsys):
+    # Trained on the digits: they calibrate it by default, and the metadata says so.
+    source = training_run(tmp_path / "run", "digits", classes=10)
+    out = tmp_path / "exports"
+    assert main(["export", source, "--format", "tflite", "--quantize", "int8",
+                 "--out", str(out)]) == 0
+    meta = json.loads((out / "net_int8.metadata.json").read_text())
+    assert meta["calibration"]["images"] == 200
+    assert meta["calibration"]["source"].startswith("the training split of scikit-learn's")
+    assert "the model's training data, recorded in" in meta["calibration"]["source"]
+    # A registered name: the digits are its default, said as such.
+    assert main(["export", "lenet5", "--format", "tflite", "--quantize", "int8",
+                 "--out", str(out)]) == 0
+    meta = json.loads((out / "lenet5_int8.metadata.json").read_text())
+    assert meta["calibration"]["source"].endswith("the default for a registered network")
+    assert meta["weights"]["random"] is True
+    capsys.readouterr()
+
+
+def test_exports_get_the_users_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        assert main(["export", "lenet5", "--format", "saved_model", "--out", str(tmp_path)]) == 0
+        assert main(["export", "lenet5", "--format", "tflite", "--out", str(tmp_path)]) == 0
+    finally:
+        os.umask(old)
+    folder = tmp_path / "lenet5"
+    modes = {str(p.relative_to(tmp_path)): stat.S_IMODE(p.stat().st_mode)
+             for p in [folder, *folder.rglob("*")]}
+    assert modes[str(folder.relative_to(tmp_path))] == 0o750
+    assert modes["lenet5/variables"] == 0o750  # TensorFlow makes it 0o755 whatever the umask
+    assert modes["lenet5/saved_model.pb"] == 0o640
+    assert set(modes.values()) == {0o750, 0o640}, modes
+    for name in ("lenet5.tflite", "lenet5.metadata.json"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o640, name

@@ -141,6 +141,31 @@ def test_int8_needs_a_representative_dataset(lenet, tmp_path):
     assert names(tmp_path) == []
 
 
+def bad_images(index, change):
+    images = np.random.default_rng(0).uniform(0, 1, (6, 32, 32, 1)).astype("float32")
+    images = list(images)
+    images[index] = change(images[index])
+    return images
+
+
+@pytest.mark.parametrize("images, message", [
+    (bad_images(3, lambda x: np.where(x > 0.5, np.nan, x)),
+     r"`representative_data` image 3 has \d+ values that are NaN or infinite"),
+    (bad_images(1, lambda x: x * 255),
+     r"`representative_data` image 1 has values in \[.*\], outside the range \[0, 1\] that "
+     r"the 'unit' preprocessing gives"),
+    (bad_images(4, lambda x: x[:16]),
+     r"`representative_data` image 4 has shape \(16, 32, 1\); the model takes \(32, 32, 1\)"),
+    (bad_images(2, lambda x: x.astype(str)),
+     r"`representative_data` image 2 has dtype <U\d+; the images must be real numbers"),
+])
+def test_every_representative_image_is_checked(lenet, tmp_path, images, message):
+    with pytest.raises(ValueError, match=message):
+        export_tflite(lenet, tmp_path / "x.tflite", quantize="int8", representative_data=images,
+                      preprocessing="unit")
+    assert names(tmp_path) == []
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"quantize": "int4"}, "`quantize` must be one of float32, float16, dynamic, int8"),
     ({"io_dtype": "int16"}, "`io_dtype` must be one of int8, uint8, float32"),

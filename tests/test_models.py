@@ -21,6 +21,22 @@ def test_list_models_globs_and_families():
     assert kerasnets.list_models("lenet*") == ["lenet5", "lenet5_paper"]
 
 
+def test_list_models_refuses_a_pattern_or_family_that_is_not_a_string():
+    with pytest.raises(TypeError, match=r"`pattern` must be a string or None; got int 5"):
+        kerasnets.list_models(pattern=5)
+    with pytest.raises(TypeError, match=r"`family` must be a string or None; got list"):
+        kerasnets.list_models(family=["vgg"])
+
+
+@pytest.mark.parametrize("value, shown", [("x", "str 'x'"),
+                                          (np.zeros((1, 32, 32, 1)), "ndarray array")])
+def test_build_refuses_an_input_tensor_that_is_not_a_keras_tensor(value, shown):
+    with pytest.raises(ValueError, match=r"`input_tensor` must be None or a Keras tensor "
+                                         r"\(`keras.Input\(...\)` or a layer's output\); got "
+                                         + shown):
+        kerasnets.build("lenet5", input_tensor=value)
+
+
 def test_unknown_name_names_the_closest():
     with pytest.raises(ValueError, match=r"Unknown model name 'vgg17'.*vgg16"):
         kerasnets.build("vgg17")

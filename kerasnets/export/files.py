@@ -4,6 +4,10 @@ Everything is written first into a temporary folder next to the destination
 (same file system, so the final moves are renames) and moved into place at the
 end. An existing destination is replaced only with `overwrite=True`; otherwise
 `FileExistsError` names it before anything is written.
+
+What is published gets the modes the user's umask gives a new file or folder
+(0o666 or 0o777 less the umask): the temporary folder is private (0o700), and
+TensorFlow makes a SavedModel's sub-folders 0o755 whatever the umask says.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ def staging_folder(target):
 def publish_folder(staged, target, overwrite):
     """Moves the folder `staged` to `target` with one rename (the old one set aside first)."""
     parent = os.path.dirname(os.path.abspath(target))
-    os.chmod(staged, _folder_mode())
+    _chmod_tree(staged)
     if not os.path.lexists(target):
         try:
             # rename() would silently replace an empty folder that appeared meanwhile;
@@ -112,6 +116,17 @@ def folder_size(path):
     for root, _, names in os.walk(path):
         total += sum(os.path.getsize(os.path.join(root, n)) for n in names)
     return total
+
+
+def _chmod_tree(folder):
+    """Gives `folder` and everything under it the modes of new files and folders."""
+    file_mode, folder_mode = _file_mode(), _folder_mode()
+    os.chmod(folder, folder_mode)
+    for root, folders, names in os.walk(folder):
+        for name, mode in [(n, folder_mode) for n in folders] + [(n, file_mode) for n in names]:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, mode)
 
 
 def _umask():

@@ -1,16 +1,20 @@
-"""What a mobile app must know to feed an exported model: preprocessing in numbers.
+"""What an app must know to feed an exported model: preprocessing in numbers, and more.
 
 The registry names a preprocessing mode per network (`ModelSpec.preprocessing`);
 here each mode becomes the per-channel `mean` and `std` that map a camera pixel
 `p` in [0, 255] to the model's input, `x = (p - mean) / std`, in the channel
-order given, as TFLite metadata's NormalizationOptions state it.
+order given, as TFLite metadata's NormalizationOptions state it. The other
+facts every export's `metadata.json` holds are made here too: where the
+weights come from (`weights_info`: random ones are said to be random), the
+class names checked against the model, the versions that wrote it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["preprocessing_info", "random_inputs", "model_preprocessing"]
+__all__ = ["preprocessing_info", "random_inputs", "model_preprocessing", "weights_info",
+           "check_class_names", "producer", "value_range"]
 
 _IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
 _TORCH_MEAN = (0.485, 0.456, 0.406)
@@ -54,6 +58,51 @@ def preprocessing_info(mode, channels=3):
         "std": std,
         "formula": "input = (pixel - mean) / std, per channel, in channel_order",
     }
+
+
+def value_range(mode):
+    """(low, high) of the inputs that `mode` makes from pixels in [0, 255]; None if unknown."""
+    if mode is None:
+        return None
+    info = preprocessing_info(mode, 3)
+    mean, std = np.float64(info["mean"]), np.float64(info["std"])
+    return float(np.min((0.0 - mean) / std)), float(np.max((255.0 - mean) / std))
+
+
+def weights_info(random, source):
+    """The `weights` entry of an export's metadata: `random` (True: untrained) and `source`."""
+    return {"random": bool(random), "source": str(source)}
+
+
+def check_class_names(model, class_names):
+    """`class_names` as a list of strings, one per class of `model`'s (first) output."""
+    if class_names is None:
+        return None
+    if isinstance(class_names, (str, bytes)):
+        raise ValueError("`class_names` must be a list of names, one per class; got a string")
+    names = [str(c) for c in class_names]
+    if any("\n" in c or "\r" in c for c in names):
+        raise ValueError("class names must not contain line breaks")
+    classes = model.outputs[0].shape[-1]
+    if classes is not None and len(names) != classes:
+        raise ValueError(f"{len(names)} class names for a model with {classes} output classes")
+    return names
+
+
+def producer():
+    """The versions that wrote an export."""
+    import keras
+
+    import kerasnets
+
+    versions = {"kerasnets": kerasnets.__version__, "keras": keras.__version__}
+    try:
+        import tensorflow as tf
+
+        versions["tensorflow"] = tf.__version__
+    except ImportError:
+        versions["tensorflow"] = None
+    return versions
 
 
 def model_preprocessing(model):

@@ -18,6 +18,12 @@ Unless `verify=False`, the converted model is run with the LiteRT interpreter
 (`ai-edge-litert`) before anything is written: float32 must agree with Keras to
 1e-4 or :class:`VerificationError` is raised; for the quantized types the
 largest difference and the top-1 agreement on the sample inputs are recorded.
+
+Every representative (calibration) image is checked before the conversion:
+its shape must be the model's input shape, its values real numbers, finite,
+and within the range the preprocessing gives (when it is known); a bad one
+is a `ValueError` naming `representative_data` and the image's index. The
+metadata states where the calibration images came from and how many were used.
 """
 
 from __future__ import annotations
@@ -31,7 +37,15 @@ import tempfile
 import numpy as np
 
 from kerasnets.export import files
-from kerasnets.export.metadata import model_preprocessing, preprocessing_info, random_inputs
+from kerasnets.export.metadata import (
+    check_class_names,
+    model_preprocessing,
+    preprocessing_info,
+    producer,
+    random_inputs,
+    value_range,
+)
+from kerasnets.logs import native_logs_filtered
 
 __all__ = [
     "QUANTIZATIONS",
@@ -104,11 +118,14 @@ def _input_shape(model):
     return shape
 
 
-def calibration_images(data, limit=DEFAULT_CALIBRATION_SAMPLES):
+def calibration_images(data, limit=DEFAULT_CALIBRATION_SAMPLES, shape=None, preprocessing=None):
     """The first `limit` images of `data`, one by one, as float32 arrays of shape (H, W, C).
 
     `data` is an array of images (N, H, W, C), a `tf.data.Dataset` of images or of
-    (image, label) pairs, batched or not, or any iterable of those.
+    (image, label) pairs, batched or not, or any iterable of those. Each image
+    is checked: real numbers, finite, of `shape` (H, W, C) when given, and
+    within the range the `preprocessing` mode gives (when given); a bad one
+    raises `ValueError` naming `representative_data` and its index.
     """
     if data is None:
         return
@@ -116,24 +133,56 @@ def calibration_images(data, limit=DEFAULT_CALIBRATION_SAMPLES):
         data = data.as_numpy_iterator()
     elif isinstance(data, np.ndarray):
         data = iter(data[:limit])
+    bounds = value_range(preprocessing)
     count = 0
     for item in data:
+        if count >= limit:
+            return
         if isinstance(item, (tuple, list)):
             item = item[0]
-        item = np.asarray(item, dtype=np.float32)
+        try:
+            item = np.asarray(item)
+        except ValueError as err:  # ragged nested lists
+            raise ValueError(f"`representative_data` image {count} is not an array of "
+                             f"numbers: {err}") from None
+        if item.dtype.kind not in "uif":
+            raise ValueError(
+                f"`representative_data` image {count} has dtype {item.dtype}; the images must "
+                "be real numbers (preprocessed as the model's inputs)")
         batch = item if item.ndim == 4 else item[np.newaxis]
         for image in batch:
             if count >= limit:
                 return
-            yield image
+            _check_image(image, count, shape, bounds, preprocessing)
+            yield image.astype(np.float32)
             count += 1
+
+
+def _check_image(image, index, shape, bounds, preprocessing):
+    where = f"`representative_data` image {index}"
+    if shape is not None and tuple(image.shape) != tuple(shape):
+        raise ValueError(f"{where} has shape {tuple(image.shape)}; the model takes "
+                         f"{tuple(shape)}")
+    if not np.all(np.isfinite(image)):
+        raise ValueError(f"{where} has {int(np.sum(~np.isfinite(image)))} values that are NaN "
+                         "or infinite")
+    if bounds is not None and image.size:
+        low, high = bounds
+        slack = 0.05 * (high - low)  # resampling may overshoot a little
+        lowest, highest = float(np.min(image)), float(np.max(image))
+        if lowest < low - slack or highest > high + slack:
+            raise ValueError(
+                f"{where} has values in [{lowest:.4g}, {highest:.4g}], outside the range "
+                f"[{low:.4g}, {high:.4g}] that the {preprocessing!r} preprocessing gives to "
+                "pixels in [0, 255]: the images must be preprocessed as the model's inputs")
 
 
 def _sample_images(model, sample_inputs, representative_data, preprocessing):
     if sample_inputs is not None:
         return np.asarray(sample_inputs, dtype=np.float32)
     if representative_data is not None:
-        images = list(calibration_images(representative_data, DEFAULT_VERIFICATION_SAMPLES))
+        images = list(calibration_images(representative_data, DEFAULT_VERIFICATION_SAMPLES,
+                                         shape=_input_shape(model), preprocessing=preprocessing))
         if images:
             return np.stack(images)
     return random_inputs(_input_shape(model), preprocessing, DEFAULT_VERIFICATION_SAMPLES)
@@ -154,15 +203,23 @@ def _not_builtin_ops(message):
 
 
 def convert_tflite(model, quantize="float32", representative_data=None, io_dtype="int8",
-                   calibration_samples=DEFAULT_CALIBRATION_SAMPLES):
+                   calibration_samples=DEFAULT_CALIBRATION_SAMPLES, preprocessing=None):
     """The `.tflite` flatbuffer of `model` (bytes), with TFLite builtin ops only.
 
     `quantize`: "float32" (none), "float16" (weights stored as float16),
     "dynamic" (int8 weights, activations quantized on the fly) or "int8" (weights
     and activations int8, calibrated on the first `calibration_samples` images of
     `representative_data`, which is then required; `io_dtype` is the input and
-    output type: int8, uint8 or float32).
+    output type: int8, uint8 or float32). Each calibration image is checked (see
+    :func:`calibration_images`; `preprocessing` gives the range of its values).
     """
+    return _convert(model, quantize, representative_data, io_dtype, calibration_samples,
+                    preprocessing)[0]
+
+
+def _convert(model, quantize, representative_data, io_dtype, calibration_samples,
+             preprocessing):
+    """(flatbuffer, number of calibration images used)."""
     import keras
     import tensorflow as tf
 
@@ -177,16 +234,15 @@ def convert_tflite(model, quantize="float32", representative_data=None, io_dtype
         options["optimizations"] = [tf.lite.Optimize.DEFAULT]
     if quantize == "float16":
         options["target_spec"]["supported_types"] = [tf.float16]
+    images = []
     if quantize == "int8":
         if representative_data is None:
             raise ValueError("int8 quantization needs `representative_data`: images "
                              "preprocessed as the model's inputs, to calibrate the ranges")
-        images = list(calibration_images(representative_data, calibration_samples))
+        images = list(calibration_images(representative_data, calibration_samples, shape=shape,
+                                         preprocessing=preprocessing))
         if not images:
             raise ValueError("`representative_data` holds no images")
-        if images[0].shape != shape:
-            raise ValueError(f"`representative_data` images have shape {images[0].shape}; the "
-                             f"model takes {shape}")
 
         def representative_dataset():
             for image in images:
@@ -200,15 +256,17 @@ def convert_tflite(model, quantize="float32", representative_data=None, io_dtype
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.tflite")
         try:
-            model.export(path, format="litert", verbose=False,
-                         input_signature=[tf.TensorSpec((1, *shape), tf.float32)], **options)
+            # The converter's MLIR and calibration notices are dropped (kerasnets.logs).
+            with native_logs_filtered():
+                model.export(path, format="litert", verbose=False,
+                             input_signature=[tf.TensorSpec((1, *shape), tf.float32)], **options)
         except Exception as err:  # the converter raises its own ConverterError
             ops = _not_builtin_ops(str(err))
             if ops:
                 raise FlexOpsError(ops) from None
             raise
         with open(path, "rb") as f:
-            return f.read()
+            return f.read(), len(images)
 
 
 class TFLiteModel:
@@ -222,13 +280,20 @@ class TFLiteModel:
     def __init__(self, model, num_threads=1):
         from ai_edge_litert.interpreter import Interpreter
 
-        if isinstance(model, (bytes, bytearray)):
-            self.interpreter = Interpreter(model_content=bytes(model), num_threads=num_threads)
-        else:
-            self.interpreter = Interpreter(model_path=os.fspath(model), num_threads=num_threads)
-        signatures = self.interpreter.get_signature_list()
-        self.signature = next(iter(signatures))
-        self.runner = self.interpreter.get_signature_runner(self.signature)
+        # LiteRT's INFO lines (runtime initialised, XNNPACK delegate created) are dropped.
+        with native_logs_filtered():
+            if isinstance(model, (bytes, bytearray)):
+                self.interpreter = Interpreter(model_content=bytes(model),
+                                               num_threads=num_threads)
+            else:
+                self.interpreter = Interpreter(model_path=os.fspath(model),
+                                               num_threads=num_threads)
+            signatures = self.interpreter.get_signature_list()
+            self.signature = next(iter(signatures))
+            self.runner = self.interpreter.get_signature_runner(self.signature)
+            details = self.runner.get_input_details()
+            # The delegate is applied at the first run: one on zeros, here, inside the filter.
+            self.runner(**{name: np.zeros(d["shape"], d["dtype"]) for name, d in details.items()})
         self.input_names = list(signatures[self.signature]["inputs"])
         self.output_names = sorted(signatures[self.signature]["outputs"], key=_output_order)
         self.input_details = self.runner.get_input_details()
@@ -315,12 +380,9 @@ def _tensor_info(details):
     }
 
 
-def build_metadata(model, tflite, quantize, preprocessing, labels_name, path, verification):
+def build_metadata(model, tflite, quantize, preprocessing, labels_name, path, verification,
+                   weights=None, calibration=None):
     """The `metadata.json` content for a converted model."""
-    import keras
-
-    import kerasnets
-
     spec = tflite.input
     inputs = dict(name=tflite.input_names[0], **_tensor_info(spec))
     prep = preprocessing_info(preprocessing, inputs["shape"][-1])
@@ -342,21 +404,17 @@ def build_metadata(model, tflite, quantize, preprocessing, labels_name, path, ve
         "outputs": outputs,
         "preprocessing": prep,
         "labels": labels_name,
+        "weights": weights,
+        "calibration": calibration,
         "verification": verification,
-        "producer": {"kerasnets": kerasnets.__version__, "keras": keras.__version__,
-                     "tensorflow": _tf_version()},
+        "producer": producer(),
     }
-
-
-def _tf_version():
-    import tensorflow as tf
-
-    return tf.__version__
 
 
 def export_tflite(model, path, quantize="float32", representative_data=None, io_dtype="int8",
                   class_names=None, preprocessing="auto", overwrite=False, verify=True,
-                  sample_inputs=None, calibration_samples=DEFAULT_CALIBRATION_SAMPLES):
+                  sample_inputs=None, calibration_samples=DEFAULT_CALIBRATION_SAMPLES,
+                  weights=None, calibration_source=None):
     """Writes `model` to the `.tflite` file `path` with its labels and metadata; atomically.
 
     `quantize`, `representative_data`, `io_dtype`, `calibration_samples`: as in
@@ -366,6 +424,9 @@ def export_tflite(model, path, quantize="float32", representative_data=None, io_
     `verify`, the converted model is checked against `model` on `sample_inputs`
     (default: the first representative images, else random in-range images)
     before anything is written. Existing files are replaced only with `overwrite`.
+    `weights` (:func:`~kerasnets.export.metadata.weights_info`: random or
+    trained, from where) and, for int8, `calibration_source` (words saying where
+    `representative_data` comes from) are recorded in the metadata.
     Returns a :class:`TFLiteExport`.
     """
     path = os.fspath(path)
@@ -378,14 +439,17 @@ def export_tflite(model, path, quantize="float32", representative_data=None, io_
     if preprocessing == "auto":
         preprocessing = model_preprocessing(model)
     labels_path, metadata_path = companion_paths(path)
-    if class_names is not None:
-        class_names = [str(c) for c in class_names]
-        if any("\n" in c for c in class_names):
-            raise ValueError("class names must not contain line breaks")
+    class_names = check_class_names(model, class_names)
     targets = [metadata_path, path] + ([labels_path] if class_names is not None else [])
     files.check_free(targets, overwrite)
 
-    content = convert_tflite(model, quantize, representative_data, io_dtype, calibration_samples)
+    content, calibrated = _convert(model, quantize, representative_data, io_dtype,
+                                   calibration_samples, preprocessing)
+    calibration = None
+    if quantize == "int8":
+        calibration = {"source": calibration_source or "`representative_data` given to "
+                                                        "export_tflite",
+                       "images": calibrated}
     verification = None
     if verify:
         samples = _sample_images(model, sample_inputs, representative_data, preprocessing)
@@ -393,7 +457,7 @@ def export_tflite(model, path, quantize="float32", representative_data=None, io_
     tflite = TFLiteModel(content)
     labels_name = os.path.basename(labels_path) if class_names is not None else None
     metadata = build_metadata(model, tflite, quantize, preprocessing, labels_name, path,
-                              verification)
+                              verification, weights=weights, calibration=calibration)
 
     with files.staging_folder(path) as tmp:
         moves = []

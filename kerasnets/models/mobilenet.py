@@ -89,6 +89,27 @@ V2_ALPHA_RANGE = (0.35, 1.4)
 V1_PARAMS = {0.25: 475_544, 0.5: 1_342_536, 0.75: 2_601_976, 1.0: 4_253_864}
 V2_PARAMS = {0.35: 1_691_208, 0.5: 1_987_224, 0.75: 2_663_064, 1.0: 3_538_984,
              1.3: 5_431_048, 1.4: 6_156_712}
+# Multiply-adds of each published (alpha, input size), as kerasnets.profile counts them;
+# the presets' descriptions state them.
+V1_MACS = {
+    0.25: {128: 13_570_048, 160: 21_059_200, 192: 30_212_608, 224: 41_030_272},
+    0.5: {128: 49_160_192, 160: 76_524_800, 192: 109_970_432, 224: 149_497_088},
+    0.75: {128: 106_770_432, 160: 166_396_800, 192: 239_273_472, 224: 325_400_448},
+    1.0: {128: 186_400_768, 160: 290_675_200, 192: 418_121_728, 224: 568_740_352},
+}
+V2_MACS = {
+    0.35: {96: 11_934_128, 128: 20_220_672, 160: 30_874_800, 192: 43_896_512,
+           224: 59_285_808},
+    0.5: {96: 18_885_440, 128: 32_578_560, 160: 50_184_000, 192: 71_701_760, 224: 97_131_840},
+    0.75: {96: 39_445_472, 128: 69_129_728, 160: 107_295_200, 192: 153_941_888,
+           224: 209_069_792},
+    1.0: {96: 56_289_152, 128: 99_074_048, 160: 154_083_200, 192: 221_316_608,
+          224: 300_774_272},
+    1.3: {96: 94_916_960, 128: 167_447_040, 160: 260_700_000, 192: 374_675_840,
+          224: 509_374_560},
+    1.4: {96: 108_396_784, 128: 191_311_616, 160: 297_916_400, 192: 428_211_136,
+          224: 582_195_824},
+}
 
 
 # ---------------------------------------------------------------- MobileNet v1
@@ -389,16 +410,25 @@ def mobilenet_v2(**kwargs):
     return MobileNetV2(**{"name": "mobilenet_v2", **kwargs})
 
 
-def _register_published_variants(target, params, sizes):
-    """`<target>_<alpha>_<size>` for each published (alpha, size): that alpha, that input."""
+def _register_published_variants(target, params, macs, sizes, describe):
+    """`<target>_<alpha>_<size>` for each published (alpha, size): that alpha, that input,
+    described by `describe(alpha, size, multiply_adds)`."""
     for alpha, count in params.items():
         for size in sizes:
             alias = f"{target}_{float(alpha)}_{size}"
             register_alias(
                 alias, target, params=count, alpha=float(alpha), input_shape=(size, size, 3),
-                name=alias,
+                name=alias, description=describe(float(alpha), size, macs[alpha][size]),
             )
 
 
-_register_published_variants("mobilenet_v1", V1_PARAMS, pretrained.MOBILENET_V1_SIZES)
-_register_published_variants("mobilenet_v2", V2_PARAMS, pretrained.MOBILENET_V2_SIZES)
+_register_published_variants(
+    "mobilenet_v1", V1_PARAMS, V1_MACS, pretrained.MOBILENET_V1_SIZES,
+    lambda alpha, size, macs: (f"MobileNet v1 {alpha}-{size}: 28 layers, {macs / 1e6:.1f}M "
+                               "multiply-adds (keras.applications' weights)."),
+)
+_register_published_variants(
+    "mobilenet_v2", V2_PARAMS, V2_MACS, pretrained.MOBILENET_V2_SIZES,
+    lambda alpha, size, macs: (f"MobileNet v2 {alpha}-{size}: 17 inverted residual blocks, "
+                               f"{macs / 1e6:.1f}M multiply-adds."),
+)

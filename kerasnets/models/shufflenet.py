@@ -95,6 +95,20 @@ PARAMS = {
     (8, 0.25): 464_296, (8, 0.5): 1_031_032, (8, 1.0): 2_473_936, (8, 1.5): 4_331_152,
     (8, 2.0): 6_600_568,
 }
+# Multiply-adds at 224x224 of each (groups, scale), as kerasnets.profile counts them
+# (Table 2 of the paper rounds them: 140M for 1x, g = 3); the presets' descriptions state them.
+MACS = {
+    (1, 0.25): 11_003_184, (1, 0.5): 38_517_408, (1, 1.0): 143_078_976,
+    (1, 1.5): 313_684_704, (1, 2.0): 550_334_592,
+    (2, 0.25): 11_243_032, (2, 0.5): 38_914_784, (2, 1.0): 140_836_512,
+    (2, 1.5): 309_765_152, (2, 2.0): 539_138_624,
+    (3, 0.25): 11_009_808, (3, 0.5): 37_589_856, (3, 1.0): 137_460_672,
+    (3, 1.5): 299_612_448, (3, 2.0): 524_045_184,
+    (4, 0.25): 11_937_136, (4, 0.5): 37_943_936, (4, 1.0): 134_339_776,
+    (4, 1.5): 294_882_496, (4, 2.0): 510_289_536,
+    (8, 0.25): 12_426_240, (8, 0.5): 40_469_760, (8, 1.0): 138_365_952,
+    (8, 1.5): 302_607_360, (8, 2.0): 521_942_016,
+}
 
 
 def stage_channels(groups, scale):
@@ -243,5 +257,7 @@ def shufflenet_v1(**kwargs):
 for (_groups, _scale), _params in PARAMS.items():
     _alias = f"shufflenet_v1_g{_groups}_{_scale}"
     register_alias(
-        _alias, "shufflenet_v1", params=_params, groups=_groups, scale=_scale, name=_alias
+        _alias, "shufflenet_v1", params=_params, groups=_groups, scale=_scale, name=_alias,
+        description=(f"ShuffleNet {_scale:g}x (g = {_groups}): "
+                     f"{MACS[_groups, _scale] / 1e6:.1f}M multiply-adds at 224."),
     )
