@@ -126,7 +126,8 @@ def main(argv=None):
 
     one_line_warnings()
     from kerasnets import data as kd
-    from kerasnets.models.common import check_weights_file, load_weights
+    from kerasnets.models.common import load_weights
+    from kerasnets.models.weights_file import check_weights_file
     from kerasnets.training.callbacks import _write_atomically
     from kerasnets.training.run import _tfds_splits
 

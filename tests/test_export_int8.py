@@ -6,6 +6,10 @@ slower on tensorflow's CPU kernels; about 2 minutes of training in all). Batch
 normalization momentum is lowered to 0.9 for this brief run: at keras.applications'
 0.999 the moving statistics of so few steps are still near their initial values
 and the inference-mode model is at chance, which would make any agreement trivial.
+
+Behind the `slow` marker (about 4 minutes with both networks, a fifth of the default
+run's budget); the default run checks int8 on LeNet-5 (tests/test_export_tflite.py and
+the main job's accuracy in tests/test_train_recipe.py).
 """
 
 import kerasnets.models.mobilenet  # noqa: F401  (registers the networks)
@@ -25,6 +29,8 @@ NETWORKS = {
 }
 EPOCHS = {"mobilenet_v2": 3, "shufflenet_v1": 2}
 LEARNING_RATE = 0.01  # Adam, cosine decay to 0 over the run
+
+pytestmark = pytest.mark.slow
 
 
 def train(name):

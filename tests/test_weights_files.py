@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import kerasnets
-from kerasnets.models import common
+from kerasnets.models import common, weights_file
 
 INVALID = "is not a valid, complete Keras weights file: "
 
@@ -87,4 +87,4 @@ def test_valid_files_still_load(files):
         loaded = kerasnets.build("lenet5", weights=str(folder / name))
         for got, expected in zip(loaded.get_weights(), model.get_weights()):
             np.testing.assert_array_equal(got, expected)
-    common.check_weights_file(folder / "lenet5.keras", kind="model file")  # no error
+    weights_file.check_weights_file(folder / "lenet5.keras", kind="model file")  # no error

@@ -18,6 +18,9 @@ import zlib
 import keras
 from keras import layers
 
+from kerasnets.models.pretrained import PUBLISHED
+from kerasnets.models.weights_file import check_weights_file, invalid_file
+
 POOLING_CHOICES = (None, "avg", "max")
 
 
@@ -68,8 +71,6 @@ def check_weights(weights) -> None:
             f"file (.weights.h5, .h5 or .keras); got {weights!r}"
         )
     if weights == "imagenet":
-        from kerasnets.models.pretrained import PUBLISHED
-
         twins = sorted({key.split("_0")[0].split("_1")[0] for key in PUBLISHED})
         raise ValueError(
             "`weights` must be None (random initialization) or the path to a weights file; "
@@ -85,53 +86,6 @@ def check_weights(weights) -> None:
             "Pretrained weights cannot be downloaded by name for this model."
         )
     check_weights_file(weights)
-
-
-# The members a .keras archive keeps its weights in (keras.src.saving.saving_lib).
-KERAS_ARCHIVE_WEIGHTS = ("model.weights.h5", "model.weights.npz")
-
-
-def check_weights_file(path, kind="weights file") -> None:
-    """Raises ValueError unless `path` opens as its extension says: .keras a zip archive, .h5 HDF5.
-
-    A truncated file (an interrupted download or copy) or another format under
-    a Keras name would otherwise fail deep inside Keras or h5py with
-    `zipfile.BadZipFile` or `OSError`; the error names the file instead. Other
-    extensions are left to Keras. A file that cannot be read at all (no
-    permission) raises the OSError of opening it. `kind` words the message
-    ("weights file", "model file").
-    """
-    path = os.fspath(path)
-    with open(path, "rb"):
-        pass
-    lower = path.lower()
-    if lower.endswith(".keras"):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = set(archive.namelist())
-        except (zipfile.BadZipFile, EOFError) as err:
-            raise _invalid_file(path, kind, "a .keras file is a zip archive and this one "
-                                            f"cannot be read as one ({err})") from None
-        if not names & set(KERAS_ARCHIVE_WEIGHTS):
-            raise _invalid_file(path, kind, f"the zip archive holds no "
-                                            f"{' or '.join(KERAS_ARCHIVE_WEIGHTS)}")
-    elif lower.endswith((".h5", ".hdf5")):
-        import h5py
-
-        suffix = ".weights.h5" if lower.endswith(".weights.h5") else os.path.splitext(lower)[1]
-        try:
-            with h5py.File(path, "r"):
-                pass
-        except OSError as err:
-            raise _invalid_file(path, kind, f"a {suffix} file is HDF5 and this one cannot be "
-                                            f"opened as HDF5 ({err})") from None
-
-
-def _invalid_file(path, kind, reason):
-    return ValueError(
-        f"{path!r} is not a valid, complete Keras {kind}: {reason}. It may be truncated "
-        "(an interrupted download or copy) or not a Keras file at all."
-    )
 
 
 def _image_shape(default_shape, data_format):
@@ -290,7 +244,7 @@ def load_weights(model, path) -> None:
         ) from err
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
         # Opened, but corrupt inside (a bad CRC, an unreadable HDF5 chunk).
-        raise _invalid_file(path, "weights file", f"reading it failed ({err})") from err
+        raise invalid_file(path, "weights file", f"reading it failed ({err})") from err
     for warning in caught:
         warnings.warn_explicit(warning.message, warning.category, warning.filename,
                               warning.lineno)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import keras
 
-from kerasnets.models.common import check_weights_file
+from kerasnets.models.weights_file import check_weights_file
 
 BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 CACHE_DIR_ENV = "KERASNETS_CACHE_DIR"
@@ -176,7 +176,7 @@ def fetch(key: str, *, include_top: bool) -> str:
     A file already in the cache is used when its hash matches; one whose
     hash does not match is fetched again, and so is one without a published
     hash (MobileNet's) that is not a complete HDF5 file (an interrupted
-    download, see `common.check_weights_file`). If the download fails the error
+    download, see `weights_file.check_weights_file`). If the download fails the error
     names the URL and the cache folder, so the file can be placed there by
     hand (on a machine without network access, for example).
     """
