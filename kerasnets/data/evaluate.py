@@ -205,17 +205,17 @@ def predict_dense(model, model_name, source, scales=None, flip=True, split="vali
     over the mirror image (`flip`) and over the scales. Images go one at a
     time, their sizes differing. Returns `(scores, labels)`.
     """
-    from kerasnets.data.pipeline import _dataset, _mode, decode, default_resize
+    from kerasnets.data.pipeline import decode, default_resize, resolve_preprocessing, split_dataset
     from kerasnets.data.preprocess import preprocess
     from kerasnets.registry import get_spec
 
     spec = get_spec(model_name)
     channels = spec.input_shape[-1]
-    mode = _mode(preprocessing, spec)
+    mode = resolve_preprocessing(preprocessing, spec)
     _check_classes(model, source)
     if scales is None:
         scales = (default_resize(spec.input_shape[0]),)
-    ds, _ = _dataset(source, split, None)
+    ds, _ = split_dataset(source, split)
 
     def views(image, label):
         image = decode(image, channels)

@@ -26,7 +26,7 @@ from kerasnets.models.common import check_bool, check_choice, check_range
 from kerasnets.registry import PREPROCESSING_MODES, get_spec
 
 __all__ = ["POLICIES", "EVAL_METHODS", "decode", "default_policy", "train_pipeline",
-           "eval_pipeline"]
+           "eval_pipeline", "resolve_preprocessing", "split_dataset"]
 
 # Training augmentation policies: the papers' (see kerasnets.data.augment), and
 # "none" (resize to the input size only) for small inputs such as the digits.
@@ -110,8 +110,8 @@ def train_pipeline(model_name, source, batch_size=32, *, policy=None, image_size
     check_range("cutmix", cutmix, 0)
     if seed is not None:
         check_range("seed", seed, 0, 2**31 - 2, integer=True)
-    mode = _mode(preprocessing, spec)
-    ds, num_classes = _dataset(source, split, num_classes)
+    mode = resolve_preprocessing(preprocessing, spec)
+    ds, num_classes = split_dataset(source, split, num_classes)
     if (mixup or cutmix) and not num_classes:
         raise ValueError("`num_classes` is needed for one-hot labels with `mixup` or `cutmix`")
     if seed is None:
@@ -179,10 +179,10 @@ def eval_pipeline(model_name, source, batch_size=32, *, method="center", image_s
     channels = spec.input_shape[-1]
     check_choice("method", method, EVAL_METHODS)
     check_range("batch_size", batch_size, 1, MAX_BATCH_SIZE, integer=True)
-    mode = _mode(preprocessing, spec)
+    mode = resolve_preprocessing(preprocessing, spec)
     resize = default_resize(size) if resize is None else _resize(resize, size)
     scales = default_scales(size) if scales is None else _scales(scales, size)
-    ds, _ = _dataset(source, split, None)
+    ds, _ = split_dataset(source, split, None)
     files = ds.element_spec[0].dtype == tf.string
     ds = ds.map(lambda image, label: (decode(image, channels), label),
                 num_parallel_calls=tf.data.AUTOTUNE)
@@ -297,13 +297,15 @@ def _scale_range(scale_range, policy, size):
     return int(low), int(high)
 
 
-def _mode(preprocessing, spec):
+def resolve_preprocessing(preprocessing, spec):
+    """The preprocessing mode to apply: `preprocessing` if given, else the registry's, checked."""
     mode = spec.preprocessing if preprocessing is None else preprocessing
     check_choice("preprocessing", mode, PREPROCESSING_MODES)
     return mode
 
 
-def _dataset(source, split, num_classes):
+def split_dataset(source, split, num_classes=None):
+    """(the (image, label) data set of `split` of a Splits source, or the data set itself; classes)."""
     if isinstance(source, Splits):
         check_choice("split", split, ("train", "validation", "test"))
         return getattr(source, split), num_classes or source.num_classes
