@@ -17,16 +17,16 @@ import os
 import shutil
 import tempfile
 
-from kerasnets.export.keras_file import _exists_error, _fsync_folder, _move_no_clobber
 
-__all__ = ["check_free", "staging_folder", "publish_folder", "publish_files", "folder_size"]
+__all__ = ["check_free", "staging_folder", "publish_folder", "publish_files", "folder_size",
+           "exists_error", "move_no_clobber", "fsync", "fsync_folder"]
 
 
 def check_free(paths, overwrite):
     """Raises `FileExistsError` for the first of `paths` that exists, unless `overwrite`."""
     for path in paths:
         if not overwrite and os.path.lexists(path):
-            raise _exists_error(path)
+            raise exists_error(path)
 
 
 @contextlib.contextmanager
@@ -52,12 +52,12 @@ def publish_folder(staged, target, overwrite):
             # mkdir is the atomic claim of the name.
             os.mkdir(target)
         except FileExistsError:
-            raise _exists_error(target) from None
+            raise exists_error(target) from None
         os.rename(staged, target)  # replaces the empty folder we just made
-        _fsync_folder(parent)
+        fsync_folder(parent)
         return target
     if not overwrite:
-        raise _exists_error(target)
+        raise exists_error(target)
     if not os.path.isdir(target) or os.path.islink(target):
         raise NotADirectoryError(f"{target} exists and is not a folder; remove it first")
     aside = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(target)}.old-")
@@ -69,7 +69,7 @@ def publish_folder(staged, target, overwrite):
         os.rename(aside, target)
         raise
     shutil.rmtree(aside, ignore_errors=True)
-    _fsync_folder(parent)
+    fsync_folder(parent)
     return target
 
 
@@ -92,7 +92,7 @@ def publish_files(moves, overwrite):
                 os.replace(staged, target)
                 done.append((target, previous))
             else:
-                _move_no_clobber(staged, target)
+                move_no_clobber(staged, target)
                 done.append((target, None))
     except BaseException:
         for target, previous in reversed(done):
@@ -107,7 +107,7 @@ def publish_files(moves, overwrite):
             with contextlib.suppress(OSError):
                 os.remove(previous)
     for folder in {os.path.dirname(os.path.abspath(t)) for _, t in moves}:
-        _fsync_folder(folder)
+        fsync_folder(folder)
 
 
 def folder_size(path):
@@ -116,6 +116,44 @@ def folder_size(path):
     for root, _, names in os.walk(path):
         total += sum(os.path.getsize(os.path.join(root, n)) for n in names)
     return total
+
+
+def exists_error(path):
+    return FileExistsError(
+        f"{path} already exists; pass overwrite=True (--overwrite in the recipes) to replace it"
+    )
+
+
+def move_no_clobber(tmp, path):
+    """Moves `tmp` to `path`, failing if `path` appeared since the check (no race)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise exists_error(path) from None
+    except OSError:
+        # File systems without hard links: the check above is the best we can do.
+        if os.path.lexists(path):
+            raise exists_error(path) from None
+        os.replace(tmp, path)
+        return
+    os.remove(tmp)
+
+
+def fsync(path):
+    # Flushes the file before the rename, so that a crash cannot leave an empty file at
+    # `path`; some platforms refuse fsync on a read-only handle, which is not worth failing for.
+    with contextlib.suppress(OSError), open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def fsync_folder(folder):
+    # Makes the rename durable; not possible on every platform, and never worth failing for.
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _chmod_tree(folder):

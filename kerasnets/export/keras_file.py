@@ -11,6 +11,8 @@ import contextlib
 import os
 import tempfile
 
+from kerasnets.export.files import exists_error, fsync, fsync_folder, move_no_clobber
+
 __all__ = ["save_keras"]
 
 
@@ -27,7 +29,7 @@ def save_keras(model, path, overwrite=False):
     if os.path.isdir(path):
         raise IsADirectoryError(f"`path` {path!r} is a folder; give the path of a .keras file")
     if not overwrite and os.path.lexists(path):
-        raise _exists_error(path)
+        raise exists_error(path)
 
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
@@ -37,38 +39,17 @@ def save_keras(model, path, overwrite=False):
     try:
         model.save(tmp, overwrite=True)
         os.chmod(tmp, _file_mode(path))
-        _fsync(tmp)
+        fsync(tmp)
         if overwrite:
             os.replace(tmp, path)
         else:
-            _move_no_clobber(tmp, path)
+            move_no_clobber(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
-    _fsync_folder(folder)
+    fsync_folder(folder)
     return path
-
-
-def _exists_error(path):
-    return FileExistsError(
-        f"{path} already exists; pass overwrite=True (--overwrite in the recipes) to replace it"
-    )
-
-
-def _move_no_clobber(tmp, path):
-    """Moves `tmp` to `path`, failing if `path` appeared since the check (no race)."""
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise _exists_error(path) from None
-    except OSError:
-        # File systems without hard links: the check above is the best we can do.
-        if os.path.lexists(path):
-            raise _exists_error(path) from None
-        os.replace(tmp, path)
-        return
-    os.remove(tmp)
 
 
 def _file_mode(path):
@@ -79,20 +60,3 @@ def _file_mode(path):
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask
-
-
-def _fsync(path):
-    # Flushes the file before the rename, so that a crash cannot leave an empty file at
-    # `path`; some platforms refuse fsync on a read-only handle, which is not worth failing for.
-    with contextlib.suppress(OSError), open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def _fsync_folder(folder):
-    # Makes the rename durable; not possible on every platform, and never worth failing for.
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
