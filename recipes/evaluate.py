@@ -128,7 +128,7 @@ def main(argv=None):
     from kerasnets import data as kd
     from kerasnets.models.common import load_weights
     from kerasnets.models.weights_file import check_weights_file
-    from kerasnets.training.callbacks import _write_atomically
+    from kerasnets.export.files import write_text
     from kerasnets.training.run import _tfds_splits
 
     if is_file:
@@ -227,7 +227,7 @@ def main(argv=None):
     if classes > 5:
         record["top5"] = result["top5"]
         print(f"top-5 accuracy: {result['top5']:.4f}")
-    _write_atomically(output, json.dumps(record, indent=2) + "\n")
+    write_text(output, json.dumps(record, indent=2) + "\n")
     print(f"wrote {output}")
     return 0
 

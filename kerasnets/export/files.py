@@ -19,7 +19,7 @@ import tempfile
 
 
 __all__ = ["check_free", "staging_folder", "publish_folder", "publish_files", "folder_size",
-           "exists_error", "move_no_clobber", "fsync", "fsync_folder"]
+           "exists_error", "move_no_clobber", "fsync", "fsync_folder", "write_text"]
 
 
 def check_free(paths, overwrite):
@@ -116,6 +116,25 @@ def folder_size(path):
     for root, _, names in os.walk(path):
         total += sum(os.path.getsize(os.path.join(root, n)) for n in names)
     return total
+
+
+def write_text(path, text):
+    """Writes `text` to the file `path` atomically (a temporary file beside it, then one rename).
+
+    The file gets the mode a new file gets under the umask; an existing file is
+    replaced, and a failed write leaves it as it was.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.tmp-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, _file_mode())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
 
 
 def exists_error(path):

@@ -22,6 +22,8 @@ import tempfile
 
 import keras
 
+from kerasnets.export.files import write_text
+
 __all__ = ["ResumableBackup", "StopOnNaN", "BestModel", "plot_history", "read_history",
            "backup_epoch", "DivergedError"]
 
@@ -121,7 +123,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         finally:
             with contextlib.suppress(OSError):
                 os.remove(tmp)
-        _write_atomically(self._training_metadata_path, json.dumps(
+        write_text(self._training_metadata_path, json.dumps(
             {"epoch": self._current_epoch, "batch": self._last_batch_seen}))
 
 
@@ -130,19 +132,6 @@ def new_file_mode():
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
-
-
-def _write_atomically(path, text):
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.tmp-")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, new_file_mode())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
 
 
 class BestModel(keras.callbacks.Callback):

@@ -598,9 +598,9 @@ def _writable(paths, distribution, overwrite):
 def _write_config(path, config):
     import yaml
 
-    from kerasnets.training.callbacks import _write_atomically
+    from kerasnets.export.files import write_text
 
-    _write_atomically(path, yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    write_text(path, yaml.safe_dump(config_to_dict(config), sort_keys=False))
 
 
 def _export(model, paths, test, class_names, spec, tflite, overwrite, calibration, log):
