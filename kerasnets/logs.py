@@ -20,7 +20,7 @@ import sys
 import tempfile
 import warnings
 
-__all__ = ["NOISE", "is_noise", "native_logs_filtered", "one_line_warnings", "quiet_tensorflow"]
+__all__ = ["NOISE", "is_noise", "native_logs_filtered", "one_line_warnings"]
 
 # Lines that only say that things work as they should.
 NOISE = re.compile(
@@ -86,8 +86,3 @@ def _one_line(message, category, filename, lineno, line=None):
 def one_line_warnings() -> None:
     """Warnings print as `warning: MESSAGE`, without the library's file name and source line."""
     warnings.formatwarning = _one_line
-
-
-def quiet_tensorflow() -> None:
-    """For the command-line tools: TensorFlow's Python-side INFO logs off (an explicit setting wins)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -19,7 +19,8 @@ import tempfile
 
 
 __all__ = ["check_free", "staging_folder", "publish_folder", "publish_files", "folder_size",
-           "exists_error", "move_no_clobber", "fsync", "fsync_folder", "write_text"]
+           "exists_error", "move_no_clobber", "fsync", "fsync_folder", "write_text",
+           "new_file_mode", "new_folder_mode"]
 
 
 def check_free(paths, overwrite):
@@ -83,7 +84,7 @@ def publish_files(moves, overwrite):
     done = []  # (destination, previous content set aside or None)
     try:
         for staged, target in moves:
-            os.chmod(staged, _file_mode())
+            os.chmod(staged, new_file_mode())
             if overwrite:
                 previous = None
                 if os.path.lexists(target):
@@ -130,7 +131,7 @@ def write_text(path, text):
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        os.chmod(tmp, _file_mode())
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(OSError):
@@ -177,7 +178,7 @@ def fsync_folder(folder):
 
 def _chmod_tree(folder):
     """Gives `folder` and everything under it the modes of new files and folders."""
-    file_mode, folder_mode = _file_mode(), _folder_mode()
+    file_mode, folder_mode = new_file_mode(), new_folder_mode()
     os.chmod(folder, folder_mode)
     for root, folders, names in os.walk(folder):
         for name, mode in [(n, folder_mode) for n in folders] + [(n, file_mode) for n in names]:
@@ -192,9 +193,11 @@ def _umask():
     return umask
 
 
-def _file_mode():
+def new_file_mode():
+    """The mode a new file gets under the process's umask (0o666 less the umask)."""
     return 0o666 & ~_umask()
 
 
-def _folder_mode():
+def new_folder_mode():
+    """The mode a new folder gets under the process's umask (0o777 less the umask)."""
     return 0o777 & ~_umask()

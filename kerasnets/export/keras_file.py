@@ -11,7 +11,13 @@ import contextlib
 import os
 import tempfile
 
-from kerasnets.export.files import exists_error, fsync, fsync_folder, move_no_clobber
+from kerasnets.export.files import (
+    exists_error,
+    fsync,
+    fsync_folder,
+    move_no_clobber,
+    new_file_mode,
+)
 
 __all__ = ["save_keras"]
 
@@ -57,6 +63,4 @@ def _file_mode(path):
     try:
         return os.stat(path).st_mode & 0o777
     except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return new_file_mode()

@@ -22,7 +22,7 @@ import tempfile
 
 import keras
 
-from kerasnets.export.files import write_text
+from kerasnets.export.files import new_file_mode, write_text
 
 __all__ = ["ResumableBackup", "StopOnNaN", "BestModel", "plot_history", "read_history",
            "backup_epoch", "DivergedError"]
@@ -125,13 +125,6 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
                 os.remove(tmp)
         write_text(self._training_metadata_path, json.dumps(
             {"epoch": self._current_epoch, "batch": self._last_batch_seen}))
-
-
-def new_file_mode():
-    """The mode a new file gets under the process's umask (mkstemp makes 0600 files)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 class BestModel(keras.callbacks.Callback):
