@@ -29,7 +29,6 @@ runs the same.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import sys
 
@@ -57,8 +56,7 @@ def main(argv=None) -> int:
     try:
         folder = _package_folder()
         cli = _load_cli(folder)
-        with open(cli.INDEX_FILE, encoding="utf-8") as handle:
-            index = json.load(handle)
+        index = cli.read_index()
         parser = cli.make_parser(version=index["version"])
     except (OSError, ValueError, KeyError, TypeError, ImportError, SyntaxError):
         return _full(argv)
