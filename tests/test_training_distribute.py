@@ -236,7 +236,7 @@ def test_batches_split_evenly_for_jax_data_parallel():
     import numpy as np
     import tensorflow as tf
 
-    from kerasnets.training.run import even_steps, pad_batches, trim_batches
+    from kerasnets.training.distribute import even_steps, pad_batches, trim_batches
 
     images = np.arange(11 * 2, dtype="float32").reshape(11, 2)
     labels = np.arange(11)

@@ -18,6 +18,7 @@ from kerasnets.training.auxiliary import (  # noqa: F401
 from kerasnets.training.build import (  # noqa: F401
     build_model,
     compile_model,
+    inference_model,
     mixed_precision_policy,
     reinitialize,
 )
@@ -51,13 +52,12 @@ from kerasnets.training.optimizers import (  # noqa: F401
     build_optimizer,
     build_schedule,
 )
-from kerasnets.training.run import (  # noqa: F401
+from kerasnets.training.outputs import (  # noqa: F401
     OutputExistsError,
     TrainingInterrupted,
-    TrainResult,
     as_run_config,
     check_outputs,
     check_same_run,
     output_paths,
-    train,
 )
+from kerasnets.training.run import TrainResult, train  # noqa: F401

@@ -1,4 +1,5 @@
-"""From a recipe to a compiled model: build, initialise, compile with loss, optimizer and metrics.
+"""From a recipe to a compiled model (build, initialise, compile with loss, optimizer and
+metrics) and back to the plain model that is saved (`inference_model`).
 
 Initialisers of the papers (``initializer`` in a recipe) replace the kernels
 of every convolution and dense layer after the model is built, drawn with the
@@ -12,12 +13,13 @@ from __future__ import annotations
 
 import keras
 
+from kerasnets import registry
 from kerasnets.training import auxiliary
 from kerasnets.training.losses import classification_loss, is_logits
 from kerasnets.training.optimizers import build_optimizer
 
-__all__ = ["KERNEL_NAMES", "build_model", "compile_model", "mixed_precision_policy",
-           "reinitialize"]
+__all__ = ["KERNEL_NAMES", "build_model", "compile_model", "inference_model",
+           "mixed_precision_policy", "reinitialize"]
 
 # The variables an initialiser replaces: kernels of convolutions (plain, depthwise,
 # separable) and dense layers.
@@ -89,11 +91,9 @@ def build_model(config, input_shape, classes, name=None):
     With a mixed-precision policy in force, outputs in float16/bfloat16 pass
     through a float32 linear activation so that the loss is computed in float32.
     """
-    import kerasnets
-
     kwargs = dict(config.model_args)
     kwargs.update(input_shape=tuple(input_shape), classes=int(classes))
-    model = kerasnets.build(name or config.model, **kwargs)
+    model = registry.build(name or config.model, **kwargs)
     reinitialize(model, config.initializer, seed=config.seed)
     if any(out.dtype != "float32" for out in model.outputs):
         outputs = [keras.layers.Activation("linear", dtype="float32",
@@ -102,6 +102,17 @@ def build_model(config, input_shape, classes, name=None):
         model = keras.Model(model.inputs, outputs if len(outputs) > 1 else outputs[0],
                             name=model.name)
     return model
+
+
+def inference_model(model):
+    """`model`'s layers and weights, uncompiled: the file loads with plain Keras.
+
+    The training optimizer (kerasnets' coupled weight decay classes) and loss
+    stay out of the saved files, so that `keras.saving.load_model` needs no
+    import of `kerasnets.training`.
+    """
+    outputs = model.outputs if len(model.outputs) > 1 else model.outputs[0]
+    return keras.Model(model.inputs, outputs, name=model.name)
 
 
 def compile_model(model, config, learning_rate=None, steps_per_epoch=1, jit_compile=None,

@@ -23,6 +23,8 @@ import tempfile
 import keras
 
 from kerasnets.export.files import new_file_mode, write_text
+from kerasnets.export.keras_file import save_keras
+from kerasnets.training.build import inference_model
 
 __all__ = ["ResumableBackup", "StopOnNaN", "BestModel", "plot_history", "read_history",
            "backup_epoch", "DivergedError"]
@@ -153,9 +155,6 @@ class BestModel(keras.callbacks.Callback):
         if better:
             self.best, self.best_epoch = value, epoch
             if self.save:
-                from kerasnets.export import save_keras
-                from kerasnets.training.run import inference_model
-
                 save_keras(inference_model(self.model), self.path, overwrite=True)
 
 

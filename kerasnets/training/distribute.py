@@ -40,10 +40,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 
 __all__ = ["Distribution", "configure_cpu_devices", "make_distribution", "tf_config",
-           "scale_for_replicas"]
+           "scale_for_replicas", "FitData", "prepare_datasets", "prepare_model", "local_model",
+           "trim_batches", "even_steps", "pad_batches"]
 
 
 @dataclasses.dataclass
@@ -227,3 +229,189 @@ def scale_for_replicas(batch_size, learning_rate, replicas, replica_scaling=True
                              f"{replicas} replicas")
         return batch_size, learning_rate
     return batch_size * replicas, learning_rate * replicas
+
+
+@dataclasses.dataclass
+class FitData:
+    """The datasets of a run as `fit` and `evaluate` take them under a distribution."""
+
+    train: object
+    validation: object  # None when the data have no validation split
+    test: object  # None when the data have no test split
+    steps_per_epoch: int
+
+
+def prepare_datasets(distribution, train, validation, test, *, train_size, global_batch,
+                     eval_batch):
+    """The batched datasets of a run made fit for `distribution` (see the module docstring).
+
+    Several workers shard the training data by data (not by file); jax's
+    DataParallel gets training batches trimmed to a multiple of the devices and
+    evaluation batches padded with zero-weight examples; several jax processes
+    get full training batches only and evaluation batches of exactly
+    `eval_batch`.
+    """
+    if distribution.num_workers > 1:
+        train = _shard_by_data(train)
+    steps = max(1, math.ceil(train_size / global_batch))
+    if distribution.split_batches_evenly and distribution.num_workers > 1:
+        # Keras shards the data by processes and needs batches of one static size.
+        return FitData(train.rebatch(global_batch, drop_remainder=True),
+                       _padded(validation, eval_batch, static=True),
+                       _padded(test, eval_batch, static=True),
+                       max(1, train_size // global_batch))
+    if distribution.split_batches_evenly:
+        replicas = distribution.replicas
+        return FitData(trim_batches(train, replicas), _padded(validation, replicas),
+                       _padded(test, replicas), even_steps(train_size, global_batch, replicas))
+    return FitData(train, validation, test, steps)
+
+
+def prepare_model(model, train, distribution):
+    """What `model` needs before `fit` under `distribution`: under tensorflow's
+    MultiWorkerMirroredStrategy, Keras 3.15's metrics and optimizer built on a local batch
+    (see `_build_for_multiworker`); nothing otherwise."""
+    if distribution.kind == "multiworker" and distribution.strategy is not None:
+        _build_for_multiworker(model, train, distribution.strategy)
+
+
+def local_model(model, distribution):
+    """`model` as one process can export it: a local copy with several jax processes
+    (the trained variables span every process's devices), else `model` itself."""
+    if distribution.split_batches_evenly and distribution.num_workers > 1:
+        return _local_copy(model)
+    return model
+
+
+def _build_for_multiworker(model, dataset, strategy):
+    """Builds metrics, loss and optimizer on a local batch before `fit` under MultiWorkerMirrored.
+
+    Keras 3.15's TF trainer builds them from the first distributed batch by
+    `strategy.reduce("MEAN", (x, y))`, which MultiWorkerMirroredStrategy
+    rejects (a tuple of PerReplica values); a local batch builds the same
+    things, and the per-call build is then skipped.
+    """
+    if not (hasattr(model, "_symbolic_build") and hasattr(model, "_maybe_symbolic_build")):
+        _unsupported_keras("Model._symbolic_build")
+    batch = next(iter(dataset))
+    with strategy.scope():
+        model._symbolic_build(data_batch=batch)
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    _patch_multiworker_reduction()
+
+
+def _unsupported_keras(what):
+    import keras
+
+    raise RuntimeError(
+        f"--strategy multiworker on tensorflow works around two Keras 3.15 bugs through its "
+        f"private {what}, which keras {keras.__version__} does not have; use keras 3.15, or "
+        "the jax backend's multiworker")
+
+
+def _patch_multiworker_reduction():
+    """Keras 3.15 reduces the per-replica logs of a step (scalars) under MultiWorkerMirrored
+    with `strategy.reduce("MEAN", v, axis=0)`, which fails on a scalar: reduce scalars with
+    axis=None (the mean over replicas), everything else as Keras does."""
+    from keras.src.backend.tensorflow import trainer
+
+    if not (hasattr(trainer, "reduce_per_replica")
+            and hasattr(trainer, "_collective_all_reduce_multi_worker")):
+        _unsupported_keras("trainer.reduce_per_replica")
+    if getattr(trainer.reduce_per_replica, "_kerasnets", False):
+        return
+    original = trainer.reduce_per_replica
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(
+                strategy):
+            from keras.src import tree
+
+            def reduce(value):
+                rank = value.shape.rank if hasattr(value, "shape") else None
+                if rank == 0:
+                    return strategy.reduce("MEAN", value, axis=None)
+                return original(value, strategy, reduction)
+
+            return tree.map_structure(reduce, values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica._kerasnets = True
+    trainer.reduce_per_replica = reduce_per_replica
+
+
+
+def trim_batches(ds, multiple):
+    """`ds` (batches of (images, labels)) with every batch cut to a multiple of `multiple`.
+
+    Only a last, partial batch changes: it loses its final ``size % multiple``
+    examples (other ones every epoch, the data being reshuffled), and is
+    dropped when fewer than `multiple` are left.
+    """
+    import tensorflow as tf
+
+    def trim(images, labels):
+        keep = tf.shape(images)[0] // multiple * multiple
+        return images[:keep], labels[:keep]
+
+    return ds.map(trim).filter(lambda images, labels: tf.shape(images)[0] > 0)
+
+
+def even_steps(size, batch_size, multiple):
+    """Batches per epoch of :func:`trim_batches` on `size` examples in batches of `batch_size`."""
+    full, rest = divmod(size, batch_size)
+    return max(1, full + (rest >= multiple))
+
+
+def pad_batches(ds, multiple):
+    """`ds` (batches of (images, labels)) as (images, labels, weights), padded to a multiple.
+
+    A batch whose size is not a multiple of `multiple` gets all-zero images
+    with weight 0 appended; every real example has weight 1. Metrics (accuracy,
+    top-5) then count each real example once, as unpadded; the loss of the
+    padded batch is averaged over the padded size, so the reported loss is low
+    by at most ``(multiple - 1) / size`` of itself.
+    """
+    import tensorflow as tf
+
+    def pad(images, labels):
+        size = tf.shape(images)[0]
+        missing = (multiple - size % multiple) % multiple
+        image_pad = tf.zeros(tf.concat([[missing], tf.shape(images)[1:]], 0), images.dtype)
+        label_pad = tf.zeros(tf.concat([[missing], tf.shape(labels)[1:]], 0), labels.dtype)
+        weights = tf.concat([tf.ones([size]), tf.zeros([missing])], 0)
+        return (tf.concat([images, image_pad], 0), tf.concat([labels, label_pad], 0), weights)
+
+    return ds.map(pad)
+
+
+def _padded(ds, multiple, static=False):
+    """:func:`pad_batches` of `ds` (None stays None); with `static`, batches of no more than
+    `multiple` padded to exactly it, with that size known to tf.data."""
+    if ds is None:
+        return None
+    ds = pad_batches(ds, multiple)
+    return ds.rebatch(multiple, drop_remainder=True) if static else ds
+
+
+def _local_copy(model):
+    """`model` with its weights in this process only, outside jax's multi-process distribution.
+
+    The trained variables span every process's devices; exporting and checking
+    the exports runs on one process, on a copy.
+    """
+    import keras
+
+    weights = model.get_weights()  # replicated: each process holds them whole
+    keras.distribution.set_distribution(None)
+    copy = keras.models.clone_model(model)
+    copy.set_weights(weights)
+    return copy
+
+
+def _shard_by_data(ds):
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options)
