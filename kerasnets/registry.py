@@ -74,6 +74,15 @@ class ModelSpec:
     description: str = ""
     # The registered model this one presets (an alias registered with overrides).
     alias_of: str | None = None
+    # The paper's training augmentation (a name of `kerasnets.data.augment.POLICIES`):
+    # "alexnet", "vgg", "inception" or "none".
+    augmentation: str = "inception"
+    # Evaluation: the centre crop's share of the resized image's shorter side
+    # (0.875: a 224 crop of 256, the keras.applications and torchvision habit).
+    crop_fraction: float = 0.875
+    # The loss weight of each auxiliary classifier (GoogLeNet 0.3, Inception v3 0.4);
+    # None for networks without auxiliary heads.
+    aux_loss_weight: float | None = None
 
     def build(self, /, **kwargs):
         merged = dict(self.defaults)
@@ -101,6 +110,9 @@ class ModelSpec:
             "aliases": self.aliases,
             "defaults": dict(self.defaults),
             "alias_of": self.alias_of,
+            "augmentation": self.augmentation,
+            "crop_fraction": self.crop_fraction,
+            "aux_loss_weight": self.aux_loss_weight,
         }
 
 
@@ -143,18 +155,29 @@ def register_model(
     num_classes: int = 1000,
     aliases: tuple[str, ...] = (),
     description: str = "",
+    augmentation: str | None = None,
+    crop_fraction: float = 0.875,
+    aux_loss_weight: float | None = None,
     **defaults,
 ):
     """Decorator that registers a builder function under `name`.
 
     `params` is the reference parameter count (for the default input shape and
-    `num_classes`) that the tests hold the builder to. Extra keyword arguments
-    become default keyword arguments of the builder for this name.
+    `num_classes`) that the tests hold the builder to. `augmentation` is the
+    paper's training augmentation (default: "none" for inputs under 64 pixels,
+    else "inception"), `crop_fraction` the evaluation centre crop's share of the
+    shorter side, `aux_loss_weight` the loss weight of each auxiliary classifier.
+    Extra keyword arguments become default keyword arguments of the builder for
+    this name.
     """
     if preprocessing not in PREPROCESSING_MODES:
         raise ValueError(
             f"preprocessing must be one of {PREPROCESSING_MODES}; got {preprocessing!r}"
         )
+    if augmentation is None:
+        augmentation = "none" if input_shape[0] < 64 else "inception"
+    if not 0 < crop_fraction <= 1:
+        raise ValueError(f"crop_fraction must be in (0, 1]; got {crop_fraction!r}")
 
     def decorator(fn):
         model_name = name or fn.__name__
@@ -175,6 +198,9 @@ def register_model(
             aliases=tuple(aliases),
             defaults=dict(defaults),
             description=description or (fn.__doc__ or "").strip().split("\n")[0],
+            augmentation=augmentation,
+            crop_fraction=float(crop_fraction),
+            aux_loss_weight=aux_loss_weight,
         )
         _REGISTRY[model_name] = spec
         for alias in aliases:

@@ -6,7 +6,6 @@ import pytest
 
 import kerasnets
 from kerasnets.training import (
-    AUXILIARY_LOSS_WEIGHTS,
     compile_with_auxiliary_heads,
     loss_weights,
     repeat_labels,
@@ -29,8 +28,9 @@ def batch():
 
 
 def test_paper_loss_weights(googlenet_aux):
-    assert AUXILIARY_LOSS_WEIGHTS["googlenet"] == 0.3
-    assert AUXILIARY_LOSS_WEIGHTS["inception_v3"] == 0.4
+    assert kerasnets.get_spec("googlenet").aux_loss_weight == 0.3
+    assert kerasnets.get_spec("inception_v1").aux_loss_weight == 0.3
+    assert kerasnets.get_spec("inception_v3").aux_loss_weight == 0.4
     assert loss_weights(googlenet_aux) == {
         "predictions": 1.0, "aux1_predictions": 0.3, "aux2_predictions": 0.3}
     assert loss_weights(googlenet_aux, aux_weight=0)["aux2_predictions"] == 0.0

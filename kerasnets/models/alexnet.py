@@ -117,6 +117,8 @@ def AlexNet(
     min_input_shape=(67, 67, 3),
     params=60_965_224,
     fixed_input=True,
+    augmentation="alexnet",
+    crop_fraction=227 / 256,  # 227 x 227 crops of 256 x 256 images (section 4.1)
 )
 def alexnet(**kwargs):
     """AlexNet: two towers, LRN, overlapping pooling, dropout (the paper's network)."""
@@ -130,6 +132,8 @@ def alexnet(**kwargs):
     min_input_shape=(67, 67, 3),
     params=62_378_344,
     fixed_input=True,
+    augmentation="alexnet",
+    crop_fraction=227 / 256,  # 227 x 227 crops of 256 x 256 images (section 4.1)
     towers=1,
     lrn=False,
 )

@@ -215,6 +215,7 @@ def GoogLeNet(
     # scaling: keras.applications' "caffe" mode.
     preprocessing="caffe",
     aliases=("inception_v1",),
+    aux_loss_weight=0.3,  # section 5: the auxiliary losses weighted by 0.3
 )
 def googlenet(**kwargs):
     """GoogLeNet / Inception v1: nine inception modules, LRN, global average pooling."""

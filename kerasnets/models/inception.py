@@ -519,6 +519,9 @@ def bn_inception(**kwargs):
     min_input_shape=V3_MIN_SHAPE,
     params=23_851_784,
     preprocessing="tf",
+    # The authors' release (tf-slim, tensorflow/models) weights the auxiliary
+    # loss by 0.4; the paper (section 4) gives no figure.
+    aux_loss_weight=0.4,
 )
 def inception_v3(**kwargs):
     """Inception v3: factorized convolutions, grid reductions (keras.applications' weights)."""

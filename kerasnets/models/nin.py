@@ -123,6 +123,8 @@ def NiN(
     input_shape=(224, 224, 3),
     min_input_shape=(67, 67, 3),
     params=7_595_176,
+    # The authors' ImageNet model was trained with AlexNet's recipe.
+    augmentation="alexnet",
 )
 def nin(**kwargs):
     """Network in Network for ImageNet (the authors' released model)."""

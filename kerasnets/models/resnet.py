@@ -610,8 +610,10 @@ def ResNeXt(blocks=(3, 4, 6, 3), *, cardinality=32, bottleneck_width=4, name="re
 # ----------------------------------------------------------------- registered variants
 
 
-def _imagenet(**extra):
-    return dict(input_shape=DEFAULT_SHAPE, min_input_shape=MIN_SHAPE, **extra)
+def _imagenet(augmentation="vgg", **extra):
+    # He et al. train with VGG's scale augmentation (section 3.4).
+    return dict(input_shape=DEFAULT_SHAPE, min_input_shape=MIN_SHAPE,
+                augmentation=augmentation, **extra)
 
 
 @register_model(family="resnet", paper=PAPER, params=11_703_912, **_imagenet())
@@ -708,9 +710,10 @@ def resnet1202(**kwargs):
 
 
 def _resnext(**extra):
-    # Trained with fb.resnet.torch's per-channel mean/std normalization.
+    # Trained with fb.resnet.torch's per-channel mean/std normalization and GoogLeNet's
+    # scale and aspect ratio augmentation (section 5.1 of Xie et al.).
     return dict(family="resnext", paper=PAPER_RESNEXT, preprocessing="torch",
-                **_imagenet(), **extra)
+                **_imagenet(augmentation="inception"), **extra)
 
 
 @register_model(params=25_097_128, **_resnext())

@@ -132,6 +132,7 @@ def _register(name, config, params, doc):
         min_input_shape=(32, 32, 3),
         params=params,
         fixed_input=True,
+        augmentation="vgg",
     )(builder)
     return builder
 

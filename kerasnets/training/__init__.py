@@ -8,10 +8,10 @@ schedules, label smoothing, auxiliary heads, distribution strategies, resumable 
 """
 
 from kerasnets.training.auxiliary import (  # noqa: F401
-    AUXILIARY_LOSS_WEIGHTS,
     auxiliary_output_names,
     compile_with_auxiliary_heads,
     loss_weights,
+    paper_aux_weight,
     repeat_labels,
     without_auxiliary_heads,
 )

@@ -29,8 +29,7 @@ from __future__ import annotations
 
 import keras
 
-# Loss weight of each auxiliary head, by registered network name.
-AUXILIARY_LOSS_WEIGHTS = {"googlenet": 0.3, "inception_v1": 0.3, "inception_v3": 0.4}
+from kerasnets import registry
 
 
 def auxiliary_output_names(model) -> list[str]:
@@ -38,14 +37,29 @@ def auxiliary_output_names(model) -> list[str]:
     return list(model.output_names[1:])
 
 
+def paper_aux_weight(name):
+    """The loss weight of each auxiliary head in the paper of the registered network `name`
+    (its `ModelSpec.aux_loss_weight`); None when unknown or `name` is not registered."""
+    try:
+        return registry.get_spec(name).aux_loss_weight
+    except ValueError:
+        return None
+
+
+def _with_aux_weights():
+    return sorted(name for name in registry.list_models(include_aliases=True)
+                  if registry.get_spec(name).aux_loss_weight is not None)
+
+
 def _aux_weight(model, aux_weight):
     if aux_weight is None:
-        if model.name not in AUXILIARY_LOSS_WEIGHTS:
+        weight = paper_aux_weight(model.name)
+        if weight is None:
             raise ValueError(
                 f"no paper loss weight is known for the auxiliary heads of {model.name!r} "
-                f"(known: {', '.join(sorted(AUXILIARY_LOSS_WEIGHTS))}); pass aux_weight"
+                f"(known: {', '.join(_with_aux_weights())}); pass aux_weight"
             )
-        return AUXILIARY_LOSS_WEIGHTS[model.name]
+        return weight
     if isinstance(aux_weight, bool) or not isinstance(aux_weight, (int, float)) or not (
         0 <= aux_weight
     ):
@@ -57,7 +71,7 @@ def loss_weights(model, aux_weight=None) -> dict[str, float]:
     """`{main output: 1.0, each auxiliary output: aux_weight}` for `compile(loss_weights=...)`.
 
     `aux_weight=None` takes the paper's weight for the network
-    (`AUXILIARY_LOSS_WEIGHTS`, looked up by model name).
+    (the registry's `aux_loss_weight`, looked up by model name).
     """
     names = list(model.output_names)
     if len(names) < 2:

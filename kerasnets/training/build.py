@@ -144,8 +144,9 @@ def compile_model(model, config, learning_rate=None, steps_per_epoch=1, jit_comp
         aux_weight = config.aux_weight
         if aux_weight is None:
             # The paper's weight, looked up by the registered name of the network.
-            aux_weight = auxiliary.AUXILIARY_LOSS_WEIGHTS.get(
-                model.name, auxiliary.AUXILIARY_LOSS_WEIGHTS.get(config.model))
+            aux_weight = auxiliary.paper_aux_weight(model.name)
+            if aux_weight is None:
+                aux_weight = auxiliary.paper_aux_weight(config.model)
             if aux_weight is None:
                 raise ValueError(
                     f"no paper loss weight is known for the auxiliary heads of {config.model!r}; "
