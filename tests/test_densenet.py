@@ -342,7 +342,7 @@ def test_compression_is_validated():
 
 def test_other_hyper_parameters_are_validated():
     cases = [
-        ({"growth_rate": 0}, r"`growth_rate` must be an integer in \[1, inf\]"),
+        ({"growth_rate": 0}, r"`growth_rate` must be an integer in \[1, inf\)"),
         ({"growth_rate": 12.5}, r"`growth_rate` must be an integer"),
         ({"bottleneck": 1}, r"`bottleneck` must be True or False"),
         ({"initial_channels": 0}, r"`initial_channels` must be an integer in \[1"),

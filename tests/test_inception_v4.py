@@ -388,7 +388,7 @@ def test_residual_scale_scales_the_residual_before_the_addition():
 def test_bad_arguments_name_the_argument():
     triple = "a triple"
     cases = [  # (model, argument, value, what the message says it must be)
-        ("inception_resnet_v1", "block_repeats", (0, 1, 1), r"an integer in \[1, inf\]"),
+        ("inception_resnet_v1", "block_repeats", (0, 1, 1), r"an integer in \[1, inf\)"),
         ("inception_resnet_v2", "block_repeats", (1, 1), triple),
         ("inception_resnet_v2", "block_repeats", 10, triple),
         ("inception_resnet_v2_paper", "block_repeats", (1, 2.5, 1), "an integer"),
@@ -399,7 +399,7 @@ def test_bad_arguments_name_the_argument():
         ("inception_v4", "weights", "imagenet", "None .*got 'imagenet'"),
         ("inception_resnet_v1", "weights", "imagenet", "None .*got 'imagenet'"),
         ("inception_v4", "pooling", "sum", "one of"),
-        ("inception_resnet_v2", "classes", 0, r"an integer in \[1, inf\]"),
+        ("inception_resnet_v2", "classes", 0, r"an integer in \[1, inf\)"),
     ]
     for name, argument, value, what in cases:
         with pytest.raises(ValueError, match=rf"`{argument}` must be {what}"):

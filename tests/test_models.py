@@ -296,7 +296,7 @@ def test_input_shape_errors(tmp_path):
 def test_hyper_parameter_errors():
     with pytest.raises(ValueError, match=r"`dropout_rate` must be a number in \[0, 1\); got 1.5"):
         kerasnets.build("vgg16", dropout_rate=1.5)
-    with pytest.raises(ValueError, match=r"`classes` must be an integer in \[1, inf\]; got 0"):
+    with pytest.raises(ValueError, match=r"`classes` must be an integer in \[1, inf\); got 0"):
         kerasnets.build("nin", classes=0)
     with pytest.raises(ValueError, match=r"`pooling` must be one of"):
         kerasnets.build("nin", include_top=False, pooling="sum")

@@ -491,7 +491,7 @@ def test_bad_arguments_name_the_argument():
             kerasnets.build("resnet20", drop_path_rate=bad)
     with pytest.raises(ValueError, match=r"`drop_path_scale_at` must be one of \('train', 'test'\)"):
         kerasnets.build("resnet18", drop_path_scale_at="both", **cheap)
-    with pytest.raises(ValueError, match=r"`se_ratio` must be a number in \(0, inf\]"):
+    with pytest.raises(ValueError, match=r"`se_ratio` must be a number in \(0, inf\)"):
         kerasnets.build("resnet20", se_ratio=0)
     for bad in (0, 2.5, "32"):
         with pytest.raises(ValueError, match=r"`cardinality` must be an integer in \[1"):

@@ -252,10 +252,10 @@ def test_se_ratio_is_validated_and_sets_the_gates():
     cheap = dict(include_top=False, input_shape=(32, 32, 3))
     for name in ("se_resnet50", "se_resnext50_32x4d", "senet154"):
         for bad in (0, -4, None, "16", True):
-            with pytest.raises(ValueError, match=r"`se_ratio` must be a number in \(0, inf\]"):
+            with pytest.raises(ValueError, match=r"`se_ratio` must be a number in \(0, inf\)"):
                 kerasnets.build(name, se_ratio=bad, **cheap)
     for bad in (0, None):
-        with pytest.raises(ValueError, match=r"`se_ratio` must be a number in \(0, inf\]"):
+        with pytest.raises(ValueError, match=r"`se_ratio` must be a number in \(0, inf\)"):
             kerasnets.build("se_inception_v3", se_ratio=bad, include_top=False,
                             input_shape=(75, 75, 3))
     eight = kerasnets.build("se_resnet50", se_ratio=8, **cheap)

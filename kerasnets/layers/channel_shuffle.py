@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
 
 import keras
 from keras import ops
 
-from kerasnets.layers.checks import standardize_data_format
+from kerasnets.checks import check_range, standardize_data_format
 
 
 @keras.saving.register_keras_serializable(package="kerasnets")
@@ -30,9 +29,7 @@ class ChannelShuffle(keras.layers.Layer):
 
     def __init__(self, groups, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups < 1:
-            raise ValueError(f"`groups` must be an integer in [1, inf); got {groups!r}")
-        self.groups = int(groups)
+        self.groups = int(check_range("groups", groups, 1, integer=True))
         self.data_format = standardize_data_format(data_format)
 
     def _channel_axis(self, rank):

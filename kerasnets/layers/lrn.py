@@ -7,19 +7,7 @@ import numbers
 import keras
 from keras import ops
 
-from kerasnets.layers.checks import standardize_data_format
-
-
-def _check_number(argument, value, low, *, low_inclusive):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if ok:
-        ok = value >= low if low_inclusive else value > low
-    if not ok:
-        bracket = "[" if low_inclusive else "("
-        raise ValueError(
-            f"`{argument}` must be a number in {bracket}{low}, inf); got {value!r}"
-        )
-    return float(value)
+from kerasnets.checks import check_range, standardize_data_format
 
 
 @keras.saving.register_keras_serializable(package="kerasnets")
@@ -48,7 +36,7 @@ class LocalResponseNormalization(keras.layers.Layer):
 
     def __init__(self, k=2.0, n=5, alpha=1e-4, beta=0.75, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.k = _check_number("k", k, 0, low_inclusive=False)
+        self.k = float(check_range("k", k, 0, low_inclusive=False))
         if (
             not isinstance(n, numbers.Integral)
             or isinstance(n, bool)
@@ -60,8 +48,8 @@ class LocalResponseNormalization(keras.layers.Layer):
                 f"got {n!r}"
             )
         self.n = int(n)
-        self.alpha = _check_number("alpha", alpha, 0, low_inclusive=True)
-        self.beta = _check_number("beta", beta, 0, low_inclusive=True)
+        self.alpha = float(check_range("alpha", alpha, 0))
+        self.beta = float(check_range("beta", beta, 0))
         self.data_format = standardize_data_format(data_format)
 
     def build(self, input_shape):

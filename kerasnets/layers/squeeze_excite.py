@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import keras
 from keras import ops
 
-from kerasnets.layers.checks import standardize_data_format
+from kerasnets.checks import check_range, standardize_data_format
 
 
 @keras.saving.register_keras_serializable(package="kerasnets")
@@ -31,19 +30,9 @@ class SqueezeExcite(keras.layers.Layer):
 
     def __init__(self, ratio=16, min_units=1, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        ok = isinstance(ratio, numbers.Real) and not isinstance(ratio, bool) and ratio > 0
-        if not ok:
-            raise ValueError(
-                f"`ratio` (the reduction ratio r) must be a number in (0, inf); got {ratio!r}"
-            )
-        self.ratio = ratio
-        if (
-            not isinstance(min_units, numbers.Integral)
-            or isinstance(min_units, bool)
-            or min_units < 1
-        ):
-            raise ValueError(f"`min_units` must be an integer in [1, inf); got {min_units!r}")
-        self.min_units = int(min_units)
+        self.ratio = check_range("ratio", ratio, 0, low_inclusive=False,
+                                 describe="the reduction ratio r")
+        self.min_units = int(check_range("min_units", min_units, 1, integer=True))
         self.data_format = standardize_data_format(data_format)
 
     def _channel_axis(self, rank):

@@ -7,17 +7,14 @@ import numbers
 import keras
 from keras import ops
 
+from kerasnets.checks import check_choice, check_range
+
 SCALE_AT_CHOICES = ("train", "test")
 
 
 def _check_rate(argument, value):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not ok or not 0.0 <= value < 1.0:
-        raise ValueError(
-            f"`{argument}` (the drop probability, 1 - survival probability) must be a "
-            f"number in [0, 1); got {value!r}"
-        )
-    return float(value)
+    return float(check_range(argument, value, 0, 1, high_inclusive=False,
+                             describe="the drop probability, 1 - survival probability"))
 
 
 def linear_decay_rates(drop_path_rate, num_blocks):
@@ -31,13 +28,7 @@ def linear_decay_rates(drop_path_rate, num_blocks):
     `num_blocks` floats, increasing to `drop_path_rate`.
     """
     drop_path_rate = _check_rate("drop_path_rate", drop_path_rate)
-    if (
-        not isinstance(num_blocks, numbers.Integral)
-        or isinstance(num_blocks, bool)
-        or num_blocks < 1
-    ):
-        raise ValueError(f"`num_blocks` must be an integer in [1, inf); got {num_blocks!r}")
-    num_blocks = int(num_blocks)
+    num_blocks = int(check_range("num_blocks", num_blocks, 1, integer=True))
     return [drop_path_rate * block / num_blocks for block in range(1, num_blocks + 1)]
 
 
@@ -64,8 +55,7 @@ class StochasticDepth(keras.layers.Layer):
     def __init__(self, rate, scale_at="train", seed=None, **kwargs):
         super().__init__(**kwargs)
         self.rate = _check_rate("rate", rate)
-        if scale_at not in SCALE_AT_CHOICES:
-            raise ValueError(f"`scale_at` must be one of {SCALE_AT_CHOICES}; got {scale_at!r}")
+        check_choice("scale_at", scale_at, SCALE_AT_CHOICES)
         self.scale_at = scale_at
         if seed is not None and (
             not isinstance(seed, numbers.Integral) or isinstance(seed, bool)

@@ -18,6 +18,7 @@ import zlib
 import keras
 from keras import layers
 
+from kerasnets.checks import check_bool, check_choice, check_range  # noqa: F401 (re-exported)
 from kerasnets.models.pretrained import PUBLISHED
 from kerasnets.models.weights_file import check_weights_file, invalid_file
 
@@ -26,37 +27,6 @@ POOLING_CHOICES = (None, "avg", "max")
 
 def channel_axis() -> int:
     return -1 if keras.config.image_data_format() == "channels_last" else 1
-
-
-def check_choice(argument: str, value, allowed) -> None:
-    if value not in allowed:
-        raise ValueError(f"`{argument}` must be one of {tuple(allowed)}; got {value!r}")
-
-
-def check_bool(argument: str, value) -> None:
-    """Raises ValueError unless `value` is True or False (1 and 0 are refused too)."""
-    if not isinstance(value, bool):
-        raise ValueError(f"`{argument}` must be True or False; got {value!r}")
-
-
-def check_range(argument: str, value, low=None, high=None, *, integer=False,
-                low_inclusive=True, high_inclusive=True) -> None:
-    """Raises ValueError naming `argument` and its allowed range."""
-    kind = "an integer" if integer else "a number"
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if integer and ok:
-        ok = float(value).is_integer()
-    if ok and low is not None:
-        ok = value >= low if low_inclusive else value > low
-    if ok and high is not None:
-        ok = value <= high if high_inclusive else value < high
-    if not ok:
-        lo = "-inf" if low is None else low
-        hi = "inf" if high is None else high
-        brackets = ("[" if low_inclusive else "(", "]" if high_inclusive else ")")
-        raise ValueError(
-            f"`{argument}` must be {kind} in {brackets[0]}{lo}, {hi}{brackets[1]}; got {value!r}"
-        )
 
 
 def check_weights(weights) -> None:

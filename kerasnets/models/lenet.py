@@ -21,7 +21,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from kerasnets.layers.checks import standardize_data_format
+from kerasnets.checks import standardize_data_format
 from kerasnets.models import common
 from kerasnets.registry import Paper, register_model
 

@@ -77,7 +77,7 @@ import keras
 from keras import layers, ops
 
 from kerasnets.layers import SqueezeExcite, StochasticDepth, linear_decay_rates
-from kerasnets.layers.checks import standardize_data_format
+from kerasnets.checks import standardize_data_format
 from kerasnets.models import common
 from kerasnets.registry import Paper, register_model
 
