@@ -50,17 +50,16 @@ def bounded(kind, low, high=None, *, low_open=False, high_open=False, expected):
     """An argparse type: `kind` (int or float) in the range, else a one-line error."""
 
     def parse(text):
+        from kerasnets.checks import check_range
+
         try:
             value = kind(text)
+            if not math.isfinite(value):
+                raise ValueError(text)
+            return check_range("value", value, low, high, low_inclusive=not low_open,
+                               high_inclusive=not high_open)
         except ValueError:
-            value = None
-        ok = value is not None and math.isfinite(value)
-        ok = ok and (value > low if low_open else value >= low)
-        if high is not None:
-            ok = ok and (value < high if high_open else value <= high)
-        if not ok:
-            raise argparse.ArgumentTypeError(f"must be {expected}; got {text!r}")
-        return value
+            raise argparse.ArgumentTypeError(f"must be {expected}; got {text!r}") from None
 
     return parse
 
