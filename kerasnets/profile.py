@@ -19,6 +19,8 @@ import sys
 
 import keras
 
+from kerasnets import registry
+
 __all__ = ["LayerProfile", "ModelProfile", "profile", "layer_multiply_adds"]
 
 
@@ -178,9 +180,7 @@ def profile(model, print_table: bool = False, file=None) -> ModelProfile:
     multiply-adds once per call.
     """
     if isinstance(model, str):
-        from kerasnets.registry import build
-
-        model = build(model)
+        model = registry.build(model)
     if not model.built:
         raise ValueError(f"model {model.name!r} is not built; call it on an input first")
     rows = []
