@@ -7,6 +7,8 @@ schedules, label smoothing, auxiliary heads, distribution strategies, resumable 
 `recipes/train.py` is the command-line layer over :func:`train`.
 """
 
+import importlib
+
 from kerasnets.training.auxiliary import (  # noqa: F401
     auxiliary_output_names,
     compile_with_auxiliary_heads,
@@ -60,4 +62,16 @@ from kerasnets.training.outputs import (  # noqa: F401
     check_same_run,
     output_paths,
 )
-from kerasnets.training.run import TrainResult, train  # noqa: F401
+
+# The run itself (`train`, `TrainResult`) reads its data with tf.data and exports
+# with TensorFlow: it is imported on first use, so that `import kerasnets` (which
+# imports this package for its losses and optimizers) needs no TensorFlow on the
+# jax and torch backends.
+_LAZY = {"train": "kerasnets.training.run", "TrainResult": "kerasnets.training.run"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
