@@ -22,6 +22,9 @@ from typing import Any, Callable
 __all__ = [
     "Paper",
     "ModelSpec",
+    "PREPROCESSING_MODES",
+    "Normalization",
+    "normalization",
     "register_model",
     "register_alias",
     "get_spec",
@@ -51,6 +54,55 @@ class Paper:
 #   "torch": scale to [0, 1], subtract mean and divide by std per channel;
 #   "unit":  scale to [0, 1] (small gray-scale networks such as LeNet-5).
 PREPROCESSING_MODES = ("caffe", "tf", "torch", "unit")
+
+# keras.applications' ImageNet statistics, RGB order: caffe's on the 0-255 scale,
+# torch's on the 0-1 scale.
+CAFFE_MEAN_RGB = (123.68, 116.779, 103.939)
+TORCH_MEAN = (0.485, 0.456, 0.406)
+TORCH_STD = (0.229, 0.224, 0.225)
+
+
+@dataclasses.dataclass(frozen=True)
+class Normalization:
+    """The arithmetic of a preprocessing mode, for images `x` in [0, 1] (RGB, channels last):
+
+        input = (x * scale - mean) / std, per channel, the channels in `channel_order`
+
+    (mean and std listed in that order, on the scale of `x * scale`).
+    """
+
+    mode: str
+    scale: float
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    channel_order: str  # "RGB", "BGR", or "gray" for one channel
+
+    def pixel_mean_std(self):
+        """(mean, std) for pixels `p` in [0, 255]: input = (p - mean) / std."""
+        factor = 255.0 / self.scale
+        return (tuple(m * factor for m in self.mean), tuple(s * factor for s in self.std))
+
+
+def normalization(mode: str, channels: int = 3) -> Normalization:
+    """The :class:`Normalization` of preprocessing `mode` for images of `channels` channels.
+
+    "caffe": 0-255 BGR, the ImageNet channel means subtracted; "tf": 2x - 1;
+    "torch": (x - mean) / std with ImageNet's per-channel statistics; "unit": x.
+    The mean/std modes need RGB (3 channels): gray images would need statistics
+    of their own.
+    """
+    if mode not in PREPROCESSING_MODES:
+        raise ValueError(f"`preprocessing` must be one of {PREPROCESSING_MODES}; got {mode!r}")
+    order = "RGB" if channels == 3 else "gray"
+    if mode in ("unit", "tf"):
+        value = 0.0 if mode == "unit" else 0.5
+        spread = 1.0 if mode == "unit" else 0.5
+        return Normalization(mode, 1.0, (value,) * channels, (spread,) * channels, order)
+    if channels != 3:
+        raise ValueError(f"preprocessing {mode!r} normalizes 3 RGB channels; got {channels}")
+    if mode == "torch":
+        return Normalization(mode, 1.0, TORCH_MEAN, TORCH_STD, "RGB")
+    return Normalization(mode, 255.0, CAFFE_MEAN_RGB[::-1], (1.0, 1.0, 1.0), "BGR")
 
 
 @dataclasses.dataclass(frozen=True)

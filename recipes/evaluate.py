@@ -68,9 +68,13 @@ def positive_int(text):
 
 
 def data_source(text):
-    if text == "digits" or (text.startswith(("folder:", "tfds:")) and text.split(":", 1)[1]):
-        return text
-    raise argparse.ArgumentTypeError(f"must be digits, folder:PATH or tfds:NAME; got {text!r}")
+    from kerasnets.data.sources import SOURCE_FORMS, parse_source
+
+    try:
+        parse_source(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {SOURCE_FORMS}; got {text!r}") from None
+    return text
 
 
 def build_parser():
@@ -129,7 +133,7 @@ def main(argv=None):
     from kerasnets.models.common import load_weights
     from kerasnets.models.weights_file import check_weights_file
     from kerasnets.export.files import write_text
-    from kerasnets.training.run import _tfds_splits
+    from kerasnets.data.sources import open_source
 
     if is_file:
         try:
@@ -169,14 +173,8 @@ def main(argv=None):
     check_scales(args, spec, height, width)
 
     try:
-        if args.data == "digits":
-            source = kd.digits(image_size=height if height == width else (height, width),
-                               channels=channels)
-        elif args.data.startswith("folder:"):
-            source = kd.image_folder(args.data.split(":", 1)[1], validation_fraction=0.1,
-                                     test_fraction=0.1, seed=0)
-        else:
-            source = _tfds_splits(args.data.split(":", 1)[1])
+        source = open_source(args.data, channels=channels,
+                             image_size=height if height == width else (height, width))
     except ValueError as err:
         fail(f"argument --data: {err}")
     if int(getattr(source, args.split).cardinality()) == 0:

@@ -72,9 +72,13 @@ shift_fraction = bounded(float, 0, 1, high_open=True, expected="a number in [0, 
 
 
 def data_source(text):
-    if text == "digits" or (text.startswith(("folder:", "tfds:")) and text.split(":", 1)[1]):
-        return text
-    raise argparse.ArgumentTypeError(f"must be digits, folder:PATH or tfds:NAME; got {text!r}")
+    from kerasnets.data.sources import SOURCE_FORMS, parse_source
+
+    try:
+        parse_source(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {SOURCE_FORMS}; got {text!r}") from None
+    return text
 
 
 def model_arg(text):

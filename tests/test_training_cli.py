@@ -101,17 +101,17 @@ def test_tfds_data_prepared_on_first_use_then_trained_on_from_its_files(tmp_path
     pytest.importorskip("tensorflow_datasets")
     from tfds_blobs import KerasnetsBlobs
 
-    from kerasnets.training.run import _tfds_splits
+    from kerasnets.data.sources import tfds_splits
 
     data_dir = tmp_path / "tfds"
     # Not prepared: the recipe prepares it (here from the generator; cifar10 would download).
-    splits = _tfds_splits("kerasnets_blobs", data_dir=str(data_dir))
+    splits = tfds_splits("kerasnets_blobs", data_dir=str(data_dir))
     assert KerasnetsBlobs.name == "kerasnets_blobs"
     assert (splits.class_names, splits.sizes) == (("dark", "bright"),
                                                   {"train": 40, "validation": 12, "test": 12})
     assert (data_dir / "kerasnets_blobs" / "1.0.0" / "dataset_info.json").is_file()
     with pytest.raises(ValueError, match="tfds data set 'no_such_set' is not available"):
-        _tfds_splits("no_such_set", data_dir=str(data_dir))
+        tfds_splits("no_such_set", data_dir=str(data_dir))
     # Another process knows only the files under TFDS_DATA_DIR.
     out = tmp_path / "out"
     result = run("--data", "tfds:kerasnets_blobs", "--model", "lenet5", "--epochs", "1",

@@ -1,22 +1,24 @@
-"""tf.data input pipelines: sources, the papers' augmentation and evaluation, the pipeline builder."""
+"""tf.data input pipelines: sources, the papers' augmentation and evaluation, the pipeline builder.
+
+Floors, each importing only those below it: `transforms` (pure image ops) ->
+`augment`, `preprocess`, `sources` -> `pipeline` -> `evaluate`.
+"""
 
 from kerasnets.data import augment
 from kerasnets.data.evaluate import (
-    center_crop,
     evaluate,
     evaluate_center_crop,
     evaluate_dense,
     evaluate_multi_scale,
     evaluate_ten_crop,
-    multi_scale,
     predict,
     predict_dense,
-    ten_crop,
     top_k_accuracy,
 )
-from kerasnets.data.pipeline import decode, default_policy, eval_pipeline, train_pipeline
+from kerasnets.data.pipeline import default_policy, eval_pipeline, train_pipeline
 from kerasnets.data.preprocess import channel_means, preprocess
 from kerasnets.data.sources import Splits, batched, digits, image_folder, tfds
+from kerasnets.data.transforms import center_crop, decode, multi_scale, ten_crop
 
 __all__ = [
     "Splits",

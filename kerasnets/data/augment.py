@@ -10,10 +10,14 @@ parallel. All ops are graph ops: they run inside `tf.data.Dataset.map`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
+from typing import Callable
 
 import tensorflow as tf
+
+from kerasnets.data.transforms import default_resize, resize_shorter_side
 
 __all__ = [
     "IMAGENET_EIGVAL",
@@ -30,6 +34,8 @@ __all__ = [
     "inception_augment",
     "random_rotation",
     "gaussian_noise",
+    "PolicyOptions",
+    "POLICIES",
 ]
 
 # Eigen-decomposition of the covariance of ImageNet's RGB pixel values (0-255
@@ -46,28 +52,6 @@ IMAGENET_EIGVEC = (
 def _seeds(seed, count):
     """`count` independent seeds from one: each op of a composite draws from its own."""
     return tf.unstack(tf.random.experimental.stateless_split(seed, count))
-
-
-def _hw(image):
-    shape = tf.shape(image)
-    return shape[0], shape[1]
-
-
-def resize_shorter_side(image, size):
-    """Resizes (bilinear) so that the shorter side is `size`, keeping the aspect ratio.
-
-    `size` may be a scalar tensor. The longer side is rounded to the nearest pixel.
-    """
-    height, width = _hw(image)
-    size = tf.cast(size, tf.float32)
-    scale = size / tf.cast(tf.minimum(height, width), tf.float32)
-    new_height = tf.cast(tf.round(tf.cast(height, tf.float32) * scale), tf.int32)
-    new_width = tf.cast(tf.round(tf.cast(width, tf.float32) * scale), tf.int32)
-    size = tf.cast(size, tf.int32)
-    # The shorter side is exactly `size`, whatever the rounding of the product did.
-    new_height = tf.where(height <= width, size, tf.maximum(new_height, size))
-    new_width = tf.where(height <= width, tf.maximum(new_width, size), size)
-    return tf.image.resize(image, tf.stack([new_height, new_width]), method="bilinear")
 
 
 def random_crop(image, size, seed):
@@ -231,7 +215,7 @@ def random_rotation(image, seed, max_degrees=10.0, fill_mode="reflect"):
     """
     angle = tf.random.stateless_uniform([], seed=seed, minval=-1.0, maxval=1.0)
     angle = angle * max_degrees * math.pi / 180.0
-    height, width = _hw(image)
+    height, width = tf.shape(image)[0], tf.shape(image)[1]
     h = tf.cast(height, tf.float32) - 1.0
     w = tf.cast(width, tf.float32) - 1.0
     cos, sin = tf.cos(angle), tf.sin(angle)
@@ -255,3 +239,52 @@ def random_rotation(image, seed, max_degrees=10.0, fill_mode="reflect"):
 def gaussian_noise(image, seed, stddev=0.02):
     """Adds independent N(0, stddev) noise to every value (not clipped)."""
     return image + tf.random.stateless_normal(tf.shape(image), seed=seed, stddev=stddev)
+
+
+# ------------------------------------------------------------------ the papers' policies
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyOptions:
+    """What a training policy needs besides the image and its seed.
+
+    `size`: the square crop the network takes; `scale_range`: VGG's (S_min,
+    S_max); `pca`: AlexNet's PCA lighting on or off; `crop_fraction`: the
+    network's crop share of the shorter side (AlexNet's resize is size / it).
+    """
+
+    size: int
+    scale_range: tuple | None = None
+    pca: bool = True
+    crop_fraction: float = 0.875
+
+
+def _alexnet_policy(image, seed, options):
+    return alexnet_augment(image, seed, crop_size=options.size,
+                           resize=default_resize(options.size, options.crop_fraction),
+                           pca=options.pca)
+
+
+def _vgg_policy(image, seed, options):
+    return vgg_scale_jitter(image, seed, options.scale_range, crop_size=options.size)
+
+
+def _inception_policy(image, seed, options):
+    return inception_augment(image, seed, size=options.size)
+
+
+def _no_policy(image, seed, options):
+    return tf.image.resize(image, [options.size, options.size], method="bilinear")
+
+
+# Training augmentation by name, `policy(image, seed, options) -> image`: the
+# papers' (a network's registry entry names its own, `ModelSpec.augmentation`),
+# and "none" (resize to the input size only) for small inputs such as the digits.
+# A new policy is one function and one entry here: the pipeline and the recipes'
+# configs read this table.
+POLICIES: dict[str, Callable] = {
+    "alexnet": _alexnet_policy,
+    "vgg": _vgg_policy,
+    "inception": _inception_policy,
+    "none": _no_policy,
+}

@@ -1,8 +1,8 @@
 """Evaluation as in the papers: centre crop, ten crops, multi-scale and dense evaluation.
 
-The view functions take one float image (height, width, channels) and run in
-`tf.data.Dataset.map` (`kerasnets.data.eval_pipeline` uses them). The
-`predict_*` helpers average a model's outputs over the views of each image and
+The views (`center_crop`, `ten_crop`, `multi_scale`) are image operations of
+:mod:`kerasnets.data.transforms` that `kerasnets.data.eval_pipeline` maps over
+the data; this module runs models on them. The `predict_*` helpers average a model's outputs over the views of each image and
 return `(scores, labels)`; the `evaluate_*` helpers return
 `{"top1": ..., "top5": ...}`. Models are called with `predict_on_batch` on
 NumPy arrays, so any Keras backend works. A `Splits` source must have as many
@@ -15,8 +15,18 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from kerasnets.data.augment import resize_shorter_side
+from kerasnets.data.pipeline import eval_pipeline, resolve_preprocessing, split_dataset
+from kerasnets.data.preprocess import preprocess
 from kerasnets.data.sources import Splits
+from kerasnets.data.transforms import (  # noqa: F401  (the views, re-exported)
+    center_crop,
+    decode,
+    default_resize,
+    multi_scale,
+    resize_shorter_side,
+    ten_crop,
+)
+from kerasnets.registry import get_spec
 
 __all__ = [
     "center_crop",
@@ -31,56 +41,6 @@ __all__ = [
     "predict_dense",
     "evaluate_dense",
 ]
-
-
-def _crop(image, top, left, size):
-    return tf.image.crop_to_bounding_box(image, top, left, size, size)
-
-
-def center_crop(image, size, resize=None):
-    """The central `size` x `size` crop, after resizing the shorter side to `resize` if given."""
-    if resize is not None:
-        image = resize_shorter_side(image, resize)
-    shape = tf.shape(image)
-    return _crop(image, (shape[0] - size) // 2, (shape[1] - size) // 2, size)
-
-
-def ten_crop(image, size, resize=None):
-    """Ten views (10, size, size, C): four corners and the centre, then their mirrors.
-
-    Krizhevsky et al. (2012), section 4.1: "extracting five 224x224 patches
-    (the four corner patches and the center patch) as well as their horizontal
-    reflections (hence ten patches in all), and averaging the predictions".
-    Order: top-left, top-right, bottom-left, bottom-right, centre, then the
-    same five mirrored left-right. The shorter side is resized to `resize`
-    first if given.
-    """
-    if resize is not None:
-        image = resize_shorter_side(image, resize)
-    shape = tf.shape(image)
-    bottom, right = shape[0] - size, shape[1] - size
-    crops = tf.stack([
-        _crop(image, 0, 0, size),
-        _crop(image, 0, right, size),
-        _crop(image, bottom, 0, size),
-        _crop(image, bottom, right, size),
-        _crop(image, bottom // 2, right // 2, size),
-    ])
-    return tf.concat([crops, tf.image.flip_left_right(crops)], axis=0)
-
-
-def multi_scale(image, size, scales):
-    """Views (2 * len(scales), size, size, C): at each test scale Q, the centre crop and its mirror.
-
-    Simonyan and Zisserman (2015), section 4.2 evaluate at several test scales
-    Q and average; this is the cropped form for fixed-input networks (the dense
-    form is :func:`evaluate_dense`).
-    """
-    views = []
-    for scale in scales:
-        crop = center_crop(image, size, scale)
-        views += [crop, tf.image.flip_left_right(crop)]
-    return tf.stack(views)
 
 
 def top_k_accuracy(scores, labels, k):
@@ -151,8 +111,6 @@ def predict(model, model_name, source, method="center", batch_size=32, **kwargs)
     :func:`kerasnets.data.eval_pipeline`, the crop size being the model's
     input size unless `image_size` is given.
     """
-    from kerasnets.data.pipeline import eval_pipeline
-
     _check_classes(model, source)
     kwargs["image_size"] = _image_size(model, kwargs.get("image_size"))
     ds = eval_pipeline(model_name, source, batch_size, method=method, **kwargs)
@@ -205,16 +163,12 @@ def predict_dense(model, model_name, source, scales=None, flip=True, split="vali
     over the mirror image (`flip`) and over the scales. Images go one at a
     time, their sizes differing. Returns `(scores, labels)`.
     """
-    from kerasnets.data.pipeline import decode, default_resize, resolve_preprocessing, split_dataset
-    from kerasnets.data.preprocess import preprocess
-    from kerasnets.registry import get_spec
-
     spec = get_spec(model_name)
     channels = spec.input_shape[-1]
     mode = resolve_preprocessing(preprocessing, spec)
     _check_classes(model, source)
     if scales is None:
-        scales = (default_resize(spec.input_shape[0]),)
+        scales = (default_resize(spec.input_shape[0], spec.crop_fraction),)
     ds, _ = split_dataset(source, split)
 
     def views(image, label):

@@ -18,52 +18,32 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from kerasnets.checks import check_bool, check_choice, check_range
 from kerasnets.data import augment as aug
-from kerasnets.data.evaluate import center_crop, multi_scale, ten_crop
 from kerasnets.data.preprocess import preprocess
 from kerasnets.data.sources import MAX_BATCH_SIZE, Splits
-from kerasnets.models.common import check_bool, check_choice, check_range
+from kerasnets.data.transforms import (
+    center_crop,
+    decode,
+    default_resize,
+    default_scales,
+    multi_scale,
+    ten_crop,
+)
 from kerasnets.registry import PREPROCESSING_MODES, get_spec
 
 __all__ = ["POLICIES", "EVAL_METHODS", "decode", "default_policy", "train_pipeline",
            "eval_pipeline", "resolve_preprocessing", "split_dataset"]
 
-# Training augmentation policies: the papers' (see kerasnets.data.augment), and
-# "none" (resize to the input size only) for small inputs such as the digits.
-POLICIES = ("alexnet", "vgg", "inception", "none")
+# The names of the training augmentation policies (kerasnets.data.augment.POLICIES).
+POLICIES = tuple(aug.POLICIES)
 EVAL_METHODS = ("center", "ten_crop", "multi_scale")
-
-# Families trained with a policy other than Inception's random-sized crop.
-_FAMILY_POLICY = {"lenet": "none", "alexnet": "alexnet", "nin": "alexnet", "vgg": "vgg",
-                  "resnet": "vgg"}
 
 
 def default_policy(model_name):
-    """The augmentation policy of a model's paper: "alexnet", "vgg", "inception" or "none"."""
-    spec = get_spec(model_name)
-    if spec.input_shape[0] < 64:
-        return "none"
-    return _FAMILY_POLICY.get(spec.family, "inception")
-
-
-def decode(image, channels=None):
-    """One image as float32 in [0, 1]: a file path is read and decoded, integers scaled.
-
-    `channels` (1 or 3) converts gray to RGB or RGB to gray when they differ
-    (a CMYK JPEG too: it is decoded to RGB, then to gray).
-    """
-    if image.dtype == tf.string:
-        image = _read_image(image, channels or 3)
-    if image.dtype.is_integer:
-        image = tf.image.convert_image_dtype(image, tf.float32)
-    else:
-        image = tf.cast(image, tf.float32)
-    have = image.shape[-1]
-    if channels == 3 and have == 1:
-        image = tf.image.grayscale_to_rgb(image)
-    elif channels == 1 and have == 3:
-        image = tf.image.rgb_to_grayscale(image)
-    return image
+    """The augmentation policy of a model's paper (its registry entry's `augmentation`):
+    "alexnet", "vgg", "inception" or "none"."""
+    return get_spec(model_name).augmentation
 
 
 def train_pipeline(model_name, source, batch_size=32, *, policy=None, image_size=None,
@@ -132,7 +112,9 @@ def train_pipeline(model_name, source, batch_size=32, *, policy=None, image_size
     # One seed per element, a new sequence every epoch (rerandomize_each_iteration).
     seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
     ds = tf.data.Dataset.zip((ds, seeds))
-    augment_one = _policy_fn(policy, size, scale_range, pca)
+    policy_fn = aug.POLICIES[policy]
+    options = aug.PolicyOptions(size=size, scale_range=scale_range, pca=pca,
+                                crop_fraction=spec.crop_fraction)
 
     def augment(element, element_seed):
         image, label = element
@@ -140,7 +122,7 @@ def train_pipeline(model_name, source, batch_size=32, *, policy=None, image_size
             image, label = read(image, label)
         policy_seed, rotation_seed, noise_seed = tf.unstack(
             tf.random.experimental.stateless_split(element_seed, 3))
-        image = augment_one(image, policy_seed)
+        image = policy_fn(image, policy_seed, options)
         if rotation:
             image = aug.random_rotation(image, rotation_seed, rotation)
         if noise:
@@ -164,9 +146,9 @@ def eval_pipeline(model_name, source, batch_size=32, *, method="center", image_s
     """The evaluation `tf.data.Dataset` of `model_name`: (views, labels) batches, in order.
 
     `method` "center": images (B, size, size, C), the centre crop after
-    resizing the shorter side to `resize` (size / 0.875 by default; 256 for
-    224 and 227). "ten_crop": (B, 10, size, size, C), see
-    :func:`kerasnets.data.evaluate.ten_crop`. "multi_scale": (B, 2 * len(Q),
+    resizing the shorter side to `resize` (by default size / the network's
+    `crop_fraction`: 256 for 224 and for AlexNet's 227). "ten_crop": (B, 10,
+    size, size, C), see :func:`kerasnets.data.transforms.ten_crop`. "multi_scale": (B, 2 * len(Q),
     size, size, C), the centre crop and its mirror at each test scale Q in
     `scales` ((256, 384, 512) scaled by size / 224 by default). `resize` and
     every scale are integers no smaller than the crop `size` (a ValueError
@@ -180,7 +162,8 @@ def eval_pipeline(model_name, source, batch_size=32, *, method="center", image_s
     check_choice("method", method, EVAL_METHODS)
     check_range("batch_size", batch_size, 1, MAX_BATCH_SIZE, integer=True)
     mode = resolve_preprocessing(preprocessing, spec)
-    resize = default_resize(size) if resize is None else _resize(resize, size)
+    resize = default_resize(size, spec.crop_fraction) if resize is None \
+        else _resize(resize, size)
     scales = default_scales(size) if scales is None else _scales(scales, size)
     ds, _ = split_dataset(source, split, None)
     files = ds.element_spec[0].dtype == tf.string
@@ -204,33 +187,6 @@ def eval_pipeline(model_name, source, batch_size=32, *, method="center", image_s
     ds = ds.map(lambda images, labels: (preprocess(images, mode, mean, std), labels),
                 num_parallel_calls=tf.data.AUTOTUNE)
     return _finish(ds, deterministic)
-
-
-def default_resize(size):
-    """The shorter side before a centre crop of `size`: 256 for 224/227, else size / 0.875."""
-    return 256 if size in (224, 227) else int(round(size / 0.875))
-
-
-def default_scales(size):
-    """VGG's test scales Q = (256, 384, 512) for 224, scaled to other sizes."""
-    return tuple(int(round(q * size / 224)) for q in (256, 384, 512))
-
-
-def _read_image(path, channels):
-    contents = tf.io.read_file(path)
-    if channels != 1:
-        return tf.io.decode_image(contents, channels=channels, expand_animations=False)
-
-    # libjpeg converts CMYK (and YCCK) JPEGs to RGB but not to gray: those go through RGB.
-    def cmyk():
-        return tf.equal(tf.io.extract_jpeg_shape(contents)[2], 4)
-
-    is_cmyk = tf.cond(tf.io.is_jpeg(contents), cmyk, lambda: tf.constant(False))
-    return tf.cond(
-        is_cmyk,
-        lambda: tf.image.rgb_to_grayscale(tf.io.decode_jpeg(contents, channels=3)),
-        lambda: tf.io.decode_image(contents, channels=1, expand_animations=False),
-    )
 
 
 def _size(image_size, spec):
@@ -328,17 +284,6 @@ def _buffer(ds, shuffle_buffer):
 def _skip_bad_files(ds, files):
     # image_folder(verify=False) may hand over files that fail to decode: drop them, not the epoch.
     return ds.ignore_errors(log_warning=True) if files else ds
-
-
-def _policy_fn(policy, size, scale_range, pca):
-    if policy == "alexnet":
-        return lambda image, seed: aug.alexnet_augment(image, seed, crop_size=size,
-                                                       resize=default_resize(size), pca=pca)
-    if policy == "vgg":
-        return lambda image, seed: aug.vgg_scale_jitter(image, seed, scale_range, crop_size=size)
-    if policy == "inception":
-        return lambda image, seed: aug.inception_augment(image, seed, size=size)
-    return lambda image, seed: tf.image.resize(image, [size, size], method="bilinear")
 
 
 def _batch_augment(ds, randaugment, mixup, cutmix, num_classes, seed):

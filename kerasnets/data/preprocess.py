@@ -12,16 +12,19 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from kerasnets.models.common import check_choice
-from kerasnets.registry import PREPROCESSING_MODES, get_spec
+from kerasnets.checks import check_choice
+from kerasnets.data.transforms import decode
+from kerasnets.registry import (  # noqa: F401  (the ImageNet statistics, re-exported)
+    CAFFE_MEAN_RGB,
+    PREPROCESSING_MODES,
+    TORCH_MEAN,
+    TORCH_STD,
+    get_spec,
+    normalization,
+)
 
 __all__ = ["CAFFE_MEAN_RGB", "TORCH_MEAN", "TORCH_STD", "preprocess", "preprocessing_mode",
            "channel_means"]
-
-# keras.applications' ImageNet statistics (RGB order; caffe's on the 0-255 scale).
-CAFFE_MEAN_RGB = (123.68, 116.779, 103.939)
-TORCH_MEAN = (0.485, 0.456, 0.406)
-TORCH_STD = (0.229, 0.224, 0.225)
 
 
 def preprocessing_mode(model_name):
@@ -41,20 +44,18 @@ def preprocess(images, mode, mean=None, std=None):
     images = tf.cast(images, tf.float32)
     if mode == "unit":
         return images
-    if mode == "tf":
-        return images * 2.0 - 1.0
+    norm = normalization(mode)
     channels = images.shape[-1]
-    if mode == "torch":
-        mean = TORCH_MEAN if mean is None else mean
-        std = TORCH_STD if std is None else std
-        mean, std = _per_channel(mean, channels, "mean"), _per_channel(std, channels, "std")
-        return (images - mean) / std
-    mean = _per_channel(CAFFE_MEAN_RGB if mean is None else mean, channels, "mean")
-    images = images * 255.0
-    if channels == 3:
-        images = images[..., ::-1]
-        mean = mean[::-1]
-    return images - mean
+    reorder = norm.channel_order == "BGR"
+    # The statistics in RGB order, on the scale of `images * norm.scale` (a gray image
+    # gets their average); `mean` and `std` replace them for "caffe" and "torch".
+    if mode == "tf" or mean is None:
+        mean = norm.mean[::-1] if reorder else norm.mean
+    if mode == "tf" or std is None:
+        std = norm.std[::-1] if reorder else norm.std
+    mean, std = _per_channel(mean, channels, "mean"), _per_channel(std, channels, "std")
+    images = (images * norm.scale - mean) / std
+    return images[..., ::-1] if reorder and channels == 3 else images
 
 
 def _per_channel(values, channels, argument):
@@ -77,11 +78,9 @@ def channel_means(dataset):
     Simonyan and Zisserman (2015), section 2.1: "subtracting the mean RGB value,
     computed on the training set, from each pixel". `dataset` yields images or
     (image, label) pairs of any size: file paths, uint8, or floats in [0, 1]
-    (see :func:`kerasnets.data.pipeline.decode`). Pass the result as `mean` to
+    (see :func:`kerasnets.data.transforms.decode`). Pass the result as `mean` to
     :func:`preprocess` or to the pipelines.
     """
-    from kerasnets.data.pipeline import decode
-
     def image_of(*element):
         return decode(element[0])
 

@@ -22,14 +22,12 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from kerasnets.models.common import check_choice, check_range
-from kerasnets.data.preprocess import CAFFE_MEAN_RGB as _CAFFE_MEAN_RGB
-from kerasnets.data.preprocess import TORCH_MEAN as _TORCH_MEAN
-from kerasnets.data.preprocess import TORCH_STD as _TORCH_STD
+from kerasnets.checks import check_choice, check_range
+from kerasnets.data.preprocess import preprocess
 from kerasnets.registry import PREPROCESSING_MODES
 
 __all__ = ["Splits", "digits", "image_folder", "tfds", "batched", "IMAGE_FORMATS",
-           "MAX_BATCH_SIZE"]
+           "MAX_BATCH_SIZE", "SOURCE_FORMS", "parse_source", "open_source", "tfds_splits"]
 
 # The largest batch the pipelines accept: 65,536 images, the largest batch of
 # published ImageNet training (Ying et al., 2018, on a TPU pod). A larger value
@@ -354,18 +352,11 @@ def _image_size(image_size):
 
 def _scale(images, preprocessing):
     """Maps [0, 1] RGB (or gray) images to the input range of a preprocessing mode."""
-    if preprocessing == "unit":
-        return images
-    if preprocessing == "tf":
-        return images * 2.0 - 1.0
-    if images.shape[-1] != 3:
+    if preprocessing in ("torch", "caffe") and images.shape[-1] != 3:
         raise ValueError(
             f"`preprocessing` {preprocessing!r} normalizes 3 RGB channels; use channels=3"
         )
-    if preprocessing == "torch":
-        return ((images - np.float32(_TORCH_MEAN)) / np.float32(_TORCH_STD)).astype(np.float32)
-    # "caffe": 0-255 BGR, the ImageNet mean subtracted per channel.
-    return (images[..., ::-1] * 255.0 - np.float32(_CAFFE_MEAN_RGB[::-1])).astype(np.float32)
+    return preprocess(images, preprocessing).numpy()
 
 
 def _split_count(fraction, total):
@@ -418,3 +409,72 @@ def _splits(images, labels, indices, class_names):
         num_classes=len(class_names),
         image_shape=tuple(int(d) for d in images.shape[1:]),
     )
+
+# ------------------------------------------------------------ a source named in words
+
+SOURCE_FORMS = "digits, folder:PATH or tfds:NAME"
+SOURCE_KINDS = ("digits", "folder", "tfds")
+
+
+def parse_source(text):
+    """The data source a recipe names, as (kind, argument): ("digits", None),
+    ("folder", PATH) or ("tfds", NAME); a ValueError names anything else."""
+    if isinstance(text, str):
+        if text == "digits":
+            return "digits", None
+        kind, colon, where = text.partition(":")
+        if colon and kind in SOURCE_KINDS[1:] and where.strip():
+            return kind, where
+    raise ValueError(f"`data` must be {SOURCE_FORMS}; got {text!r}")
+
+
+def open_source(text, *, image_size, channels, preprocessing="unit"):
+    """The :class:`Splits` of a source named as :func:`parse_source` reads it.
+
+    "digits": :func:`digits` at `image_size` with `channels` and `preprocessing`;
+    "folder:PATH": :func:`image_folder` split 80/10/10 (seed 0); "tfds:NAME":
+    :func:`tfds_splits` (prepared first when it is not yet).
+    """
+    kind, where = parse_source(text)
+    if kind == "digits":
+        return digits(image_size=image_size, channels=channels, preprocessing=preprocessing)
+    if kind == "folder":
+        return image_folder(where, validation_fraction=0.1, test_fraction=0.1, seed=0)
+    return tfds_splits(where)
+
+
+def tfds_splits(name, data_dir=None):
+    """A tensorflow-datasets data set as Splits: train, validation (or test), test.
+
+    A data set not yet prepared in `data_dir` (tfds' default: ``TFDS_DATA_DIR``,
+    else ``~/tensorflow_datasets``) is downloaded and prepared first, as
+    `tfds.load` does; one that tfds does not know, or that cannot be
+    downloaded, is a ValueError naming it.
+    """
+    import tensorflow_datasets as tfds_lib
+
+    try:
+        builder = tfds_lib.builder(name, data_dir=data_dir)
+    except Exception as err:  # tfds raises many kinds for a missing or unknown data set
+        raise ValueError(f"tfds data set {name!r} is not available: "
+                         f"{str(err).splitlines()[0]}") from None
+    if not builder.info.splits:  # known to tfds, not prepared here
+        try:
+            builder.download_and_prepare()
+        except Exception as err:  # network, manual download, disk: tfds' own message
+            raise ValueError(f"tfds data set {name!r} is not prepared in {builder.data_dir} "
+                             f"and could not be: {str(err).splitlines()[0]}") from None
+    available = set(builder.info.splits)
+    if "train" not in available:
+        raise ValueError(f"tfds data set {name!r} has no train split (it has {sorted(available)})")
+    train, class_names = tfds(name, "train", data_dir=data_dir, with_info=True)
+    test = tfds(name, "test", data_dir=data_dir) if "test" in available else None
+    validation = tfds(name, "validation", data_dir=data_dir) if "validation" in available \
+        else test
+    if validation is None:
+        train = tfds(name, "train[:90%]", data_dir=data_dir)
+        validation = tfds(name, "train[90%:]", data_dir=data_dir)
+    if test is None:
+        test = validation
+    return Splits(train=train, validation=validation, test=test, class_names=class_names,
+                  num_classes=len(class_names), image_shape=(None, None, None))

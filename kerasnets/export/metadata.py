@@ -11,14 +11,23 @@ class names checked against the model, the versions that wrote it.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
+
+from kerasnets import __version__
+from kerasnets.registry import get_spec, normalization
 
 __all__ = ["preprocessing_info", "random_inputs", "model_preprocessing", "weights_info",
            "check_class_names", "producer", "value_range"]
 
-_IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
-_TORCH_MEAN = (0.485, 0.456, 0.406)
-_TORCH_STD = (0.229, 0.224, 0.225)
+_WORDS = {
+    "unit": "scale pixels from [0, 255] to [0, 1]",
+    "tf": "scale pixels from [0, 255] to [-1, 1]",
+    "torch": "scale pixels to [0, 1], subtract the ImageNet mean and divide by the "
+             "ImageNet standard deviation, per RGB channel",
+    "caffe": "reorder channels RGB to BGR and subtract the ImageNet mean per channel "
+             "(0-255 scale)",
+}
 
 
 def preprocessing_info(mode, channels=3):
@@ -29,26 +38,11 @@ def preprocessing_info(mode, channels=3):
             "description": "unknown: the model was not built from the registry and no "
                            "preprocessing was given",
         }
-    if mode == "unit":
-        mean, std, order = [0.0] * channels, [255.0] * channels, "RGB"
-        words = "scale pixels from [0, 255] to [0, 1]"
-    elif mode == "tf":
-        mean, std, order = [127.5] * channels, [127.5] * channels, "RGB"
-        words = "scale pixels from [0, 255] to [-1, 1]"
-    elif mode in ("torch", "caffe"):
-        if channels != 3:
-            raise ValueError(f"preprocessing {mode!r} normalizes 3 RGB channels; got {channels}")
-        if mode == "torch":
-            mean = [round(255.0 * m, 4) for m in _TORCH_MEAN]
-            std = [round(255.0 * s, 4) for s in _TORCH_STD]
-            order = "RGB"
-            words = ("scale pixels to [0, 1], subtract the ImageNet mean and divide by the "
-                     "ImageNet standard deviation, per RGB channel")
-        else:
-            mean, std, order = list(_IMAGENET_MEAN_RGB[::-1]), [1.0] * 3, "BGR"
-            words = "reorder channels RGB to BGR and subtract the ImageNet mean per channel (0-255 scale)"
-    else:
+    if mode not in _WORDS:
         raise ValueError(f"unknown preprocessing mode {mode!r}; one of caffe, tf, torch, unit")
+    norm = normalization(mode, channels)
+    mean, std = (list(round(v, 4) for v in values) for values in norm.pixel_mean_std())
+    order, words = norm.channel_order, _WORDS[mode]
     return {
         "mode": mode,
         "description": words,
@@ -91,11 +85,7 @@ def check_class_names(model, class_names):
 
 def producer():
     """The versions that wrote an export."""
-    import keras
-
-    import kerasnets
-
-    versions = {"kerasnets": kerasnets.__version__, "keras": keras.__version__}
+    versions = {"kerasnets": __version__, "keras": keras.__version__}
     try:
         import tensorflow as tf
 
@@ -107,8 +97,6 @@ def producer():
 
 def model_preprocessing(model):
     """The registry's preprocessing mode for a model named like a registered network, or None."""
-    from kerasnets.registry import get_spec
-
     try:
         return get_spec(model.name).preprocessing
     except (ValueError, TypeError):

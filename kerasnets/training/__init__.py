@@ -32,14 +32,6 @@ from kerasnets.training.callbacks import (  # noqa: F401
     plot_history,
     read_history,
 )
-from kerasnets.training.config import (  # noqa: F401
-    ConfigError,
-    TrainConfig,
-    config_from_dict,
-    config_to_dict,
-    load_config,
-    override,
-)
 from kerasnets.training.distribute import (  # noqa: F401
     Distribution,
     configure_cpu_devices,
@@ -54,24 +46,28 @@ from kerasnets.training.optimizers import (  # noqa: F401
     build_optimizer,
     build_schedule,
 )
-from kerasnets.training.outputs import (  # noqa: F401
-    OutputExistsError,
-    TrainingInterrupted,
-    as_run_config,
-    check_outputs,
-    check_same_run,
-    output_paths,
-)
 
-# The run itself (`train`, `TrainResult`) reads its data with tf.data and exports
-# with TensorFlow: it is imported on first use, so that `import kerasnets` (which
-# imports this package for its losses and optimizers) needs no TensorFlow on the
-# jax and torch backends.
-_LAZY = {"train": "kerasnets.training.run", "TrainResult": "kerasnets.training.run"}
+# The recipe's config (which checks data sources and augmentation policies against
+# kerasnets.data), the run's outputs and the run itself (tf.data input, TensorFlow
+# exports) are imported on first use, so that `import kerasnets` (which imports this
+# package for its losses, optimizers and callbacks) needs no TensorFlow on the jax
+# and torch backends.
+_LAZY = {
+    **dict.fromkeys(("ConfigError", "TrainConfig", "config_from_dict", "config_to_dict",
+                     "load_config", "override"), "kerasnets.training.config"),
+    **dict.fromkeys(("OutputExistsError", "TrainingInterrupted", "as_run_config",
+                     "check_outputs", "check_same_run", "output_paths"),
+                    "kerasnets.training.outputs"),
+    **dict.fromkeys(("train", "TrainResult"), "kerasnets.training.run"),
+}
 
 
 def __getattr__(name):
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 

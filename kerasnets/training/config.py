@@ -33,6 +33,9 @@ import math
 import os
 from typing import Any
 
+from kerasnets.data import augment
+from kerasnets.data.sources import SOURCE_FORMS, parse_source
+
 __all__ = [
     "ConfigError",
     "TrainConfig",
@@ -54,7 +57,8 @@ MIXED_PRECISION = ("off", "auto", "float16", "bfloat16")
 # Initialisers of the papers, by name; "default" keeps the builder's (Glorot uniform in Keras).
 INITIALIZERS = ("default", "normal", "truncated_normal", "glorot_uniform", "glorot_normal",
                 "he_normal", "he_uniform")
-POLICIES = ("auto", "alexnet", "vgg", "inception", "none")
+# "auto": the network's own (its registry entry's `augmentation`), else a policy by name.
+POLICIES = ("auto", *augment.POLICIES)
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 
 SCHEDULES = {
@@ -217,11 +221,11 @@ def validate(config: TrainConfig, source: str = "") -> None:
 
 
 def check_data(data, source=""):
-    """`digits`, `folder:PATH` or `tfds:NAME`."""
-    if not isinstance(data, str) or not (
-            data == "digits" or (data.startswith(("folder:", "tfds:")) and
-                                 data.split(":", 1)[1].strip())):
-        _fail("data", "digits, folder:PATH or tfds:NAME", data, source)
+    """`digits`, `folder:PATH` or `tfds:NAME` (`kerasnets.data.sources.parse_source`)."""
+    try:
+        parse_source(data)
+    except ValueError:
+        _fail("data", SOURCE_FORMS, data, source)
 
 
 def check_schedule(schedule, source=""):

@@ -17,8 +17,17 @@ import os
 import warnings
 
 import keras
+import numpy as np
 
-from kerasnets.export.keras_file import save_keras
+from kerasnets import data as kd
+from kerasnets.data.sources import open_source, parse_source
+from kerasnets.export import (
+    SavedModelRunner,
+    evaluate_tflite,
+    export_saved_model,
+    export_tflite,
+    save_keras,
+)
 from kerasnets.registry import get_spec
 from kerasnets.training.auxiliary import without_auxiliary_heads
 from kerasnets.training.build import (
@@ -82,14 +91,10 @@ class Data:
 
 def load_data(config, spec, image_size, batch_size, seed):
     """The :class:`Data` of `config.data` ("digits", "folder:PATH", "tfds:NAME") for `spec`."""
-    import keras
-
-    from kerasnets import data as kd
-
     channels = spec.input_shape[-1]
-    if config.data == "digits":
-        splits = kd.digits(image_size=image_size, channels=channels,
-                           preprocessing=spec.preprocessing)
+    splits = open_source(config.data, image_size=image_size, channels=channels,
+                         preprocessing=spec.preprocessing)
+    if parse_source(config.data)[0] == "digits":
         augment = None
         if config.shift > 0:
             augment = keras.layers.RandomTranslation(config.shift, config.shift,
@@ -98,11 +103,6 @@ def load_data(config, spec, image_size, batch_size, seed):
         validation = kd.batched(splits.validation, EVAL_BATCH)
         test = kd.batched(splits.test, EVAL_BATCH)
         return Data(train, validation, test, splits.train, splits.class_names, splits.sizes)
-    kind, where = config.data.split(":", 1)
-    if kind == "folder":
-        splits = kd.image_folder(where, validation_fraction=0.1, test_fraction=0.1, seed=0)
-    else:
-        splits = _tfds_splits(where)
     size = image_size[0]
     policy = None if config.policy == "auto" else config.policy
     train = kd.train_pipeline(spec.name, splits, batch_size, policy=policy, image_size=size,
@@ -115,45 +115,6 @@ def load_data(config, spec, image_size, batch_size, seed):
         if sizes["test"] else None
     calibration = kd.eval_pipeline(spec.name, splits, 32, split="train", **evaluation).unbatch()
     return Data(train, validation, test, calibration, splits.class_names, sizes)
-
-
-def _tfds_splits(name, data_dir=None):
-    """A tensorflow-datasets data set as Splits: train, validation (or test), test.
-
-    A data set not yet prepared in `data_dir` (tfds' default: ``TFDS_DATA_DIR``,
-    else ``~/tensorflow_datasets``) is downloaded and prepared first, as
-    `tfds.load` does; one that tfds does not know, or that cannot be
-    downloaded, is a ValueError naming it.
-    """
-    import tensorflow_datasets as tfds_lib
-
-    from kerasnets.data import Splits, tfds
-
-    try:
-        builder = tfds_lib.builder(name, data_dir=data_dir)
-    except Exception as err:  # tfds raises many kinds for a missing or unknown data set
-        raise ValueError(f"tfds data set {name!r} is not available: "
-                         f"{str(err).splitlines()[0]}") from None
-    if not builder.info.splits:  # known to tfds, not prepared here
-        try:
-            builder.download_and_prepare()
-        except Exception as err:  # network, manual download, disk: tfds' own message
-            raise ValueError(f"tfds data set {name!r} is not prepared in {builder.data_dir} "
-                             f"and could not be: {str(err).splitlines()[0]}") from None
-    available = set(builder.info.splits)
-    if "train" not in available:
-        raise ValueError(f"tfds data set {name!r} has no train split (it has {sorted(available)})")
-    train, class_names = tfds(name, "train", data_dir=data_dir, with_info=True)
-    test = tfds(name, "test", data_dir=data_dir) if "test" in available else None
-    validation = tfds(name, "validation", data_dir=data_dir) if "validation" in available \
-        else test
-    if validation is None:
-        train = tfds(name, "train[:90%]", data_dir=data_dir)
-        validation = tfds(name, "train[90%:]", data_dir=data_dir)
-    if test is None:
-        test = validation
-    return Splits(train=train, validation=validation, test=test, class_names=class_names,
-                  num_classes=len(class_names), image_shape=(None, None, None))
 
 
 def _square(spec, image_size):
@@ -323,15 +284,6 @@ def _metric(result, name):
 
 def _export(model, paths, test, class_names, spec, tflite, overwrite, calibration, log):
     """SavedModel (and TFLite) of the final model, each with its test accuracy as exported."""
-    import numpy as np
-
-    from kerasnets.export import (
-        SavedModelRunner,
-        evaluate_tflite,
-        export_saved_model,
-        export_tflite,
-    )
-
     images = labels = None
     if test is not None:
         images, labels = (np.concatenate(part) for part in zip(*test.as_numpy_iterator()))
