@@ -10,8 +10,8 @@ imports the package:
 
 1. it locates the package folder with `importlib.util.find_spec("kerasnets")`,
    which finds a top-level package without running its `__init__`;
-2. it loads `kerasnets/cli.py` from there by file path, as a private module
-   (that file's top level imports the standard library only), and parses the
+2. it loads `kerasnets/console.py` from there by file path, as a private
+   module (that file imports the standard library only), and parses the
    command line with its `make_parser`: `--help` of every command, usage
    errors and `--version` come from the very parser the full command uses;
 3. it prints `list` with that module's `print_models` from
@@ -21,7 +21,7 @@ imports the package:
 4. every other command (info, export, index) goes to `kerasnets.cli.main`,
    which imports the package.
 
-When the index or the package's cli.py cannot be read, every command goes to
+When the index or the package's console.py cannot be read, every command goes to
 `kerasnets.cli.main`: slower, same answers. `python -m kerasnets_cli ...`
 runs the same.
 """
@@ -42,10 +42,10 @@ def _package_folder():
     return list(spec.submodule_search_locations)[0]
 
 
-def _load_cli(folder):
-    """`kerasnets/cli.py` as a private module, without importing the `kerasnets` package."""
-    spec = importlib.util.spec_from_file_location("_kerasnets_cli_front",
-                                                  os.path.join(folder, "cli.py"))
+def _load_console(folder):
+    """`kerasnets/console.py` as a private module, without importing the `kerasnets` package."""
+    spec = importlib.util.spec_from_file_location("_kerasnets_console",
+                                                  os.path.join(folder, "console.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -55,18 +55,20 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         folder = _package_folder()
-        cli = _load_cli(folder)
-        index = cli.read_index()
-        parser = cli.make_parser(version=index["version"])
+        console = _load_console(folder)
+        index = console.read_index()
+        parser = console.make_parser(index["version"])
     except (OSError, ValueError, KeyError, TypeError, ImportError, SyntaxError):
         return _full(argv)
     args = parser.parse_args(argv)  # --help, --version and usage errors exit here
     if args.command in FAST_COMMANDS:
-        return cli.print_models(index["models"], args.pattern, args.family, args.presets)
+        return console.print_models(index["models"], args.pattern, args.family, args.presets)
     return _full(argv)
 
 
 def _full(argv) -> int:
+    # TensorFlow's C++ start-up notices are noise here; an explicit setting wins.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from kerasnets.cli import main as full_main
 
     return full_main(argv)

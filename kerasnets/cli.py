@@ -7,96 +7,62 @@
     kerasnets index [--write | --check]
     kerasnets --version
 
-`import kerasnets` imports Keras and TensorFlow (seconds), so the console
-script starts in the top-level module `kerasnets_cli` instead, which answers
-`--help`, `--version` and `list` without importing the package (see its
-docstring): it loads this file by its path, parses the command line with
-:func:`make_parser` and prints `list` with :func:`print_models` from the
-static index `kerasnets/registry_index.json`. So this module's top level
-imports the standard library only; everything else is imported inside the
-commands. The index is the live registry (`kerasnets.registry.index`) with
-the package version, written by `kerasnets index --write`.
+The parser, the static index and the printing of `list` are in
+:mod:`kerasnets.console`, which the console script's light front
+(`kerasnets_cli`) loads without importing the package, so that `--help`,
+`--version` and `list` answer at once; this module runs every command with
+the package imported. The index is the live registry
+(`kerasnets.registry.index`) with the package version, written by
+`kerasnets index --write`.
 """
 
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import os
 import sys
 
-INDEX_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "registry_index.json")
-INDEX_COMMAND = "kerasnets index --write"
+import keras
+import numpy as np
 
-
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from kerasnets import __version__
+from kerasnets.console import (  # noqa: F401  (the index's names, for the tests and tools)
+    INDEX_COMMAND,
+    INDEX_FILE,
+    format_index,
+    print_models,
+    read_index,
+)
+from kerasnets.console import make_parser as _parser
+from kerasnets.data.sources import digits
+from kerasnets.export import companion_paths, export_saved_model, export_tflite
+from kerasnets.export.files import write_text
+from kerasnets.export.metadata import model_preprocessing, weights_info
+from kerasnets.export.provenance import read_labels, training_record
+from kerasnets.logs import one_line_warnings
+from kerasnets.profile import profile
+from kerasnets.registry import get_spec, index
 
 
 def static_index() -> dict:
     """What `kerasnets index --write` writes to INDEX_FILE: the version and the live registry."""
-    import kerasnets
-    from kerasnets.registry import index
-
-    return {"generated_by": INDEX_COMMAND, "version": kerasnets.__version__, "models": index()}
-
-
-def format_index(data) -> str:
-    """The index as JSON text, one model a line (short diffs when a model changes)."""
-    head = {key: value for key, value in data.items() if key != "models"}
-    lines = [f" {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}," for key, value
-             in head.items()]
-    models = ",\n".join(f"  {json.dumps(m, ensure_ascii=False)}" for m in data["models"])
-    return "{\n" + "\n".join(lines) + '\n "models": [\n' + models + "\n ]\n}\n"
-
-
-def read_index(path=None) -> dict:
-    """The static index (INDEX_FILE by default)."""
-    with open(path or INDEX_FILE, encoding="utf-8") as handle:
-        return json.load(handle)
-
-
-def print_models(models, pattern=None, family=None, presets=False) -> int:
-    """Prints the `models` (entries of the index) that match, one a line; 1 if none does.
-
-    As `kerasnets.list_models`: `pattern` is a case-insensitive glob on the
-    names, presets are left out unless `presets`.
-    """
-    rows = [m for m in models
-            if (presets or m["alias_of"] is None)
-            and (pattern is None or fnmatch.fnmatchcase(m["name"], pattern.lower()))
-            and (family is None or m["family"] == family)]
-    if not rows:
-        print(f"no registered model matches {pattern or '*'!r}", file=sys.stderr)
-        return 1
-    width = max(len(m["name"]) for m in rows)
-    for m in rows:
-        shape = "x".join(str(d) for d in m["input_shape"])
-        print(f"{m['name']:<{width}}  {m['family']:<10} {shape:<11} {m['params']:>13,}  "
-              f"{m['description']}")
-    return 0
+    return {"generated_by": INDEX_COMMAND, "version": __version__, "models": index()}
 
 
 def _cmd_list(args) -> int:
-    from kerasnets.registry import index
-
     return print_models(index(), args.pattern, args.family, args.presets)
 
 
 def _cmd_index(args) -> int:
     live = static_index()
     if args.write:
-        text = format_index(live)
-        tmp = f"{INDEX_FILE}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, INDEX_FILE)
+        write_text(INDEX_FILE, format_index(live))
         print(f"wrote {INDEX_FILE} ({len(live['models'])} models)")
         return 0
     if args.check:
         try:
-            stale = read_index() != live
+            stale = read_index(INDEX_FILE) != live
         except (OSError, ValueError):
             stale = True
         if stale:
@@ -110,9 +76,6 @@ def _cmd_index(args) -> int:
 
 
 def _cmd_info(args) -> int:
-    from kerasnets.profile import profile
-    from kerasnets.registry import get_spec
-
     spec = get_spec(args.name)
     kwargs = {}
     if args.input_size:
@@ -160,8 +123,6 @@ def export_paths(out, name, fmt, quantize):
     """Where `kerasnets export` writes: DIR/NAME/ (SavedModel), DIR/NAME[_QUANT].tflite."""
     if fmt == "saved_model":
         return [os.path.join(out, name)]
-    from kerasnets.export import companion_paths
-
     path = os.path.join(out, f"{name}{EXPORT_SUFFIX[quantize]}.tflite")
     return [path, *companion_paths(path)]
 
@@ -186,13 +147,9 @@ def _export_plan(args):
     if _is_file_source(args.model):
         if not os.path.isfile(args.model):
             raise ValueError(f"no such model file: {args.model}")
-        from kerasnets.export.provenance import training_record
-
         plan.record = training_record(args.model)
         plan.name = os.path.splitext(os.path.basename(args.model))[0]
     else:
-        from kerasnets.registry import get_spec
-
         plan.spec = get_spec(args.model)
         plan.name = plan.spec.name
     plan.quantize = quantize
@@ -204,8 +161,6 @@ def _export_plan(args):
 
     plan.class_names, plan.labels_source = None, None
     if args.labels:
-        from kerasnets.export.provenance import read_labels
-
         if not os.path.isfile(args.labels):
             raise ValueError(f"--labels: no such file {args.labels!r}")
         plan.class_names, plan.labels_source = read_labels(args.labels), args.labels
@@ -249,8 +204,6 @@ def _calibration_plan(args, plan):
 
 def _weights_plan(args, plan):
     """The metadata's `weights` entry: random or trained, and from where."""
-    from kerasnets.export.metadata import weights_info
-
     if plan.spec is None:
         record = plan.record
         if record.data is None:
@@ -269,10 +222,6 @@ def _weights_plan(args, plan):
 def _load_model(args, plan):
     """The model to export and its preprocessing mode."""
     if plan.spec is None:
-        import keras
-
-        from kerasnets.export.metadata import model_preprocessing
-
         model = keras.saving.load_model(args.model)
         return model, args.preprocessing or model_preprocessing(model)
     spec = plan.spec
@@ -288,11 +237,7 @@ def _load_model(args, plan):
 
 def _calibration_data(source, model, preprocessing):
     if source != "digits":
-        import numpy as np
-
         return np.load(source)
-    from kerasnets.data import digits
-
     height, width, channels = model.inputs[0].shape[1:]
     return digits(image_size=(height, width), channels=channels,
                   preprocessing=preprocessing or "unit").train
@@ -308,8 +253,6 @@ def _cmd_export(args) -> int:
     if plan.labels_source is not None and not args.labels:
         print(f"class names: {len(plan.class_names)} from {plan.labels_source}")
     model, preprocessing = _load_model(args, plan)
-    from kerasnets.export import export_saved_model, export_tflite
-
     if args.format == "saved_model":
         result = export_saved_model(model, plan.targets[0], overwrite=args.overwrite,
                                     verify=not args.no_verify, class_names=plan.class_names,
@@ -340,98 +283,19 @@ def _cmd_export(args) -> int:
     return 0
 
 
-def make_parser(version=None) -> argparse.ArgumentParser:
-    """The command line of `kerasnets`; `version` for --version (the package's by default)."""
-    if version is None:
-        from kerasnets import __version__ as version
-    parser = argparse.ArgumentParser(
-        prog="kerasnets",
-        description="The classic image-classification CNNs for Keras 3, faithful to their papers.",
-    )
-    parser.add_argument("--version", action="version", version=f"kerasnets {version}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_list = sub.add_parser("list", help="list the registered networks")
-    p_list.add_argument("pattern", nargs="?", default=None,
-                        help="glob pattern on the names, e.g. 'vgg*'")
-    p_list.add_argument("--family", default=None, help="only this family (vgg, alexnet, ...)")
-    p_list.add_argument("--presets", action="store_true",
-                        help="also the presets (mobilenet_v2_0.35_96, shufflenet_v1_g8_0.5, ...)")
-    p_list.set_defaults(func=_cmd_list)
+COMMANDS = {"list": _cmd_list, "info": _cmd_info, "export": _cmd_export, "index": _cmd_index}
 
-    p_info = sub.add_parser(
-        "info", help="paper, input size, parameters and multiply-adds of one network"
-    )
-    p_info.add_argument("name", help="a registered name or alias")
-    p_info.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"),
-                        help="count at this input size (default: the paper's)")
-    p_info.add_argument("--table", action="store_true",
-                        help="also print the per-layer parameters and multiply-adds")
-    p_info.add_argument("--json", action="store_true", help="print the facts as JSON")
-    p_info.set_defaults(func=_cmd_info)
 
-    p_export = sub.add_parser(
-        "export", help="write a registered network or a .keras file as SavedModel or TFLite",
-        description="Writes DIR/NAME/ (SavedModel, with labels.txt and metadata.json in it) or "
-                    "DIR/NAME[_float16|_dynamic|_int8].tflite with NAME.labels.txt and "
-                    "NAME.metadata.json beside it; atomically, verified against the Keras "
-                    "model, never over an existing export without --overwrite. The class "
-                    "names of a .keras file written by recipes/train.py are the ones its run "
-                    "recorded beside it.",
-    )
-    p_export.add_argument("model", metavar="MODEL_OR_FILE",
-                          help="a registered name (built with its defaults: random weights "
-                               "unless --weights) or a .keras file")
-    p_export.add_argument("--format", required=True, choices=("saved_model", "tflite"))
-    p_export.add_argument("--quantize", choices=("float16", "dynamic", "int8"), default=None,
-                          help="TFLite quantization (default: none, float32)")
-    p_export.add_argument("--io-dtype", choices=("int8", "uint8", "float32"), default="int8",
-                          help="input/output type of an int8 model (default: %(default)s)")
-    p_export.add_argument("--calibration", default=None, metavar="digits|FILE.npy",
-                          help="int8 calibration images: an .npy array preprocessed as the "
-                               "model's inputs, or the bundled digits resized to the input "
-                               "(the default, except for a .keras file whose training run "
-                               "recorded other data: then required)")
-    p_export.add_argument("--labels", metavar="FILE",
-                          help="class names, one a line, written with the export (default: "
-                               "the ones the training run of a .keras file recorded)")
-    p_export.add_argument("--preprocessing", choices=("caffe", "tf", "torch", "unit"),
-                          help="preprocessing mode to record (default: the registry's)")
-    p_export.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"),
-                          help="build a registered network at this input size")
-    p_export.add_argument("--classes", type=int, help="build with this many classes")
-    p_export.add_argument("--weights", help="build with these weights ('imagenet', a file, "
-                                            "or 'none'; default: the builder's)")
-    p_export.add_argument("--out", default="savedmodels", metavar="DIR",
-                          help="output folder (default: %(default)s)")
-    p_export.add_argument("--overwrite", action="store_true",
-                          help="replace an existing export")
-    p_export.add_argument("--no-verify", action="store_true",
-                          help="skip running the export against the Keras model")
-    p_export.set_defaults(func=_cmd_export)
-
-    p_index = sub.add_parser(
-        "index", help="the registry as JSON, as the fast `list` reads it (maintainers)",
-        description=f"Prints the static index of the registry that `kerasnets --help`, "
-                    f"`--version` and `list` read without importing Keras; --write "
-                    f"regenerates {os.path.basename(INDEX_FILE)} after a model is added or "
-                    f"changed, --check fails when it differs from the registry.",
-    )
-    action = p_index.add_mutually_exclusive_group()
-    action.add_argument("--write", action="store_true", help=f"rewrite {INDEX_FILE}")
-    action.add_argument("--check", action="store_true",
-                        help="exit 1 when the file differs from the registry")
-    p_index.set_defaults(func=_cmd_index)
-    return parser
+def make_parser() -> argparse.ArgumentParser:
+    """The command line of `kerasnets` (:func:`kerasnets.console.make_parser`), this version."""
+    return _parser(__version__)
 
 
 def run(args) -> int:
     """Runs the parsed command `args`; errors become one line on stderr and an exit code."""
-    _quiet_tensorflow()
-    from kerasnets.logs import one_line_warnings  # imports the package (Keras, TensorFlow)
-
     one_line_warnings()
     try:
-        return args.func(args)
+        return COMMANDS[args.command](args)
     except FileExistsError as err:
         print(f"kerasnets {args.command}: error: {err}", file=sys.stderr)
         return 1
@@ -441,7 +305,6 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    _quiet_tensorflow()
     args = make_parser().parse_args(argv)
     return run(args)
 
