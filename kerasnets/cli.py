@@ -36,7 +36,7 @@ from kerasnets.console import (  # noqa: F401  (the index's names, for the tests
 )
 from kerasnets.console import make_parser as _parser
 from kerasnets.data.sources import digits
-from kerasnets.export import companion_paths, export_saved_model, export_tflite
+from kerasnets.export.formats import export_all, target_paths
 from kerasnets.export.files import write_text
 from kerasnets.export.metadata import model_preprocessing, weights_info
 from kerasnets.export.provenance import read_labels, training_record
@@ -119,12 +119,13 @@ def _cmd_info(args) -> int:
 EXPORT_SUFFIX = {"float32": "", "float16": "_float16", "dynamic": "_dynamic", "int8": "_int8"}
 
 
-def export_paths(out, name, fmt, quantize):
-    """Where `kerasnets export` writes: DIR/NAME/ (SavedModel), DIR/NAME[_QUANT].tflite."""
+def export_target(out, name, fmt, quantize):
+    """(format key of `export_all`, path) of what `kerasnets export` writes: DIR/NAME/
+    (SavedModel) or DIR/NAME[_QUANT].tflite."""
     if fmt == "saved_model":
-        return [os.path.join(out, name)]
-    path = os.path.join(out, f"{name}{EXPORT_SUFFIX[quantize]}.tflite")
-    return [path, *companion_paths(path)]
+        return "saved_model", os.path.join(out, name)
+    key = "tflite" + EXPORT_SUFFIX[quantize]
+    return key, os.path.join(out, f"{name}{EXPORT_SUFFIX[quantize]}.tflite")
 
 
 def _is_file_source(source):
@@ -153,7 +154,8 @@ def _export_plan(args):
         plan.spec = get_spec(args.model)
         plan.name = plan.spec.name
     plan.quantize = quantize
-    plan.targets = export_paths(args.out, plan.name, args.format, quantize)
+    plan.key, plan.path = export_target(args.out, plan.name, args.format, quantize)
+    plan.targets = target_paths(plan.key, plan.path)
     if not args.overwrite:
         for path in plan.targets:
             if os.path.lexists(path):
@@ -253,23 +255,20 @@ def _cmd_export(args) -> int:
     if plan.labels_source is not None and not args.labels:
         print(f"class names: {len(plan.class_names)} from {plan.labels_source}")
     model, preprocessing = _load_model(args, plan)
+    data, source = None, None
+    if plan.calibration is not None:
+        chosen, source = plan.calibration
+        data = _calibration_data(chosen, model, preprocessing)
+    result = export_all(model, {plan.key: plan.path}, representative_data=data,
+                        calibration_source=source, io_dtype=args.io_dtype,
+                        class_names=plan.class_names, preprocessing=preprocessing,
+                        overwrite=args.overwrite, verify=not args.no_verify,
+                        weights=weights)[plan.key]
     if args.format == "saved_model":
-        result = export_saved_model(model, plan.targets[0], overwrite=args.overwrite,
-                                    verify=not args.no_verify, class_names=plan.class_names,
-                                    preprocessing=preprocessing, weights=weights)
         inside = ", ".join(["labels.txt"] * (result.labels_path is not None) + ["metadata.json"])
         print(f"wrote SavedModel {result.path} ({result.size_bytes:,} bytes), with {inside} "
               "in it")
     else:
-        data, source = None, None
-        if plan.calibration is not None:
-            chosen, source = plan.calibration
-            data = _calibration_data(chosen, model, preprocessing)
-        result = export_tflite(model, plan.targets[0], quantize=plan.quantize,
-                               representative_data=data, io_dtype=args.io_dtype,
-                               class_names=plan.class_names, preprocessing=preprocessing,
-                               overwrite=args.overwrite, verify=not args.no_verify,
-                               weights=weights, calibration_source=source)
         print(f"wrote TFLite {plan.quantize} {result.path} ({result.size_bytes:,} bytes), "
               f"{result.metadata_path}"
               + (f", {result.labels_path}" if result.labels_path else ""))

@@ -48,7 +48,7 @@ def test_saved_model_under_savedmodels_by_default_and_never_overwritten(tmp_path
 def test_int8_tflite_from_a_keras_file_with_labels(tmp_path, capsys):
     keras.utils.set_random_seed(0)
     model = kerasnets.build("lenet5", classes=3)
-    source = save_keras(model, tmp_path / "digits_net.keras")
+    source = save_keras(model, tmp_path / "digits_net.keras").path
     labels = tmp_path / "labels.txt"
     labels.write_text("zero\none\ntwo\n")
     out = tmp_path / "exports"
@@ -92,7 +92,7 @@ def training_run(folder, data, classes=3):
     """A .keras file laid out as recipes/train.py leaves it: config.yaml and labels beside."""
     keras.utils.set_random_seed(0)
     folder.mkdir()
-    source = save_keras(kerasnets.build("lenet5", classes=classes), folder / "net.keras")
+    source = save_keras(kerasnets.build("lenet5", classes=classes), folder / "net.keras").path
     (folder / "net.training").mkdir()
     (folder / "net.training" / "config.yaml").write_text(f"model: lenet5\ndata: {data}\n")
     (folder / "net.labels.txt").write_text("".join(f"class {i}\n" for i in range(classes)))

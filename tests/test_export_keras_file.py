@@ -31,7 +31,9 @@ def leftovers(folder):
 
 def test_saves_a_loadable_file(model, tmp_path):
     path = tmp_path / "nested" / "folder" / "net.keras"
-    assert save_keras(model, path) == os.fspath(path)
+    result = save_keras(model, path)
+    assert result.path == os.fspath(path) and result.format == "keras"
+    assert result.size_bytes == os.path.getsize(path)
     loaded = keras.saving.load_model(path)
     x = np.ones((2, 4), dtype="float32")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
@@ -42,7 +44,7 @@ def test_new_file_gets_the_usual_permissions(model, tmp_path):
     # The temporary file is made private (0600); the saved file must not stay so.
     umask = os.umask(0o022)
     try:
-        path = save_keras(model, tmp_path / "net.keras")
+        path = save_keras(model, tmp_path / "net.keras").path
     finally:
         os.umask(umask)
     assert os.stat(path).st_mode & 0o777 == 0o644

@@ -167,8 +167,9 @@ def test_every_representative_image_is_checked(lenet, tmp_path, images, message)
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"quantize": "int4"}, "`quantize` must be one of float32, float16, dynamic, int8"),
-    ({"io_dtype": "int16"}, "`io_dtype` must be one of int8, uint8, float32"),
+    ({"quantize": "int4"},
+     r"`quantize` must be one of \('float32', 'float16', 'dynamic', 'int8'\); got 'int4'"),
+    ({"io_dtype": "int16"}, r"`io_dtype` must be one of \('int8', 'uint8', 'float32'\); got 'int16'"),
 ])
 def test_bad_arguments(lenet, tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -6,11 +6,16 @@
     export_tflite(model, "savedmodels/lenet5_int8.tflite", quantize="int8",
                   representative_data=train_images, class_names=names)
 
-Every export is atomic (written beside the destination, renamed into place),
+    export_all(model, {"saved_model": "out/lenet5", "tflite_int8": "out/lenet5_int8.tflite"},
+               class_names=names, representative_data=train_images)
+
+Every exporter returns an `ExportResult` (path, size, verification figures,
+metadata). Every export is atomic (written beside the destination, renamed into place),
 refuses to replace an existing one without `overwrite=True`, and is verified
 against the Keras model before it is written unless `verify=False`.
 """
 
+from kerasnets.export.formats import FORMATS, ExportOptions, export_all
 from kerasnets.export.keras_file import save_keras
 from kerasnets.export.saved_model import SavedModelExport, SavedModelRunner, export_saved_model
 from kerasnets.export.tflite import (
@@ -19,14 +24,18 @@ from kerasnets.export.tflite import (
     FlexOpsError,
     TFLiteExport,
     TFLiteModel,
-    VerificationError,
     companion_paths,
     convert_tflite,
     evaluate_tflite,
     export_tflite,
 )
+from kerasnets.export.verify import ExportResult, VerificationError
 
 __all__ = [
+    "export_all",
+    "FORMATS",
+    "ExportOptions",
+    "ExportResult",
     "save_keras",
     "export_saved_model",
     "SavedModelExport",

@@ -18,12 +18,13 @@ from kerasnets.export.files import (
     move_no_clobber,
     new_file_mode,
 )
+from kerasnets.export.verify import ExportResult
 
 __all__ = ["save_keras"]
 
 
 def save_keras(model, path, overwrite=False):
-    """Saves `model` to the `.keras` file `path` atomically and returns the path.
+    """Saves `model` to the `.keras` file `path` atomically; returns an :class:`ExportResult`.
 
     Parent folders are made as needed. An existing file at `path` is replaced
     only with `overwrite=True`; otherwise `FileExistsError` is raised before
@@ -55,7 +56,7 @@ def save_keras(model, path, overwrite=False):
             os.remove(tmp)
         raise
     fsync_folder(folder)
-    return path
+    return ExportResult(format="keras", path=path, size_bytes=os.path.getsize(path))
 
 
 def _file_mode(path):

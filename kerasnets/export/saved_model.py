@@ -15,7 +15,6 @@ given, `labels.txt` (one a line). TensorFlow ignores both when loading.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 
@@ -29,7 +28,7 @@ from kerasnets.export.metadata import (
     producer,
     random_inputs,
 )
-from kerasnets.export.tflite import VerificationError, compare
+from kerasnets.export.verify import ExportResult, verify_outputs
 
 __all__ = ["SavedModelExport", "export_saved_model", "SavedModelRunner"]
 
@@ -38,19 +37,8 @@ LABELS_FILE = "labels.txt"
 METADATA_FILE = "metadata.json"
 
 
-@dataclasses.dataclass(frozen=True)
-class SavedModelExport:
-    """What :func:`export_saved_model` wrote."""
-
-    path: str
-    size_bytes: int
-    verification: dict | None
-    metadata: dict | None = None
-    labels_path: str | None = None
-
-    @property
-    def metadata_path(self) -> str:
-        return os.path.join(self.path, METADATA_FILE)
+# What export_saved_model returns (the result every exporter returns).
+SavedModelExport = ExportResult
 
 
 class SavedModelRunner:
@@ -109,17 +97,9 @@ def export_saved_model(model, path, overwrite=False, verify=True, sample_inputs=
                     raise ValueError("pass `sample_inputs` to verify a model of variable "
                                      "input size")
                 sample_inputs = random_inputs(shape, preprocessing)
-            sample_inputs = np.asarray(sample_inputs, dtype=np.float32)
-            expected = model.predict(sample_inputs, verbose=0)
-            expected = [np.asarray(e) for e in expected] if isinstance(expected, list) \
-                else np.asarray(expected)
-            verification = compare(expected, SavedModelRunner(staged).predict(sample_inputs))
-            verification["tolerance"] = SAVED_MODEL_TOLERANCE
-            if not verification["max_abs_diff"] <= SAVED_MODEL_TOLERANCE:
-                raise VerificationError(
-                    f"the SavedModel differs from the Keras model by up to "
-                    f"{verification['max_abs_diff']:.3g} (tolerance {SAVED_MODEL_TOLERANCE:g})"
-                )
+            verification = verify_outputs(model, sample_inputs,
+                                          SavedModelRunner(staged).predict,
+                                          tolerance=SAVED_MODEL_TOLERANCE, what="the SavedModel")
         metadata = build_metadata(model, preprocessing, class_names, weights, verification)
         if class_names is not None:
             with open(os.path.join(staged, LABELS_FILE), "w", encoding="utf-8") as f:
@@ -128,9 +108,10 @@ def export_saved_model(model, path, overwrite=False, verify=True, sample_inputs=
             json.dump(metadata, f, indent=2)
             f.write("\n")
         files.publish_folder(staged, path, overwrite)
-    return SavedModelExport(
-        path=path, size_bytes=files.folder_size(path), verification=verification,
-        metadata=metadata,
+    return ExportResult(
+        format="saved_model", path=path, size_bytes=files.folder_size(path),
+        verification=verification, metadata=metadata,
+        metadata_path=os.path.join(path, METADATA_FILE),
         labels_path=os.path.join(path, LABELS_FILE) if class_names is not None else None,
     )
 

@@ -28,7 +28,6 @@ metadata states where the calibration images came from and how many were used.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
@@ -36,6 +35,7 @@ import tempfile
 
 import numpy as np
 
+from kerasnets.checks import check_choice
 from kerasnets.export import files
 from kerasnets.export.metadata import (
     check_class_names,
@@ -45,6 +45,7 @@ from kerasnets.export.metadata import (
     random_inputs,
     value_range,
 )
+from kerasnets.export.verify import ExportResult, VerificationError, verify_outputs
 from kerasnets.logs import native_logs_filtered
 
 __all__ = [
@@ -79,32 +80,14 @@ class FlexOpsError(ValueError):
         )
 
 
-class VerificationError(AssertionError):
-    """The converted model does not compute what the Keras model computes."""
-
-
-@dataclasses.dataclass(frozen=True)
-class TFLiteExport:
-    """What :func:`export_tflite` wrote."""
-
-    path: str
-    metadata_path: str
-    labels_path: str | None
-    size_bytes: int
-    quantization: str
-    metadata: dict
-    verification: dict | None
+# What export_tflite returns (the result every exporter returns).
+TFLiteExport = ExportResult
 
 
 def companion_paths(path):
     """The labels and metadata paths that go with the `.tflite` file `path`."""
     stem = os.fspath(path)[: -len(".tflite")]
     return stem + ".labels.txt", stem + ".metadata.json"
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(f"`{name}` must be one of {', '.join(map(str, choices))}; got {value!r}")
 
 
 def _input_shape(model):
@@ -223,8 +206,8 @@ def _convert(model, quantize, representative_data, io_dtype, calibration_samples
     import keras
     import tensorflow as tf
 
-    _check_choice("quantize", quantize, QUANTIZATIONS)
-    _check_choice("io_dtype", io_dtype, IO_DTYPES)
+    check_choice("quantize", quantize, QUANTIZATIONS)
+    check_choice("io_dtype", io_dtype, IO_DTYPES)
     if keras.backend.backend() != "tensorflow":
         raise ValueError(f"TFLite export needs the tensorflow backend (KERAS_BACKEND="
                          f"tensorflow); this one is {keras.backend.backend()!r}")
@@ -342,29 +325,11 @@ def _dequantize(y, spec):
     return ((y.astype(np.float32) - zero_point) * scale).astype(np.float32)
 
 
-def compare(expected, actual):
-    """Largest absolute difference and top-1 agreement of two (lists of) outputs."""
-    expected = expected if isinstance(expected, list) else [expected]
-    actual = actual if isinstance(actual, list) else [actual]
-    diff = max(float(np.max(np.abs(e - a))) for e, a in zip(expected, actual))
-    agree = float(np.mean(np.argmax(expected[0], -1) == np.argmax(actual[0], -1)))
-    return {"max_abs_diff": diff, "top1_agreement": agree, "samples": int(len(expected[0]))}
-
-
 def verify_tflite(model, content, quantize, samples):
     """Runs `content` on `samples` and compares with `model`; raises for float32 beyond 1e-4."""
-    expected = model.predict(samples, verbose=0)
-    expected = [np.asarray(e) for e in expected] if isinstance(expected, list) else \
-        np.asarray(expected)
-    result = compare(expected, TFLiteModel(content).predict(samples))
-    result["tolerance"] = FLOAT32_TOLERANCE if quantize == "float32" else None
-    if quantize == "float32" and not result["max_abs_diff"] <= FLOAT32_TOLERANCE:
-        raise VerificationError(
-            f"the float32 TFLite model differs from the Keras model by up to "
-            f"{result['max_abs_diff']:.3g} on {result['samples']} sample inputs (tolerance "
-            f"{FLOAT32_TOLERANCE:g})"
-        )
-    return result
+    return verify_outputs(model, samples, TFLiteModel(content).predict,
+                          tolerance=FLOAT32_TOLERANCE if quantize == "float32" else None,
+                          what="the float32 TFLite model")
 
 
 def _tensor_info(details):
@@ -434,8 +399,8 @@ def export_tflite(model, path, quantize="float32", representative_data=None, io_
         raise ValueError(f"`path` must end with '.tflite'; got {path!r}")
     if os.path.isdir(path):
         raise IsADirectoryError(f"`path` {path!r} is a folder; give the path of a .tflite file")
-    _check_choice("quantize", quantize, QUANTIZATIONS)
-    _check_choice("io_dtype", io_dtype, IO_DTYPES)
+    check_choice("quantize", quantize, QUANTIZATIONS)
+    check_choice("io_dtype", io_dtype, IO_DTYPES)
     if preprocessing == "auto":
         preprocessing = model_preprocessing(model)
     labels_path, metadata_path = companion_paths(path)
@@ -476,11 +441,10 @@ def export_tflite(model, path, quantize="float32", representative_data=None, io_
             f.write(content)
         moves.append((staged, path))  # last: when it appears, its companions are there
         files.publish_files(moves, overwrite)
-    return TFLiteExport(
-        path=path, metadata_path=metadata_path,
-        labels_path=labels_path if class_names is not None else None,
-        size_bytes=len(content), quantization=quantize, metadata=metadata,
-        verification=verification,
+    return ExportResult(
+        format="tflite", path=path, size_bytes=len(content), verification=verification,
+        metadata=metadata, metadata_path=metadata_path,
+        labels_path=labels_path if class_names is not None else None, quantization=quantize,
     )
 
 

@@ -21,13 +21,7 @@ import numpy as np
 
 from kerasnets import data as kd
 from kerasnets.data.sources import open_source, parse_source
-from kerasnets.export import (
-    SavedModelRunner,
-    evaluate_tflite,
-    export_saved_model,
-    export_tflite,
-    save_keras,
-)
+from kerasnets.export import SavedModelRunner, evaluate_tflite, export_all
 from kerasnets.registry import get_spec
 from kerasnets.training.auxiliary import without_auxiliary_heads
 from kerasnets.training.build import (
@@ -195,11 +189,7 @@ def train(config, output_dir="savedmodels", *, overwrite=False, tflite=False, ve
             top5 = _metric(result, "top5_accuracy")
             log(f"test accuracy: {accuracy:.4f}")
         final = local_model(inference_model(without_auxiliary_heads(model)), distribution)
-        _save_final(final, paths, overwrite)
-        if distribution.is_chief:
-            log(f"saved model: {paths['keras']}")
-        exports = _export(final, paths, data.test, data.class_names, spec, tflite, overwrite,
-                          calibration=data.calibration,
+        exports = _export(final, paths, data, spec, config.data, tflite, overwrite,
                           log=log if distribution.is_chief else _quiet)
     return TrainResult(model=model, history=history, test_accuracy=accuracy, test_top5=top5,
                        paths=paths, distribution=distribution, global_batch_size=global_batch,
@@ -259,14 +249,6 @@ def _check_diverged(stop, paths):
             "clipping, and run again)")
 
 
-def _save_final(model, paths, overwrite):
-    try:
-        save_keras(model, paths["keras"], overwrite=overwrite)
-    except FileExistsError:
-        raise OutputExistsError(f"{paths['keras']} appeared during training; pass "
-                                "--overwrite to replace it") from None
-
-
 def _tensorboard_installed():
     return importlib.util.find_spec("tensorboard") is not None
 
@@ -282,35 +264,36 @@ def _metric(result, name):
     return None
 
 
-def _export(model, paths, test, class_names, spec, tflite, overwrite, calibration, log):
-    """SavedModel (and TFLite) of the final model, each with its test accuracy as exported."""
+def _export(model, paths, data, spec, source, tflite, overwrite, log):
+    """The final model as .keras, SavedModel (and TFLite float32 and int8), each SavedModel
+    and TFLite file with its test accuracy as exported; {format key: accuracy}."""
     images = labels = None
-    if test is not None:
-        images, labels = (np.concatenate(part) for part in zip(*test.as_numpy_iterator()))
-    sample = images[:8] if images is not None else None
-    exports = {}
+    if data.test is not None:
+        images, labels = (np.concatenate(part) for part in zip(*data.test.as_numpy_iterator()))
+    keys = ("keras", "saved_model") + (("tflite", "tflite_int8") if tflite else ())
     try:
-        saved = export_saved_model(model, paths["saved_model"], overwrite=overwrite,
-                                   sample_inputs=sample)
-        line = f"saved SavedModel: {saved.path} ({saved.size_bytes:,} bytes)"
-        if images is not None:
-            predictions = SavedModelRunner(saved.path).predict(images)
-            accuracy = float(np.mean(np.argmax(predictions, -1) == labels))
-            line += f", test accuracy: {accuracy:.4f}"
-            exports["saved_model"] = accuracy
-        log(line)
-        if tflite:
-            for kind, key in (("float32", "tflite"), ("int8", "tflite_int8")):
-                exported = export_tflite(
-                    model, paths[key], quantize=kind, representative_data=calibration,
-                    class_names=class_names, preprocessing=spec.preprocessing,
-                    overwrite=overwrite, sample_inputs=sample)
-                line = f"saved TFLite {kind}: {exported.path} ({exported.size_bytes:,} bytes)"
-                if images is not None:
-                    accuracy = evaluate_tflite(exported.path, images, labels)
-                    line += f", test accuracy: {accuracy:.4f}"
-                    exports[key] = accuracy
-                log(line)
+        results = export_all(
+            model, {key: paths[key] for key in keys}, class_names=data.class_names,
+            preprocessing=spec.preprocessing, overwrite=overwrite,
+            sample_inputs=images[:8] if images is not None else None,
+            representative_data=data.calibration,
+            calibration_source=f"the training split of {source}")
     except FileExistsError as err:
-        raise OutputExistsError(f"an export appeared during training: {err}") from None
-    return exports
+        raise OutputExistsError(f"an export appeared during training: {err}; pass "
+                                "--overwrite to replace it") from None
+    accuracies = {}
+    for key, result in results.items():
+        if key == "keras":
+            log(f"saved model: {result.path}")
+            continue
+        kind = "SavedModel" if key == "saved_model" else f"TFLite {result.quantization}"
+        line = f"saved {kind}: {result.path} ({result.size_bytes:,} bytes)"
+        if images is not None:
+            if key == "saved_model":
+                predictions = SavedModelRunner(result.path).predict(images)
+                accuracies[key] = float(np.mean(np.argmax(predictions, -1) == labels))
+            else:
+                accuracies[key] = evaluate_tflite(result.path, images, labels)
+            line += f", test accuracy: {accuracies[key]:.4f}"
+        log(line)
+    return accuracies
