@@ -1,5 +1,6 @@
 """Multi-backend custom layers (keras.ops only), all registered for `.keras` saving."""
 
+from kerasnets.layers.channel_padding import ChannelZeroPadding
 from kerasnets.layers.channel_shuffle import ChannelShuffle
 from kerasnets.layers.lrn import LocalResponseNormalization
 from kerasnets.layers.squeeze_excite import SqueezeExcite
@@ -7,6 +8,7 @@ from kerasnets.layers.stochastic_depth import StochasticDepth, linear_decay_rate
 
 __all__ = [
     "ChannelShuffle",
+    "ChannelZeroPadding",
     "LocalResponseNormalization",
     "SqueezeExcite",
     "StochasticDepth",

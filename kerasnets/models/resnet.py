@@ -35,7 +35,7 @@ CIFAR networks (`resnet20` ... `resnet1202`, 32x32, 10 classes): 6n + 2
 layers, three stages of n basic blocks with 16, 32 and 64 filters, identity
 shortcuts everywhere and, where the dimensions change, the paper's option A:
 the shortcut subsamples (x[:, ::2, ::2], a 1x1/2 max pooling) and appends
-zero channels (`ChannelZeroPadding`, defined here; it has no weights).
+zero channels (`kerasnets.layers.ChannelZeroPadding`; it has no weights).
 Convolutions have no bias (each is followed by batch normalization).
 `preact=True` gives their pre-activation ("v2") form: BN-ReLU-conv twice per
 unit, a final `post_bn`/`post_relu`, and the first unit's shortcut taken
@@ -71,13 +71,15 @@ Networks", fig. 3), named `{block}_se`.
 from __future__ import annotations
 
 import collections
-import numbers
 
-import keras
-from keras import layers, ops
+from keras import layers
 
-from kerasnets.layers import SqueezeExcite, StochasticDepth, linear_decay_rates
-from kerasnets.checks import standardize_data_format
+from kerasnets.layers import (
+    ChannelZeroPadding,
+    SqueezeExcite,
+    StochasticDepth,
+    linear_decay_rates,
+)
 from kerasnets.models import common
 from kerasnets.registry import Paper, register_model
 
@@ -140,56 +142,6 @@ IMAGENET_BLOCKS = {
 }
 # keras.applications' v2 stacks downsample in the last block of conv2-conv4.
 V2_STRIDES = (2, 2, 2, 1)
-
-
-@keras.saving.register_keras_serializable(package="kerasnets")
-class ChannelZeroPadding(keras.layers.Layer):
-    """Pads the channel axis with zero channels: the CIFAR ResNets' option A shortcut.
-
-    He et al. (2016), section 3.3, option (A): "the shortcut still performs
-    identity mapping, with extra zero entries padded for increasing
-    dimensions" (after 1x1/2 subsampling, done by a max pooling before this
-    layer). `padding=(before, after)` zero channels; the default residual
-    networks append them after the input channels, as fb.resnet.torch's
-    shortcut type A. The channel axis is given by `data_format` (None means
-    `keras.config.image_data_format()`). The layer has no weights.
-    """
-
-    def __init__(self, padding, data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        padding = tuple(padding) if isinstance(padding, (tuple, list)) else padding
-        if not (
-            isinstance(padding, tuple)
-            and len(padding) == 2
-            and all(isinstance(p, numbers.Integral) and not isinstance(p, bool) and p >= 0
-                    for p in padding)
-        ):
-            raise ValueError(
-                f"`padding` must be a pair (before, after) of integers >= 0; got {padding!r}"
-            )
-        self.padding = tuple(int(p) for p in padding)
-        self.data_format = standardize_data_format(data_format)
-
-    def _channel_axis(self, rank):
-        return rank - 1 if self.data_format == "channels_last" else 1
-
-    def call(self, inputs):
-        rank = len(inputs.shape)
-        pad_width = [[0, 0]] * rank
-        pad_width[self._channel_axis(rank)] = list(self.padding)
-        return ops.pad(inputs, pad_width)
-
-    def compute_output_shape(self, input_shape):
-        shape = list(input_shape)
-        axis = self._channel_axis(len(shape))
-        if shape[axis] is not None:
-            shape[axis] += sum(self.padding)
-        return tuple(shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"padding": list(self.padding), "data_format": self.data_format})
-        return config
 
 
 # ----------------------------------------------------------------- pieces of a block
