@@ -22,6 +22,8 @@ from typing import Any, Callable
 __all__ = [
     "Paper",
     "ModelSpec",
+    "WeightsFile",
+    "PublishedWeights",
     "PREPROCESSING_MODES",
     "Normalization",
     "normalization",
@@ -106,6 +108,23 @@ def normalization(mode: str, channels: int = 3) -> Normalization:
 
 
 @dataclasses.dataclass(frozen=True)
+class WeightsFile:
+    """One published weights file: its name in the cache, its URL and its hash (md5 or sha256)."""
+
+    filename: str
+    url: str
+    file_hash: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class PublishedWeights:
+    """The published files of one network: with the classifier (`top`) and without (`notop`)."""
+
+    top: WeightsFile
+    notop: WeightsFile
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """Everything the package knows about one registered network."""
 
@@ -135,6 +154,9 @@ class ModelSpec:
     # The loss weight of each auxiliary classifier (GoogLeNet 0.3, Inception v3 0.4);
     # None for networks without auxiliary heads.
     aux_loss_weight: float | None = None
+    # Published trained weights by tag ("imagenet": keras.applications' files),
+    # loaded by `weights="imagenet"` (kerasnets.models.pretrained).
+    published_weights: dict = dataclasses.field(default_factory=dict)
 
     def build(self, /, **kwargs):
         merged = dict(self.defaults)
@@ -165,6 +187,8 @@ class ModelSpec:
             "augmentation": self.augmentation,
             "crop_fraction": self.crop_fraction,
             "aux_loss_weight": self.aux_loss_weight,
+            "weights": {tag: published.top.url for tag, published
+                        in self.published_weights.items()},
         }
 
 
@@ -210,6 +234,7 @@ def register_model(
     augmentation: str | None = None,
     crop_fraction: float = 0.875,
     aux_loss_weight: float | None = None,
+    published_weights: dict | None = None,
     **defaults,
 ):
     """Decorator that registers a builder function under `name`.
@@ -253,6 +278,7 @@ def register_model(
             augmentation=augmentation,
             crop_fraction=float(crop_fraction),
             aux_loss_weight=aux_loss_weight,
+            published_weights=dict(published_weights or {}),
         )
         _REGISTRY[model_name] = spec
         for alias in aliases:
@@ -263,14 +289,16 @@ def register_model(
 
 
 def register_alias(alias: str, target: str, *, params: int | None = None,
-                   description: str | None = None, **overrides) -> None:
+                   description: str | None = None, published_weights: dict | None = None,
+                   **overrides) -> None:
     """Registers `alias` as `target` with some builder arguments fixed.
 
     With no overrides the alias resolves to the target itself; with overrides
     it becomes a preset with its own metadata: `params` is its parameter count
     (the target's when not given), `description` its own line (its
-    multiply-adds and size, say; the target's when not given), and an
-    `input_shape` override its default input. Presets are left out of
+    multiply-adds and size, say; the target's when not given), an
+    `input_shape` override its default input, and `published_weights` its own
+    trained weights (by tag). Presets are left out of
     `list_models` unless `include_aliases=True`.
     """
     if (params is not None or description is not None) and not overrides:
@@ -287,6 +315,7 @@ def register_alias(alias: str, target: str, *, params: int | None = None,
         spec, name=alias, aliases=(), defaults=defaults, alias_of=spec.name,
         params=spec.params if params is None else int(params),
         description=spec.description if description is None else description,
+        published_weights=dict(published_weights or {}),
         **_shape_overrides(overrides)
     )
 

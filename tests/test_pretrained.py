@@ -5,6 +5,7 @@ the cache folder (as a finished download leaves it), and the failure path on
 an address that refuses connections.
 """
 
+import dataclasses
 import hashlib
 
 import h5py
@@ -13,9 +14,24 @@ import numpy as np
 import pytest
 
 import kerasnets
+from kerasnets import registry
 from kerasnets.models import pretrained
 
 KERAS_APPS = "keras.src.applications"
+
+
+def published(key):
+    """The published files of `key`, read from its registry entry."""
+    files = pretrained.published(key)
+    assert files is not None, key
+    return files
+
+
+def patch_published(monkeypatch, key, files):
+    """`key`'s registry entry with other published files, for one test."""
+    spec = registry.get_spec(key)
+    monkeypatch.setitem(registry._REGISTRY, spec.name, dataclasses.replace(
+        spec, published_weights={"imagenet": files}))
 
 
 def md5(path):
@@ -40,24 +56,25 @@ def test_the_files_and_hashes_are_keras_applications():
          "DENSENET121_WEIGHT_PATH_NO_TOP"),
     ]:
         source = importlib.import_module(f"{KERAS_APPS}.{module}")
-        assert pretrained.PUBLISHED[key].top.url == getattr(source, top)
-        assert pretrained.PUBLISHED[key].notop.url == getattr(source, notop)
+        assert published(key).top.url == getattr(source, top)
+        assert published(key).notop.url == getattr(source, notop)
     resnet = importlib.import_module(f"{KERAS_APPS}.resnet")
     for key, name in [("resnet50", "resnet50"), ("resnet152_v2", "resnet152v2")]:
         top, notop = resnet.WEIGHTS_HASHES[name]
-        assert pretrained.PUBLISHED[key].top.file_hash == top
-        assert pretrained.PUBLISHED[key].notop.file_hash == notop
-        assert pretrained.PUBLISHED[key].top.url == (
+        assert published(key).top.file_hash == top
+        assert published(key).notop.file_hash == notop
+        assert published(key).top.url == (
             f"{resnet.BASE_WEIGHTS_PATH}{name}_weights_tf_dim_ordering_tf_kernels.h5")
-    assert pretrained.PUBLISHED["inception_resnet_v2"].notop.file_hash == (
+    assert published("inception_resnet_v2").notop.file_hash == (
         "d19885ff4a710c122648d3b5c3b684e4")
     # MobileNet: every width and size keras.applications trained.
-    assert pretrained.PUBLISHED["mobilenet_v1_0.25_128"].top.url.endswith(
+    assert published("mobilenet_v1_0.25_128").top.url.endswith(
         "mobilenet/mobilenet_2_5_128_tf.h5")
-    assert pretrained.PUBLISHED["mobilenet_v2_1.4_224"].notop.url.endswith(
+    assert published("mobilenet_v2_1.4_224").notop.url.endswith(
         "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.4_224_no_top.h5")
-    assert len([k for k in pretrained.PUBLISHED if k.startswith("mobilenet_v1_")]) == 16
-    assert len([k for k in pretrained.PUBLISHED if k.startswith("mobilenet_v2_")]) == 30
+    names = pretrained.published_models()
+    assert len([k for k in names if k.startswith("mobilenet_v1_")]) == 16
+    assert len([k for k in names if k.startswith("mobilenet_v2_")]) == 30
 
 
 def test_imagenet_loads_the_cached_file(cache, monkeypatch):
@@ -67,15 +84,15 @@ def test_imagenet_loads_the_cached_file(cache, monkeypatch):
 
     reference = keras.applications.Xception(weights=None, include_top=False,
                                             input_shape=(71, 71, 3))
-    entry = pretrained.PUBLISHED["xception"].notop
+    entry = published("xception").notop
     path = cache / entry.filename
     with h5py.File(path, "w") as f:
         legacy_h5_format.save_weights_to_hdf5_group(f, reference)
     patched = pretrained.PublishedWeights(
-        pretrained.PUBLISHED["xception"].top,
+        published("xception").top,
         pretrained.WeightsFile(entry.filename, "http://127.0.0.1:9/never-used.h5", md5(path)),
     )
-    monkeypatch.setitem(pretrained.PUBLISHED, "xception", patched)
+    patch_published(monkeypatch, "xception", patched)
     ours = kerasnets.build("xception", weights="imagenet", include_top=False,
                            input_shape=(71, 71, 3))
     for got, expected in zip(ours.get_weights(), reference.get_weights()):
@@ -85,10 +102,10 @@ def test_imagenet_loads_the_cached_file(cache, monkeypatch):
 
 def test_a_failed_download_names_the_url_and_the_cache_folder(cache, monkeypatch):
     url = "http://127.0.0.1:9/inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
-    entry = pretrained.PUBLISHED["inception_v3"].top
-    monkeypatch.setitem(pretrained.PUBLISHED, "inception_v3", pretrained.PublishedWeights(
+    entry = published("inception_v3").top
+    patch_published(monkeypatch, "inception_v3", pretrained.PublishedWeights(
         pretrained.WeightsFile(entry.filename, url, entry.file_hash),
-        pretrained.PUBLISHED["inception_v3"].notop,
+        published("inception_v3").notop,
     ))
     with pytest.raises(pretrained.WeightsDownloadError) as caught:
         pretrained.fetch("inception_v3", include_top=True)
@@ -104,10 +121,10 @@ def test_a_failed_download_names_the_url_and_the_cache_folder(cache, monkeypatch
 
 
 def test_a_cached_file_with_the_wrong_hash_is_fetched_again(cache, monkeypatch):
-    entry = pretrained.PUBLISHED["vgg16"].notop
+    entry = published("vgg16").notop
     (cache / entry.filename).write_bytes(b"truncated download")
-    monkeypatch.setitem(pretrained.PUBLISHED, "vgg16", pretrained.PublishedWeights(
-        pretrained.PUBLISHED["vgg16"].top,
+    patch_published(monkeypatch, "vgg16", pretrained.PublishedWeights(
+        published("vgg16").top,
         pretrained.WeightsFile(entry.filename, "http://127.0.0.1:9/x.h5", entry.file_hash),
     ))
     with pytest.raises(pretrained.WeightsDownloadError, match=r"http://127\.0\.0\.1:9/x\.h5"):
@@ -118,10 +135,10 @@ def test_a_broken_cached_file_without_a_hash_is_fetched_again(cache, monkeypatch
     # MobileNet's files have no published hash: an interrupted download (a cut HDF5
     # file) is found by opening it, removed and fetched again, not handed to h5py.
     key = "mobilenet_v1_0.25_128"
-    entry = pretrained.PUBLISHED[key].top
+    entry = published(key).top
     url = "http://127.0.0.1:9/mobilenet_2_5_128_tf.h5"
-    monkeypatch.setitem(pretrained.PUBLISHED, key, pretrained.PublishedWeights(
-        pretrained.WeightsFile(entry.filename, url, None), pretrained.PUBLISHED[key].notop))
+    patch_published(monkeypatch, key, pretrained.PublishedWeights(
+        pretrained.WeightsFile(entry.filename, url, None), published(key).notop))
     with h5py.File(cache / "whole.h5", "w") as f:
         f.create_dataset("kernel", data=np.zeros((64, 64), np.float32))
     whole = (cache / "whole.h5").read_bytes()

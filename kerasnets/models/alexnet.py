@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from keras import layers
 
+from kerasnets.checks import check_bool, check_choice, check_range
 from kerasnets.layers import LocalResponseNormalization
 from kerasnets.models import common
 from kerasnets.registry import Paper, register_model
@@ -28,6 +29,9 @@ PAPER = Paper(
     "ImageNet Classification with Deep Convolutional Neural Networks",
     "https://papers.nips.cc/paper/4824-imagenet-classification-with-deep-convolutional-neural-networks",
 )
+
+DEFAULT_SHAPE = (227, 227, 3)
+MIN_SHAPE = (67, 67, 3)  # the smallest input whose pool5 map is not empty
 
 # The paper's normalization constants (section 3.3).
 LRN_ARGS = dict(k=2.0, n=5, alpha=1e-4, beta=0.75)
@@ -69,12 +73,12 @@ def AlexNet(
     convolutions for dense evaluation at any input size (see
     `kerasnets.models.fully_convolutional`).
     """
-    common.check_choice("towers", towers, (1, 2))
-    common.check_bool("lrn", lrn)
-    common.check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
+    check_choice("towers", towers, (1, 2))
+    check_bool("lrn", lrn)
+    check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
     if fully_convolutional:
         return common.fully_convolutional_variant(
-            AlexNet, locals(), default_shape=(227, 227, 3)
+            AlexNet, locals(), default_shape=DEFAULT_SHAPE
         )
     inputs = common.prepare_inputs(
         include_top=include_top,
@@ -84,8 +88,8 @@ def AlexNet(
         pooling=pooling,
         classes=classes,
         classifier_activation=classifier_activation,
-        default_shape=(227, 227, 3),
-        min_shape=(67, 67, 3),
+        default_shape=DEFAULT_SHAPE,
+        min_shape=MIN_SHAPE,
         fixed_input=True,
     )
     x = conv_layer(inputs, 96, 11, "conv1", strides=4, padding="valid")
@@ -100,43 +104,37 @@ def AlexNet(
     x = conv_layer(x, 384, 3, "conv4", groups=towers)
     x = conv_layer(x, 256, 3, "conv5", groups=towers)
     x = overlapping_pool(x, "pool5")
-    if include_top:
-        x = common.fully_connected_classifier(
+
+    def fully_connected(x):
+        return common.fully_connected_classifier(
             x, (4096, 4096), ("fc6", "fc7"), dropout_rate=dropout_rate, classes=classes,
             classifier_activation=classifier_activation,
         )
-    else:
-        x = common.pooled_features(x, pooling)
+
+    x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
+                               classifier_activation=classifier_activation, top=fully_connected)
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 
-@register_model(
+# What both variants' registry entries say.
+REGISTRATION = dict(
     family="alexnet",
     paper=PAPER,
-    input_shape=(227, 227, 3),
-    min_input_shape=(67, 67, 3),
-    params=60_965_224,
+    input_shape=DEFAULT_SHAPE,
+    min_input_shape=MIN_SHAPE,
     fixed_input=True,
     augmentation="alexnet",
     crop_fraction=227 / 256,  # 227 x 227 crops of 256 x 256 images (section 4.1)
 )
+
+
+@register_model(params=60_965_224, **REGISTRATION)
 def alexnet(**kwargs):
     """AlexNet: two towers, LRN, overlapping pooling, dropout (the paper's network)."""
     return AlexNet(**kwargs)
 
 
-@register_model(
-    family="alexnet",
-    paper=PAPER,
-    input_shape=(227, 227, 3),
-    min_input_shape=(67, 67, 3),
-    params=62_378_344,
-    fixed_input=True,
-    augmentation="alexnet",
-    crop_fraction=227 / 256,  # 227 x 227 crops of 256 x 256 images (section 4.1)
-    towers=1,
-    lrn=False,
-)
+@register_model(params=62_378_344, towers=1, lrn=False, **REGISTRATION)
 def alexnet_one_tower(**kwargs):
     """AlexNet as one full-width tower without LRN (the common single-GPU form)."""
     return AlexNet(**{"name": "alexnet_one_tower", **kwargs})

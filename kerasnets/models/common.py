@@ -18,8 +18,9 @@ import zlib
 import keras
 from keras import layers
 
-from kerasnets.checks import check_bool, check_choice, check_range  # noqa: F401 (re-exported)
-from kerasnets.models.pretrained import PUBLISHED
+from kerasnets.checks import check_bool, check_choice, check_range
+from kerasnets.models.convert import fully_convolutional
+from kerasnets.models.pretrained import published_models
 from kerasnets.models.weights_file import check_weights_file, invalid_file
 
 POOLING_CHOICES = (None, "avg", "max")
@@ -41,7 +42,7 @@ def check_weights(weights) -> None:
             f"file (.weights.h5, .h5 or .keras); got {weights!r}"
         )
     if weights == "imagenet":
-        twins = sorted({key.split("_0")[0].split("_1")[0] for key in PUBLISHED})
+        twins = sorted({key.split("_0")[0].split("_1")[0] for key in published_models()})
         raise ValueError(
             "`weights` must be None (random initialization) or the path to a weights file; "
             "got 'imagenet', but no ImageNet weights are published for this network "
@@ -147,6 +148,27 @@ def pooled_features(x, pooling, name_prefix=""):
     return x
 
 
+def classifier_head(x, *, include_top, pooling, classes, classifier_activation,
+                    dropout_rate=0.0, pool_name="avg_pool", top=None):
+    """The end of a network as keras.applications' `include_top` and `pooling` define it.
+
+    With `include_top`: global average pooling (`pool_name`), dropout when
+    `dropout_rate` > 0, and the Dense classifier "predictions"; or `top(x)`,
+    for a network whose paper ends otherwise (fully connected layers on a
+    flattened map, NIN's convolutional classifier). Without it: the feature
+    map, or its global `pooling` ("avg", "max").
+    """
+    if not include_top:
+        return pooled_features(x, pooling)
+    if top is not None:
+        return top(x)
+    x = layers.GlobalAveragePooling2D(name=pool_name)(x)
+    if dropout_rate > 0:
+        # Only then: at rate 0 the graph is keras.applications' layer for layer.
+        x = layers.Dropout(dropout_rate, name="dropout")(x)
+    return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+
+
 def fully_connected_classifier(x, hidden, names, *, dropout_rate, classes,
                                classifier_activation):
     """Flatten, then ReLU fully connected layers each followed by dropout, then the output layer.
@@ -226,8 +248,6 @@ def fully_convolutional_variant(builder, arguments, *, default_shape):
     Used by the builders' `fully_convolutional=True`; `input_shape` then means
     the input of the converted network (default: any size).
     """
-    from kerasnets.models.convert import fully_convolutional
-
     args = dict(arguments)
     args.pop("fully_convolutional")
     if not args.get("include_top", True):

@@ -36,7 +36,8 @@ import math
 
 from keras import layers
 
-from kerasnets.models import common
+from kerasnets.checks import check_bool, check_choice, check_range
+from kerasnets.models import common, pretrained
 from kerasnets.registry import Paper, register_model
 
 PAPER = Paper(
@@ -158,7 +159,7 @@ def _check_block_config(block_config):
     if not block_config:
         raise ValueError("`block_config` must have at least one dense block; got ()")
     for i, layers_in_block in enumerate(block_config):
-        common.check_range(f"block_config[{i}]", layers_in_block, 1, integer=True)
+        check_range(f"block_config[{i}]", layers_in_block, 1, integer=True)
     return tuple(int(n) for n in block_config)
 
 
@@ -191,15 +192,15 @@ def DenseNet(
     the first.
     """
     block_config = _check_block_config(block_config)
-    common.check_range("growth_rate", growth_rate, 1, integer=True)
+    check_range("growth_rate", growth_rate, 1, integer=True)
     growth_rate = int(growth_rate)
-    common.check_bool("bottleneck", bottleneck)
-    common.check_range("compression", compression, 0, 1, low_inclusive=False)
+    check_bool("bottleneck", bottleneck)
+    check_range("compression", compression, 0, 1, low_inclusive=False)
     if initial_channels is None:
         initial_channels = 2 * growth_rate
-    common.check_range("initial_channels", initial_channels, 1, integer=True)
-    common.check_choice("stem", stem, STEMS)
-    common.check_range("drop_rate", drop_rate, 0, 1, high_inclusive=False)
+    check_range("initial_channels", initial_channels, 1, integer=True)
+    check_choice("stem", stem, STEMS)
+    check_range("drop_rate", drop_rate, 0, 1, high_inclusive=False)
     inputs = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
@@ -221,18 +222,13 @@ def DenseNet(
             x = transition_layer(x, compression, f"pool{b}", drop_rate=drop_rate)
     x = layers.BatchNormalization(axis=common.channel_axis(), epsilon=BN_EPSILON, name="bn")(x)
     x = layers.Activation("relu", name="relu")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = common.pooled_features(x, pooling)
+    x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
+                               classifier_activation=classifier_activation)
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 
 def _with_imagenet_weights(key, block_config, kwargs):
     """Builds a keras.applications twin, resolving weights="imagenet" to its published file."""
-    from kerasnets.models import pretrained
-
     kwargs = {"name": key, **kwargs}
     kwargs["weights"] = pretrained.resolve_weights(
         kwargs.get("weights"), key, include_top=kwargs.get("include_top", True),
@@ -248,6 +244,10 @@ def _with_imagenet_weights(key, block_config, kwargs):
     min_input_shape=(32, 32, 3),
     params=8_062_504,
     preprocessing="torch",
+    published_weights=pretrained.tf_kernels(
+        "densenet", "densenet121",
+        "9d60b8095a5708f2dcce2bca79d332c7", "30ee3e1110167f948a6b9946edeeb738",
+    ),
 )
 def densenet121(**kwargs):
     """DenseNet-121 (DenseNet-BC, k = 32, blocks 6-12-24-16; keras.applications' weights)."""
@@ -261,6 +261,10 @@ def densenet121(**kwargs):
     min_input_shape=(32, 32, 3),
     params=14_307_880,
     preprocessing="torch",
+    published_weights=pretrained.tf_kernels(
+        "densenet", "densenet169",
+        "d699b8f76981ab1b30698df4c175e90b", "b8c4d4c20dd625c148057b9ff1c1176b",
+    ),
 )
 def densenet169(**kwargs):
     """DenseNet-169 (DenseNet-BC, k = 32, blocks 6-12-32-32; keras.applications' weights)."""
@@ -274,6 +278,10 @@ def densenet169(**kwargs):
     min_input_shape=(32, 32, 3),
     params=20_242_984,
     preprocessing="torch",
+    published_weights=pretrained.tf_kernels(
+        "densenet", "densenet201",
+        "1ceb130c1ea1b78c3bf6114dbdfd8807", "c13680b51ded0fb44dff2d8f86ac8bb1",
+    ),
 )
 def densenet201(**kwargs):
     """DenseNet-201 (DenseNet-BC, k = 32, blocks 6-12-48-32; keras.applications' weights)."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from keras import layers
 
+from kerasnets.checks import check_bool, check_range
 from kerasnets.layers import LocalResponseNormalization
 from kerasnets.models import common
 from kerasnets.registry import Paper, register_model
@@ -141,10 +142,10 @@ def GoogLeNet(
     found to add little). The main classifier pools globally, so any input of
     at least 32x32 works with include_top=True.
     """
-    common.check_bool("aux_logits", aux_logits)
-    common.check_bool("lrn", lrn)
-    common.check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
-    common.check_range("aux_dropout_rate", aux_dropout_rate, 0, 1, high_inclusive=False)
+    check_bool("aux_logits", aux_logits)
+    check_bool("lrn", lrn)
+    check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
+    check_range("aux_dropout_rate", aux_dropout_rate, 0, 1, high_inclusive=False)
     if aux_logits and include_top is not True:
         raise ValueError(
             "`aux_logits=True` adds auxiliary classifiers to the classifier and needs "
@@ -193,12 +194,8 @@ def GoogLeNet(
         if aux_logits and module == "4d":
             aux_outputs.append(auxiliary_classifier(x, "aux2", **aux_args))
 
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dropout(dropout_rate, name="dropout")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = common.pooled_features(x, pooling)
+    x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
+                               classifier_activation=classifier_activation, dropout_rate=dropout_rate)
     outputs = [x, *aux_outputs] if aux_logits else x
     return common.finish_model(inputs, outputs, input_tensor=input_tensor, weights=weights,
                                name=name)

@@ -27,8 +27,9 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from kerasnets.checks import check_bool, check_range
 from kerasnets.layers import SqueezeExcite
-from kerasnets.models import common
+from kerasnets.models import common, pretrained
 from kerasnets.registry import Paper, register_model
 
 BN_PAPER = Paper(
@@ -71,17 +72,8 @@ def average_pool_3x3(x, name):
     return layers.AveragePooling2D(3, strides=1, padding="same", name=name)(x)
 
 
-def classifier(x, *, dropout_rate, classes, classifier_activation):
-    """Global average pooling, dropout (when `dropout_rate` > 0), the linear classifier."""
-    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    if dropout_rate > 0:
-        # Only then: at rate 0 the graph is keras.applications' layer for layer.
-        x = layers.Dropout(dropout_rate, name="dropout")(x)
-    return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-
-
 def _check_aux(aux_logits, include_top):
-    common.check_bool("aux_logits", aux_logits)
+    check_bool("aux_logits", aux_logits)
     if aux_logits and include_top is not True:
         raise ValueError(
             "`aux_logits=True` adds the auxiliary classifier to the classifier and needs "
@@ -203,7 +195,7 @@ def BNInception(
     - No scale (gamma) in the normalizations (module docstring); with it the
       count would be 10,016 higher.
     """
-    common.check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
+    check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
     inputs = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
@@ -226,11 +218,8 @@ def BNInception(
             x = strided_inception_module(x, *filters[1:5], name=name_)
         else:
             x = inception_module(x, *filters, name=name_)
-    if include_top:
-        x = classifier(x, dropout_rate=dropout_rate, classes=classes,
-                       classifier_activation=classifier_activation)
-    else:
-        x = common.pooled_features(x, pooling)
+    x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
+                               classifier_activation=classifier_activation, dropout_rate=dropout_rate)
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 
@@ -440,14 +429,12 @@ def InceptionV3(
     `kerasnets.models.senet` registers. No weights are published for it.
     """
     if se_ratio is None:
-        from kerasnets.models import pretrained
-
         weights = pretrained.resolve_weights(weights, "inception_v3", include_top=include_top,
                                              classes=classes)
     else:
-        common.check_range("se_ratio", se_ratio, 0, low_inclusive=False)
+        check_range("se_ratio", se_ratio, 0, low_inclusive=False)
     _check_aux(aux_logits, include_top)
-    common.check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
+    check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
     inputs = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
@@ -469,11 +456,8 @@ def InceptionV3(
     x = grid_reduction_17_to_8(x, "mixed8", se_ratio=se_ratio)
     for index in (0, 1):
         x = expanded_filter_bank_module(x, index, f"mixed{9 + index}", se_ratio=se_ratio)
-    if include_top:
-        x = classifier(x, dropout_rate=dropout_rate, classes=classes,
-                       classifier_activation=classifier_activation)
-    else:
-        x = common.pooled_features(x, pooling)
+    x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
+                               classifier_activation=classifier_activation, dropout_rate=dropout_rate)
     if not aux_logits:
         return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights,
                                    name=name)
@@ -522,6 +506,10 @@ def bn_inception(**kwargs):
     # The authors' release (tf-slim, tensorflow/models) weights the auxiliary
     # loss by 0.4; the paper (section 4) gives no figure.
     aux_loss_weight=0.4,
+    published_weights=pretrained.tf_kernels(
+        "inception_v3", "inception_v3",
+        "9a0d58056eeedaa3f26cb7ebd46da564", "bcbd6486424b2319ff4ef7d526e38f63",
+    ),
 )
 def inception_v3(**kwargs):
     """Inception v3: factorized convolutions, grid reductions (keras.applications' weights)."""

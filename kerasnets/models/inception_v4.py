@@ -83,7 +83,8 @@ from __future__ import annotations
 
 from keras import layers
 
-from kerasnets.models import common
+from kerasnets.checks import check_bool, check_choice, check_range
+from kerasnets.models import common, pretrained
 from kerasnets.registry import Paper, register_model
 
 PAPER = Paper(
@@ -368,7 +369,7 @@ def check_residual_scale(residual_scale):
     else:
         scales = (residual_scale,) * 3
     for scale in scales:
-        common.check_range("residual_scale", scale, 0, 1, low_inclusive=False)
+        check_range("residual_scale", scale, 0, 1, low_inclusive=False)
     return tuple(float(s) for s in scales)
 
 
@@ -380,20 +381,11 @@ def check_block_repeats(block_repeats):
             f"C blocks); got {block_repeats!r}"
         )
     for repeats in block_repeats:
-        common.check_range("block_repeats", repeats, 1, integer=True)
+        check_range("block_repeats", repeats, 1, integer=True)
     return tuple(int(r) for r in block_repeats)
 
 
 # ---------------------------------------------------------------- the networks
-
-
-def _classifier(x, *, include_top, pooling, dropout_rate, classes, classifier_activation):
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if dropout_rate > 0:
-            x = layers.Dropout(dropout_rate, name="dropout")(x)
-        return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    return common.pooled_features(x, pooling)
 
 
 def InceptionV4(
@@ -418,8 +410,8 @@ def InceptionV4(
     3x1 convolutions in Figures 5 and 6 (TF-slim swaps some of them; the
     parameter count is the same).
     """
-    common.check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
-    common.check_bool("batch_norm_scale", batch_norm_scale)
+    check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
+    check_bool("batch_norm_scale", batch_norm_scale)
     inputs = common.prepare_inputs(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
@@ -436,8 +428,9 @@ def InceptionV4(
     x = reduction_b(x, "reduction_b", bn_scale)
     for i in range(1, 4):
         x = inception_c(x, f"inception_c{i}", bn_scale)
-    x = _classifier(x, include_top=include_top, pooling=pooling, dropout_rate=dropout_rate,
-                    classes=classes, classifier_activation=classifier_activation)
+    x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
+                               classifier_activation=classifier_activation,
+                               dropout_rate=dropout_rate)
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 
@@ -471,12 +464,12 @@ def InceptionResNet(
     ReLU out of the last C block, as TF-slim does; `batch_norm_scale` gives the
     normalizations a learned scale (TF-slim and keras.applications have none).
     """
-    common.check_choice("version", version, tuple(INCEPTION_RESNET_BRANCHES))
-    common.check_choice("stem", stem, tuple(STEMS))
+    check_choice("version", version, tuple(INCEPTION_RESNET_BRANCHES))
+    check_choice("stem", stem, tuple(STEMS))
     block_repeats = check_block_repeats(block_repeats)
     scales = check_residual_scale(residual_scale)
-    common.check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
-    common.check_bool("batch_norm_scale", batch_norm_scale)
+    check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
+    check_bool("batch_norm_scale", batch_norm_scale)
     inputs = common.prepare_inputs(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
@@ -503,8 +496,9 @@ def InceptionResNet(
         )
     if final_conv:
         x = conv_bn(x, final_conv, 1, "conv_7b", bn_scale=bn_scale)
-    x = _classifier(x, include_top=include_top, pooling=pooling, dropout_rate=dropout_rate,
-                    classes=classes, classifier_activation=classifier_activation)
+    x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
+                               classifier_activation=classifier_activation,
+                               dropout_rate=dropout_rate)
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 
@@ -550,6 +544,10 @@ def inception_resnet_v1(**kwargs):
     min_input_shape=MIN_SHAPE,
     params=55_873_736,
     preprocessing="tf",
+    published_weights=pretrained.tf_kernels(
+        "inception_resnet_v2", "inception_resnet_v2",
+        "e693bd0210a403b3192acc6073ad2e96", "d19885ff4a710c122648d3b5c3b684e4",
+    ),
 )
 def inception_resnet_v2(weights=None, include_top=True, classes=1000, **kwargs):
     """Inception-ResNet-v2 as released (keras.applications' weights): 10 / 20 / 10 blocks.
@@ -559,8 +557,6 @@ def inception_resnet_v2(weights=None, include_top=True, classes=1000, **kwargs):
     be changed, but then the released weights no longer fit.
     """
     if weights is not None:
-        from kerasnets.models import pretrained
-
         weights = pretrained.resolve_weights(
             weights, "inception_resnet_v2", include_top=include_top, classes=classes
         )

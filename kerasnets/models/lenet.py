@@ -21,6 +21,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from kerasnets.checks import check_choice
 from kerasnets.checks import standardize_data_format
 from kerasnets.models import common
 from kerasnets.registry import Paper, register_model
@@ -214,9 +215,9 @@ def LeNet5(
     `fully_convolutional=True` turns F6 and the output layer into 1x1
     convolutions (C5 is one already) for use on larger images.
     """
-    common.check_choice("activation", activation, ACTIVATIONS)
-    common.check_choice("subsampling", subsampling, POOLINGS)
-    common.check_choice("c3_connectivity", c3_connectivity, C3_CONNECTIVITIES)
+    check_choice("activation", activation, ACTIVATIONS)
+    check_choice("subsampling", subsampling, POOLINGS)
+    check_choice("c3_connectivity", c3_connectivity, C3_CONNECTIVITIES)
     if fully_convolutional:
         return common.fully_convolutional_variant(LeNet5, locals(), default_shape=(32, 32, 1))
     inputs = common.prepare_inputs(
@@ -240,12 +241,15 @@ def LeNet5(
         x = layers.Conv2D(16, 5, activation=act, name="c3")(x)
     x = subsampling_layer(x, subsampling, activation, "s4")
     x = layers.Conv2D(120, 5, activation=act, name="c5")(x)
-    if include_top:
+
+    def fully_connected(x):
+        # F6 (84 units) then the output layer (the paper's RBF units, as a softmax layer).
         x = layers.Flatten(name="flatten")(x)
         x = layers.Dense(84, activation=act, name="f6")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = common.pooled_features(x, pooling)
+        return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+
+    x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
+                               classifier_activation=classifier_activation, top=fully_connected)
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from keras import layers
 
+from kerasnets.checks import check_range
 from kerasnets.models import common, pretrained
 from kerasnets.registry import Paper, register_alias, register_model
 
@@ -146,7 +147,7 @@ def depthwise_separable_conv(x, pointwise_filters, block_id, strides=1, depth_mu
 
 
 def _check_alpha_v1(alpha):
-    common.check_range("alpha", alpha, 0, 1, low_inclusive=False)
+    check_range("alpha", alpha, 0, 1, low_inclusive=False)
     if int(V1_FIRST_FILTERS * alpha) < 1:
         raise ValueError(
             f"`alpha` must be at least {1 / V1_FIRST_FILTERS} (one filter in the first "
@@ -207,8 +208,8 @@ def MobileNetV1(
     is refused: the paper defines alpha in (0, 1].
     """
     _check_alpha_v1(alpha)
-    common.check_range("depth_multiplier", depth_multiplier, 1, integer=True)
-    common.check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
+    check_range("depth_multiplier", depth_multiplier, 1, integer=True)
+    check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
     depth_multiplier = int(depth_multiplier)
     if isinstance(weights, str) and weights == "imagenet":
         if depth_multiplier != 1:
@@ -239,14 +240,18 @@ def MobileNetV1(
             x, int(filters * alpha), block_id, strides=strides,
             depth_multiplier=depth_multiplier,
         )
-    if include_top:
+
+    def convolutional_classifier(x):
+        # keras.applications' layers: the 1x1 convolution "conv_preds" is the classifier.
         x = layers.GlobalAveragePooling2D(keepdims=True, name="global_average_pooling")(x)
         x = layers.Dropout(dropout_rate, name="dropout")(x)
         x = layers.Conv2D(classes, 1, name="conv_preds")(x)
         x = layers.Reshape((classes,), name="reshape_2")(x)
-        x = layers.Activation(classifier_activation, name="predictions")(x)
-    else:
-        x = common.pooled_features(x, pooling)
+        return layers.Activation(classifier_activation, name="predictions")(x)
+
+    x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
+                               classifier_activation=classifier_activation,
+                               top=convolutional_classifier)
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 
@@ -333,7 +338,7 @@ def MobileNetV2(
     widened only for alpha > 1 (section 4, "we do not apply the width
     multiplier to the last convolutional layer" below 1).
     """
-    common.check_range("alpha", alpha, *V2_ALPHA_RANGE)
+    check_range("alpha", alpha, *V2_ALPHA_RANGE)
     if isinstance(weights, str) and weights == "imagenet":
         size = _square_size(input_shape, input_tensor, DEFAULT_SHAPE)
         key = _imagenet_key("v2", alpha, size, pretrained.MOBILENET_V2_ALPHAS,
@@ -371,11 +376,9 @@ def MobileNetV2(
     x = layers.Conv2D(last, 1, use_bias=False, name="Conv_1")(x)
     x = layers.BatchNormalization(axis=axis, **V2_BN, name="Conv_1_bn")(x)
     x = layers.ReLU(6.0, name="out_relu")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="global_average_pooling")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = common.pooled_features(x, pooling)
+    x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
+                               classifier_activation=classifier_activation,
+                               pool_name="global_average_pooling")
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 
@@ -410,25 +413,29 @@ def mobilenet_v2(**kwargs):
     return MobileNetV2(**{"name": "mobilenet_v2", **kwargs})
 
 
-def _register_published_variants(target, params, macs, sizes, describe):
+def _register_published_variants(target, params, macs, sizes, files, describe):
     """`<target>_<alpha>_<size>` for each published (alpha, size): that alpha, that input,
-    described by `describe(alpha, size, multiply_adds)`."""
+    keras.applications' files of them (`files(alpha, size)`), described by
+    `describe(alpha, size, multiply_adds)`."""
     for alpha, count in params.items():
         for size in sizes:
             alias = f"{target}_{float(alpha)}_{size}"
             register_alias(
                 alias, target, params=count, alpha=float(alpha), input_shape=(size, size, 3),
                 name=alias, description=describe(float(alpha), size, macs[alpha][size]),
+                published_weights=files(alpha, size),
             )
 
 
 _register_published_variants(
     "mobilenet_v1", V1_PARAMS, V1_MACS, pretrained.MOBILENET_V1_SIZES,
+    pretrained.mobilenet_v1_files,
     lambda alpha, size, macs: (f"MobileNet v1 {alpha}-{size}: 28 layers, {macs / 1e6:.1f}M "
                                "multiply-adds (keras.applications' weights)."),
 )
 _register_published_variants(
     "mobilenet_v2", V2_PARAMS, V2_MACS, pretrained.MOBILENET_V2_SIZES,
+    pretrained.mobilenet_v2_files,
     lambda alpha, size, macs: (f"MobileNet v2 {alpha}-{size}: 17 inverted residual blocks, "
                                f"{macs / 1e6:.1f}M multiply-adds."),
 )

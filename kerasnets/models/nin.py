@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from keras import layers
 
+from kerasnets.checks import check_choice, check_range
 from kerasnets.models import common
 from kerasnets.registry import Paper, register_model
 
@@ -81,8 +82,8 @@ def NiN(
     The classifier is the last 1x1 convolution (one map per class) and the
     global average pooling; include_top=False stops before that convolution.
     """
-    common.check_choice("config", config, tuple(CONFIGS))
-    common.check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
+    check_choice("config", config, tuple(CONFIGS))
+    check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
     default_shape, min_shape = ((224, 224, 3), (67, 67, 3)) if config == "imagenet" else (
         (32, 32, 3), (8, 8, 3))
     inputs = common.prepare_inputs(
@@ -107,13 +108,17 @@ def NiN(
             x = pool_layer(size, strides=stride, padding=pool_padding, name=f"block{i}_pool")(x)
         if dropout:
             x = layers.Dropout(dropout_rate, name=f"block{i}_dropout")(x)
-    if include_top:
+
+    def convolutional_classifier(x):
+        # The last mlpconv layer has one map per class, averaged over the image (section 3.2).
         last = len(CONFIGS[config])
         x = layers.Conv2D(classes, 1, activation="relu", name=f"block{last}_mlp2")(x)
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Activation(classifier_activation, name="predictions")(x)
-    else:
-        x = common.pooled_features(x, pooling)
+        return layers.Activation(classifier_activation, name="predictions")(x)
+
+    x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
+                               classifier_activation=classifier_activation,
+                               top=convolutional_classifier)
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 

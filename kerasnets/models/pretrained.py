@@ -11,6 +11,8 @@ published hashes where keras.applications publishes one (MobileNet's files
 have none). `KERASNETS_CACHE_DIR` moves the cache (the files go into its
 `models` folder).
 
+Each network's files are in its registry entry (`ModelSpec.published_weights`,
+given at registration with :func:`tf_kernels` and the MobileNet helpers here).
 Builders of those networks call `resolve_weights` first; it turns "imagenet"
 into the local path of the right file and leaves every other value to
 `common.check_weights`.
@@ -19,135 +21,72 @@ into the local path of the right file and leaves every other value to
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import keras
 
 from kerasnets.models.weights_file import check_weights_file
+from kerasnets.registry import PublishedWeights, WeightsFile, get_spec, list_models
+
+__all__ = ["WeightsFile", "PublishedWeights", "keras_applications", "tf_kernels",
+           "mobilenet_v1_files", "mobilenet_v2_files", "published", "published_models",
+           "cache_folder", "WeightsDownloadError", "weights_file", "fetch", "resolve_weights"]
 
 BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 CACHE_DIR_ENV = "KERASNETS_CACHE_DIR"
 CACHE_SUBDIR = "models"
 IMAGENET_CLASSES = 1000
+IMAGENET = "imagenet"
 
 
-@dataclass(frozen=True)
-class WeightsFile:
-    """One published file: its name in the cache, its URL and its hash (md5 or sha256)."""
-
-    filename: str
-    url: str
-    file_hash: str | None = None
-
-
-@dataclass(frozen=True)
-class PublishedWeights:
-    """The files of one network: with the classifier (`top`) and without it (`notop`)."""
-
-    top: WeightsFile
-    notop: WeightsFile
-
-
-def _keras_applications(folder, top_name, top_hash, notop_name, notop_hash):
-    return PublishedWeights(
+def keras_applications(folder, top_name, top_hash, notop_name, notop_hash):
+    """The `{"imagenet": ...}` entry of a registration for two files of keras.applications."""
+    return {IMAGENET: PublishedWeights(
         WeightsFile(top_name, f"{BASE_URL}{folder}/{top_name}", top_hash),
         WeightsFile(notop_name, f"{BASE_URL}{folder}/{notop_name}", notop_hash),
-    )
+    )}
 
 
-def _tf_kernels(folder, stem, top_hash, notop_hash):
-    """keras.applications' usual `{stem}_weights_tf_dim_ordering_tf_kernels[_notop].h5` pair."""
+def tf_kernels(folder, stem, top_hash, notop_hash):
+    """keras.applications' usual `{stem}_weights_tf_dim_ordering_tf_kernels[_notop].h5` pair
+    (the hashes are those in keras/src/applications/*.py, keras 3.15)."""
     name = f"{stem}_weights_tf_dim_ordering_tf_kernels"
-    return _keras_applications(folder, f"{name}.h5", top_hash, f"{name}_notop.h5", notop_hash)
+    return keras_applications(folder, f"{name}.h5", top_hash, f"{name}_notop.h5", notop_hash)
 
-
-# The hashes are those in keras/src/applications/*.py (keras 3.15).
-PUBLISHED: dict[str, PublishedWeights] = {
-    "inception_v3": _tf_kernels(
-        "inception_v3", "inception_v3",
-        "9a0d58056eeedaa3f26cb7ebd46da564", "bcbd6486424b2319ff4ef7d526e38f63",
-    ),
-    "inception_resnet_v2": _tf_kernels(
-        "inception_resnet_v2", "inception_resnet_v2",
-        "e693bd0210a403b3192acc6073ad2e96", "d19885ff4a710c122648d3b5c3b684e4",
-    ),
-    "xception": _tf_kernels(
-        "xception", "xception",
-        "0a58e3b7378bc2990ea3b43d5981f1f6", "b0042744bf5b25fce3cb969f33bebb97",
-    ),
-    "vgg16": _tf_kernels(
-        "vgg16", "vgg16",
-        "64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc",
-    ),
-    "vgg19": _tf_kernels(
-        "vgg19", "vgg19",
-        "cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6",
-    ),
-    "resnet50": _tf_kernels(
-        "resnet", "resnet50",
-        "2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626",
-    ),
-    "resnet101": _tf_kernels(
-        "resnet", "resnet101",
-        "f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21",
-    ),
-    "resnet152": _tf_kernels(
-        "resnet", "resnet152",
-        "100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c",
-    ),
-    "resnet50_v2": _tf_kernels(
-        "resnet", "resnet50v2",
-        "3ef43a0b657b3be2300d5770ece849e0", "fac2f116257151a9d068a22e544a4917",
-    ),
-    "resnet101_v2": _tf_kernels(
-        "resnet", "resnet101v2",
-        "6343647c601c52e1368623803854d971", "c0ed64b8031c3730f411d2eb4eea35b5",
-    ),
-    "resnet152_v2": _tf_kernels(
-        "resnet", "resnet152v2",
-        "a49b44d1979771252814e80f8ec446f9", "ed17cf2e0169df9d443503ef94b23b33",
-    ),
-    "densenet121": _tf_kernels(
-        "densenet", "densenet121",
-        "9d60b8095a5708f2dcce2bca79d332c7", "30ee3e1110167f948a6b9946edeeb738",
-    ),
-    "densenet169": _tf_kernels(
-        "densenet", "densenet169",
-        "d699b8f76981ab1b30698df4c175e90b", "b8c4d4c20dd625c148057b9ff1c1176b",
-    ),
-    "densenet201": _tf_kernels(
-        "densenet", "densenet201",
-        "1ceb130c1ea1b78c3bf6114dbdfd8807", "c13680b51ded0fb44dff2d8f86ac8bb1",
-    ),
-}
 
 # MobileNet v1: every width multiplier at every input size keras.applications
 # trained ("mobilenet_1_0_224_tf.h5"); no hashes are published for these.
 MOBILENET_V1_ALPHAS = (0.25, 0.5, 0.75, 1.0)
 MOBILENET_V1_SIZES = (128, 160, 192, 224)
 _MOBILENET_V1_ALPHA_TEXT = {0.25: "2_5", 0.5: "5_0", 0.75: "7_5", 1.0: "1_0"}
-for _alpha in MOBILENET_V1_ALPHAS:
-    for _size in MOBILENET_V1_SIZES:
-        _text = _MOBILENET_V1_ALPHA_TEXT[_alpha]
-        PUBLISHED[f"mobilenet_v1_{_alpha}_{_size}"] = _keras_applications(
-            "mobilenet", f"mobilenet_{_text}_{_size}_tf.h5", None,
-            f"mobilenet_{_text}_{_size}_tf_no_top.h5", None,
-        )
-
 # MobileNet v2: keras.applications' six width multipliers at five sizes.
 MOBILENET_V2_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 MOBILENET_V2_SIZES = (96, 128, 160, 192, 224)
-for _alpha in MOBILENET_V2_ALPHAS:
-    for _size in MOBILENET_V2_SIZES:
-        _name = f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(_alpha)}_{_size}"
-        PUBLISHED[f"mobilenet_v2_{_alpha}_{_size}"] = _keras_applications(
-            "mobilenet_v2", f"{_name}.h5", None, f"{_name}_no_top.h5", None,
-        )
+
+
+def mobilenet_v1_files(alpha, size):
+    """The published MobileNet v1 files of width `alpha` at input `size` (no hashes)."""
+    text = _MOBILENET_V1_ALPHA_TEXT[alpha]
+    return keras_applications("mobilenet", f"mobilenet_{text}_{size}_tf.h5", None,
+                              f"mobilenet_{text}_{size}_tf_no_top.h5", None)
+
+
+def mobilenet_v2_files(alpha, size):
+    """The published MobileNet v2 files of width `alpha` at input `size` (no hashes)."""
+    name = f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{size}"
+    return keras_applications("mobilenet_v2", f"{name}.h5", None, f"{name}_no_top.h5", None)
+
+
+def published(key: str) -> PublishedWeights | None:
+    """The ImageNet files of the registered name `key` (its ModelSpec), or None."""
+    try:
+        return get_spec(key).published_weights.get(IMAGENET)
+    except ValueError:
+        return None
 
 
 def published_models() -> list[str]:
-    """The keys that have published ImageNet weights (network names and MobileNet variants)."""
-    return sorted(PUBLISHED)
+    """The registered names (MobileNet presets included) that have published ImageNet weights."""
+    return sorted(name for name in list_models(include_aliases=True) if published(name))
 
 
 def cache_folder() -> str:
@@ -162,12 +101,13 @@ class WeightsDownloadError(OSError):
 
 def weights_file(key: str, *, include_top: bool) -> WeightsFile:
     """The published file for `key` (see `published_models`), with or without classifier."""
-    if key not in PUBLISHED:
+    files = published(key)
+    if files is None:
         raise ValueError(
             f"no published ImageNet weights for {key!r}; available for: "
             f"{', '.join(published_models())}"
         )
-    return PUBLISHED[key].top if include_top else PUBLISHED[key].notop
+    return files.top if include_top else files.notop
 
 
 def fetch(key: str, *, include_top: bool) -> str:

@@ -74,13 +74,14 @@ import collections
 
 from keras import layers
 
+from kerasnets.checks import check_bool, check_choice, check_range
 from kerasnets.layers import (
     ChannelZeroPadding,
     SqueezeExcite,
     StochasticDepth,
     linear_decay_rates,
 )
-from kerasnets.models import common
+from kerasnets.models import common, pretrained
 from kerasnets.registry import Paper, register_model
 
 PAPER = Paper(
@@ -432,20 +433,18 @@ def ResNet(
     """
     arguments = dict(locals())
     if weights_key is not None:
-        from kerasnets.models import pretrained
-
         weights = pretrained.resolve_weights(
             weights, weights_key, include_top=include_top, classes=classes
         )
-    common.check_range("drop_path_rate", drop_path_rate, 0, 1, high_inclusive=False)
-    common.check_choice("drop_path_scale_at", drop_path_scale_at, DROP_PATH_SCALE_AT)
+    check_range("drop_path_rate", drop_path_rate, 0, 1, high_inclusive=False)
+    check_choice("drop_path_scale_at", drop_path_scale_at, DROP_PATH_SCALE_AT)
     if se_ratio is not None:
-        common.check_range("se_ratio", se_ratio, 0, low_inclusive=False)
-    common.check_choice("shortcut", shortcut, SHORTCUTS)
-    common.check_choice("downsample_at", downsample_at, DOWNSAMPLE_AT)
-    common.check_bool("preact", preact)
+        check_range("se_ratio", se_ratio, 0, low_inclusive=False)
+    check_choice("shortcut", shortcut, SHORTCUTS)
+    check_choice("downsample_at", downsample_at, DOWNSAMPLE_AT)
+    check_bool("preact", preact)
     if not callable(stem):
-        common.check_choice("stem", stem, tuple(STEMS))
+        check_choice("stem", stem, tuple(STEMS))
         stem = STEMS[stem]
     inputs = common.prepare_inputs(
         include_top=include_top,
@@ -473,11 +472,8 @@ def ResNet(
     if preact:
         x = batch_norm(x, "post_bn")
         x = layers.Activation("relu", name="post_relu")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = common.pooled_features(x, pooling)
+    x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
+                               classifier_activation=classifier_activation)
     by_name = weights is not None and drop_path_rate > 0
     with common.recursion_limit(RECURSION_PER_BLOCK * num_blocks):
         model = common.finish_model(
@@ -497,14 +493,14 @@ def ResNet(
 
 def ImageNetResNet(depth, *, name, **kwargs):
     """ResNet-`depth` of Table 1 (v1): basic blocks for 18 and 34 layers, bottlenecks above."""
-    common.check_choice("depth", depth, tuple(IMAGENET_BLOCKS))
+    check_choice("depth", depth, tuple(IMAGENET_BLOCKS))
     block = basic_block if depth < 50 else bottleneck_block
     return ResNet(imagenet_stages(IMAGENET_BLOCKS[depth]), block, name=name, **kwargs)
 
 
 def ResNetV2(depth, *, name, **kwargs):
     """ResNet-`depth` with full pre-activation bottleneck units, as keras.applications' v2."""
-    common.check_choice("depth", depth, tuple(IMAGENET_BLOCKS))
+    check_choice("depth", depth, tuple(IMAGENET_BLOCKS))
     return ResNet(
         imagenet_stages(IMAGENET_BLOCKS[depth], strides=V2_STRIDES), preact_bottleneck_block,
         preact=True, downsample_at="last", name=name, **kwargs,
@@ -517,10 +513,10 @@ def CifarResNet(depth=20, *, preact=False, name=None, classes=CIFAR_CLASSES, **k
     `preact=True` gives the full pre-activation form of "Identity Mappings"
     (basic units, as its ResNet-110).
     """
-    common.check_range("depth", depth, 8, integer=True)
+    check_range("depth", depth, 8, integer=True)
     if (int(depth) - 2) % 6:
         raise ValueError(f"`depth` must be 6n + 2 (20, 32, 44, 56, 110, ...); got {depth!r}")
-    common.check_bool("preact", preact)
+    check_bool("preact", preact)
     n = (int(depth) - 2) // 6
     return ResNet(
         cifar_stages(n),
@@ -546,8 +542,8 @@ def ResNeXt(blocks=(3, 4, 6, 3), *, cardinality=32, bottleneck_width=4, name="re
     C * d * filters / 64. No convolution has a bias; blocks downsample in
     the 3x3 convolution.
     """
-    common.check_range("cardinality", cardinality, 1, integer=True)
-    common.check_range("bottleneck_width", bottleneck_width, 1, integer=True)
+    check_range("cardinality", cardinality, 1, integer=True)
+    check_range("bottleneck_width", bottleneck_width, 1, integer=True)
     return ResNet(
         imagenet_stages(blocks),
         bottleneck_block,
@@ -580,40 +576,55 @@ def resnet34(**kwargs):
     return ImageNetResNet(34, **{"name": "resnet34", **kwargs})
 
 
-@register_model(family="resnet", paper=PAPER, params=25_636_712, **_imagenet())
+@register_model(family="resnet", paper=PAPER, params=25_636_712,
+                **_imagenet(published_weights=pretrained.tf_kernels(
+                    "resnet", "resnet50", "2cb95161c43110f7111970584f804107",
+                    "4d473c1dd8becc155b73f8504c6f6626")))
 def resnet50(**kwargs):
     """ResNet-50 (Table 1): bottlenecks, [3, 4, 6, 3] (keras.applications' ResNet50 weights)."""
     return ImageNetResNet(50, weights_key="resnet50", **{"name": "resnet50", **kwargs})
 
 
-@register_model(family="resnet", paper=PAPER, params=44_707_176, **_imagenet())
+@register_model(family="resnet", paper=PAPER, params=44_707_176,
+                **_imagenet(published_weights=pretrained.tf_kernels(
+                    "resnet", "resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5",
+                    "88cf7a10940856eca736dc7b7e228a21")))
 def resnet101(**kwargs):
     """ResNet-101 (Table 1): bottlenecks, [3, 4, 23, 3] (keras.applications' ResNet101 weights)."""
     return ImageNetResNet(101, weights_key="resnet101", **{"name": "resnet101", **kwargs})
 
 
-@register_model(family="resnet", paper=PAPER, params=60_419_944, **_imagenet())
+@register_model(family="resnet", paper=PAPER, params=60_419_944,
+                **_imagenet(published_weights=pretrained.tf_kernels(
+                    "resnet", "resnet152", "100835be76be38e30d865e96f2aaae62",
+                    "ee4c566cf9a93f14d82f913c2dc6dd0c")))
 def resnet152(**kwargs):
     """ResNet-152 (Table 1): bottlenecks, [3, 8, 36, 3] (keras.applications' ResNet152 weights)."""
     return ImageNetResNet(152, weights_key="resnet152", **{"name": "resnet152", **kwargs})
 
 
 @register_model(family="resnet", paper=PAPER_V2, params=25_613_800, preprocessing="tf",
-                **_imagenet())
+                **_imagenet(published_weights=pretrained.tf_kernels(
+                    "resnet", "resnet50v2", "3ef43a0b657b3be2300d5770ece849e0",
+                    "fac2f116257151a9d068a22e544a4917")))
 def resnet50_v2(**kwargs):
     """ResNet-50 v2: full pre-activation bottlenecks (keras.applications' ResNet50V2 weights)."""
     return ResNetV2(50, weights_key="resnet50_v2", **{"name": "resnet50_v2", **kwargs})
 
 
 @register_model(family="resnet", paper=PAPER_V2, params=44_675_560, preprocessing="tf",
-                **_imagenet())
+                **_imagenet(published_weights=pretrained.tf_kernels(
+                    "resnet", "resnet101v2", "6343647c601c52e1368623803854d971",
+                    "c0ed64b8031c3730f411d2eb4eea35b5")))
 def resnet101_v2(**kwargs):
     """ResNet-101 v2: full pre-activation bottlenecks (keras.applications' ResNet101V2 weights)."""
     return ResNetV2(101, weights_key="resnet101_v2", **{"name": "resnet101_v2", **kwargs})
 
 
 @register_model(family="resnet", paper=PAPER_V2, params=60_380_648, preprocessing="tf",
-                **_imagenet())
+                **_imagenet(published_weights=pretrained.tf_kernels(
+                    "resnet", "resnet152v2", "a49b44d1979771252814e80f8ec446f9",
+                    "ed17cf2e0169df9d443503ef94b23b33")))
 def resnet152_v2(**kwargs):
     """ResNet-152 v2: full pre-activation bottlenecks (keras.applications' ResNet152V2 weights)."""
     return ResNetV2(152, weights_key="resnet152_v2", **{"name": "resnet152_v2", **kwargs})

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 from keras import layers
 
+from kerasnets.checks import check_choice, check_range
 from kerasnets.models import common
 from kerasnets.models import inception as I
 from kerasnets.models import resnet as R
@@ -128,7 +129,7 @@ def senet154_bottleneck_block(x, filters, stride=1, *, name, shortcut="projectio
 
 def check_se_ratio(se_ratio):
     """An SE network needs its gates: `se_ratio` is a number > 0 (None is refused)."""
-    common.check_range("se_ratio", se_ratio, 0, low_inclusive=False)
+    check_range("se_ratio", se_ratio, 0, low_inclusive=False)
 
 
 def SENet(
@@ -155,7 +156,7 @@ def SENet(
     classifier, as SENet-154's.
     """
     check_se_ratio(se_ratio)
-    common.check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
+    check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
     arguments = dict(use_bias=False, se_ratio=se_ratio, input_tensor=input_tensor, name=name,
                      **kwargs)
     if not (include_top is True and dropout_rate > 0):
@@ -166,7 +167,7 @@ def SENet(
     # SENet-154's head here. The head's arguments are checked first, as
     # include_top=True would check them.
     common.check_weights(weights)
-    common.check_range("classes", classes, 1, integer=True)
+    check_range("classes", classes, 1, integer=True)
     features = R.ResNet(stages, block, include_top=False, pooling="avg", weights=None,
                         **arguments)
     x = layers.Dropout(dropout_rate, name="dropout")(features.output)
@@ -179,14 +180,14 @@ def SENet(
 
 def SEResNet(depth, **kwargs):
     """SE-ResNet-`depth` (50, 101, 152): ResNet's bottleneck stages with SE gates (fig. 3)."""
-    common.check_choice("depth", depth, (50, 101, 152))
+    check_choice("depth", depth, (50, 101, 152))
     return SENet(R.imagenet_stages(R.IMAGENET_BLOCKS[depth]), R.bottleneck_block, **kwargs)
 
 
 def SEResNeXt(blocks, *, cardinality=32, bottleneck_width=4, **kwargs):
     """SE-ResNeXt: ResNeXt's grouped bottlenecks (downsampling in the 3x3) with SE gates."""
-    common.check_range("cardinality", cardinality, 1, integer=True)
-    common.check_range("bottleneck_width", bottleneck_width, 1, integer=True)
+    check_range("cardinality", cardinality, 1, integer=True)
+    check_range("bottleneck_width", bottleneck_width, 1, integer=True)
     block_kwargs = {"cardinality": int(cardinality), "bottleneck_width": int(bottleneck_width),
                     "stride_at": "3x3"}
     return SENet(R.imagenet_stages(blocks), R.bottleneck_block, block_kwargs=block_kwargs,
@@ -195,7 +196,7 @@ def SEResNeXt(blocks, *, cardinality=32, bottleneck_width=4, **kwargs):
 
 def SENet154(*, cardinality=SENET154_CARDINALITY, dropout_rate=SENET154_DROPOUT, **kwargs):
     """SENet-154 (appendix): deep stem, [3, 8, 36, 3] wide 64-group SE bottlenecks, dropout 0.2."""
-    common.check_range("cardinality", cardinality, 1, integer=True)
+    check_range("cardinality", cardinality, 1, integer=True)
     return SENet(R.imagenet_stages(R.IMAGENET_BLOCKS[152]), senet154_bottleneck_block,
                  stem=deep_stem, block_kwargs={"cardinality": int(cardinality)},
                  dropout_rate=dropout_rate, **kwargs)

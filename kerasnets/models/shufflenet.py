@@ -230,11 +230,9 @@ def ShuffleNetV1(
         zip(stage_channels(groups, scale), STAGE_UNITS), start=2
     ):
         x = stage(x, channels, units, groups, stage_id)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="global_average_pooling")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = common.pooled_features(x, pooling)
+    x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
+                               classifier_activation=classifier_activation,
+                               pool_name="global_average_pooling")
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 

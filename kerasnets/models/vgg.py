@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from keras import layers
 
+from kerasnets.checks import check_choice, check_range
 from kerasnets.layers import LocalResponseNormalization
 from kerasnets.models import common, pretrained
 from kerasnets.registry import Paper, register_model
@@ -83,8 +84,8 @@ def VGG(
     Configurations D and E take `weights="imagenet"`: keras.applications'
     VGG16/VGG19 files, whose weight order ours keeps (Caffe preprocessing).
     """
-    common.check_choice("config", config, tuple(CONFIGS))
-    common.check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
+    check_choice("config", config, tuple(CONFIGS))
+    check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
     if config in IMAGENET_WEIGHTS:
         weights = pretrained.resolve_weights(
             weights, IMAGENET_WEIGHTS[config], include_top=include_top, classes=classes
@@ -108,17 +109,19 @@ def VGG(
     x = inputs
     for block, convolutions in enumerate(CONFIGS[config], start=1):
         x = conv_block(x, convolutions, block, lrn=config == "A-LRN" and block == 1)
-    if include_top:
-        x = common.fully_connected_classifier(
+
+    def fully_connected(x):
+        return common.fully_connected_classifier(
             x, (4096, 4096), ("fc1", "fc2"), dropout_rate=dropout_rate, classes=classes,
             classifier_activation=classifier_activation,
         )
-    else:
-        x = common.pooled_features(x, pooling)
+
+    x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
+                               classifier_activation=classifier_activation, top=fully_connected)
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 
-def _register(name, config, params, doc):
+def _register(name, config, params, doc, published_weights=None):
     def builder(**kwargs):
         return VGG(config, **{"name": name, **kwargs})
 
@@ -133,6 +136,7 @@ def _register(name, config, params, doc):
         params=params,
         fixed_input=True,
         augmentation="vgg",
+        published_weights=published_weights,
     )(builder)
     return builder
 
@@ -143,5 +147,9 @@ vgg13 = _register("vgg13", "B", 133_047_848, "VGG configuration B: 13 weight lay
 vgg16_conv1 = _register(
     "vgg16_conv1", "C", 133_638_952, "VGG configuration C: 16 layers, with 1x1 convolutions."
 )
-vgg16 = _register("vgg16", "D", 138_357_544, "VGG configuration D (VGG16): 16 weight layers.")
-vgg19 = _register("vgg19", "E", 143_667_240, "VGG configuration E (VGG19): 19 weight layers.")
+vgg16 = _register("vgg16", "D", 138_357_544, "VGG configuration D (VGG16): 16 weight layers.",
+                  pretrained.tf_kernels("vgg16", "vgg16", "64373286793e3c8b2b4e3219cbf3544b",
+                                        "6d6bbae143d832006294945121d1f1fc"))
+vgg19 = _register("vgg19", "E", 143_667_240, "VGG configuration E (VGG19): 19 weight layers.",
+                  pretrained.tf_kernels("vgg19", "vgg19", "cbe5617147190e668d6c5d5026f83318",
+                                        "253f8cb515780f3b799900260a226db6"))

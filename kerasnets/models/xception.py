@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from keras import layers
 
+from kerasnets.checks import check_range
 from kerasnets.models import common, pretrained
 from kerasnets.registry import Paper, register_model
 
@@ -163,7 +164,7 @@ def Xception(
     its reported models and keras.applications. `weights="imagenet"` loads
     keras.applications' published ImageNet weights (`kerasnets.models.pretrained`).
     """
-    common.check_range("middle_flow_repeats", middle_flow_repeats, 1, integer=True)
+    check_range("middle_flow_repeats", middle_flow_repeats, 1, integer=True)
     middle_flow_repeats = int(middle_flow_repeats)
     if weights == "imagenet" and middle_flow_repeats != 8:
         raise ValueError(
@@ -188,11 +189,8 @@ def Xception(
     first_middle = 2 + len(ENTRY_FLOW_FILTERS)
     x = middle_flow(x, middle_flow_repeats, first_block=first_middle)
     x = exit_flow(x, first_block=first_middle + middle_flow_repeats)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = common.pooled_features(x, pooling)
+    x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
+                               classifier_activation=classifier_activation)
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 
@@ -204,6 +202,10 @@ def Xception(
     min_input_shape=MIN_SHAPE,
     params=22_910_480,
     preprocessing="tf",
+    published_weights=pretrained.tf_kernels(
+        "xception", "xception",
+        "0a58e3b7378bc2990ea3b43d5981f1f6", "b0042744bf5b25fce3cb969f33bebb97",
+    ),
 )
 def xception(**kwargs):
     """Xception: 36 convolutional layers, 8 middle flow modules (keras.applications' weights)."""
