@@ -9,7 +9,7 @@ and the inference-mode model is at chance, which would make any agreement trivia
 
 Behind the `slow` marker (about 4 minutes with both networks, a fifth of the default
 run's budget); the default run checks int8 on LeNet-5 (tests/test_export_tflite.py and
-the main job's accuracy in tests/test_train_recipe.py).
+the main job's accuracy in tests/test_recipe_train.py).
 """
 
 import kerasnets.models.mobilenet  # noqa: F401  (registers the networks)
