@@ -189,25 +189,6 @@ def test_include_top_false_pooling_and_input_tensor():
 # ---------------------------------------------------------------- keras.applications weights
 
 
-@pytest.mark.parametrize(
-    "name, reference", [("vgg16", "VGG16"), ("vgg19", "VGG19")]
-)
-def test_keras_applications_weights_load_into_ours(name, reference):
-    ref = getattr(keras.applications, reference)(weights=None)
-    ours = kerasnets.build(name)
-    assert [w.shape for w in ours.weights] == [w.shape for w in ref.weights]
-    ours.set_weights(ref.get_weights())
-    x = np.random.default_rng(1).uniform(-1, 1, (2, 224, 224, 3)).astype("float32")
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(ours(x, training=False)),
-        keras.ops.convert_to_numpy(ref(x, training=False)),
-        atol=1e-5, rtol=1e-5,
-    )
-    # The layer names match too, so by-name loading of published files works.
-    ref_names = [l.name for l in ref.layers if l.weights]
-    assert [l.name for l in ours.layers if l.weights] == ref_names
-
-
 def test_legacy_h5_notop_file_loads(tmp_path):
     # keras.applications publishes legacy HDF5 files (e.g. the VGG16 "notop" file).
     from keras.src.legacy.saving import legacy_h5_format
@@ -223,7 +204,7 @@ def test_legacy_h5_notop_file_loads(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-# ---------------------------------------------------------------- fully convolutional
+# ---------------------------------------------------------------- .keras round trip
 
 
 @pytest.mark.parametrize("config_id, name, kwargs", configs("family"))
