@@ -80,7 +80,7 @@ def AlexNet(
         return common.fully_convolutional_variant(
             AlexNet, locals(), default_shape=DEFAULT_SHAPE
         )
-    inputs = common.prepare_inputs(
+    inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,

@@ -178,6 +178,7 @@ def DenseNet(
     pooling=None,
     classes=1000,
     classifier_activation="softmax",
+    published_as=None,
     name="densenet",
 ):
     """DenseNet (Huang et al. 2017): a stem, dense blocks joined by transition layers, classifier.
@@ -189,7 +190,8 @@ def DenseNet(
     paper's choice for DenseNet-BC and ImageNet), `stem` "imagenet" (7x7/2
     conv and max pooling, default input 224x224) or "cifar" (3x3 conv,
     default input 32x32), `drop_rate` the dropout after each convolution but
-    the first.
+    the first. `published_as` is the registered twin whose keras.applications
+    weights `weights="imagenet"` loads (None: none are published).
     """
     block_config = _check_block_config(block_config)
     check_range("growth_rate", growth_rate, 1, integer=True)
@@ -201,7 +203,7 @@ def DenseNet(
     check_range("initial_channels", initial_channels, 1, integer=True)
     check_choice("stem", stem, STEMS)
     check_range("drop_rate", drop_rate, 0, 1, high_inclusive=False)
-    inputs = common.prepare_inputs(
+    inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,
@@ -211,6 +213,7 @@ def DenseNet(
         classifier_activation=classifier_activation,
         default_shape=IMAGENET_SHAPE if stem == "imagenet" else CIFAR_SHAPE,
         min_shape=_min_shape(stem, len(block_config)),
+        published_as=published_as,
     )
     make_stem = imagenet_stem if stem == "imagenet" else cifar_stem
     x = make_stem(inputs, int(initial_channels))
@@ -227,16 +230,6 @@ def DenseNet(
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 
-def _with_imagenet_weights(key, block_config, kwargs):
-    """Builds a keras.applications twin, resolving weights="imagenet" to its published file."""
-    kwargs = {"name": key, **kwargs}
-    kwargs["weights"] = pretrained.resolve_weights(
-        kwargs.get("weights"), key, include_top=kwargs.get("include_top", True),
-        classes=kwargs.get("classes", 1000),
-    )
-    return DenseNet(block_config, **kwargs)
-
-
 @register_model(
     family="densenet",
     paper=PAPER,
@@ -251,7 +244,8 @@ def _with_imagenet_weights(key, block_config, kwargs):
 )
 def densenet121(**kwargs):
     """DenseNet-121 (DenseNet-BC, k = 32, blocks 6-12-24-16; keras.applications' weights)."""
-    return _with_imagenet_weights("densenet121", DENSENET121_BLOCKS, kwargs)
+    return DenseNet(DENSENET121_BLOCKS, published_as="densenet121",
+                    **{"name": "densenet121", **kwargs})
 
 
 @register_model(
@@ -268,7 +262,8 @@ def densenet121(**kwargs):
 )
 def densenet169(**kwargs):
     """DenseNet-169 (DenseNet-BC, k = 32, blocks 6-12-32-32; keras.applications' weights)."""
-    return _with_imagenet_weights("densenet169", DENSENET169_BLOCKS, kwargs)
+    return DenseNet(DENSENET169_BLOCKS, published_as="densenet169",
+                    **{"name": "densenet169", **kwargs})
 
 
 @register_model(
@@ -285,7 +280,8 @@ def densenet169(**kwargs):
 )
 def densenet201(**kwargs):
     """DenseNet-201 (DenseNet-BC, k = 32, blocks 6-12-48-32; keras.applications' weights)."""
-    return _with_imagenet_weights("densenet201", DENSENET201_BLOCKS, kwargs)
+    return DenseNet(DENSENET201_BLOCKS, published_as="densenet201",
+                    **{"name": "densenet201", **kwargs})
 
 
 # DenseNet-264 has no keras.applications twin and no published Keras weights.

@@ -151,7 +151,7 @@ def GoogLeNet(
             "`aux_logits=True` adds auxiliary classifiers to the classifier and needs "
             f"include_top=True; got include_top={include_top!r}"
         )
-    inputs = common.prepare_inputs(
+    inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,

@@ -220,7 +220,7 @@ def LeNet5(
     check_choice("c3_connectivity", c3_connectivity, C3_CONNECTIVITIES)
     if fully_convolutional:
         return common.fully_convolutional_variant(LeNet5, locals(), default_shape=(32, 32, 1))
-    inputs = common.prepare_inputs(
+    inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,

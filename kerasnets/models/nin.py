@@ -86,7 +86,7 @@ def NiN(
     check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
     default_shape, min_shape = ((224, 224, 3), (67, 67, 3)) if config == "imagenet" else (
         (32, 32, 3), (8, 8, 3))
-    inputs = common.prepare_inputs(
+    inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,

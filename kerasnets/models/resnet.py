@@ -397,7 +397,7 @@ def ResNet(
     use_bias=True,
     downsample_at="first",
     block_kwargs=None,
-    weights_key=None,
+    published_as=None,
     default_shape=DEFAULT_SHAPE,
     min_shape=MIN_SHAPE,
     include_top=True,
@@ -422,8 +422,9 @@ def ResNet(
     `shortcut` is "projection" (option B) or "zero_pad" (option A).
     `drop_path_rate` (1 - p_L, in [0, 1)) and `drop_path_scale_at` ("train"
     or "test") set stochastic depth, `se_ratio` (None or > 0) a
-    squeeze-and-excitation gate in every block. `weights_key` names the
-    published keras.applications weights (twins only).
+    squeeze-and-excitation gate in every block. `published_as` is the
+    registered twin whose keras.applications weights `weights="imagenet"`
+    loads (None: none are published for the network being built).
 
     Stochastic depth adds layers on the residual branches, which changes the
     order of the model's layers (keras orders them by depth in the graph)
@@ -432,10 +433,6 @@ def ResNet(
     without stochastic depth and copied over by layer name.
     """
     arguments = dict(locals())
-    if weights_key is not None:
-        weights = pretrained.resolve_weights(
-            weights, weights_key, include_top=include_top, classes=classes
-        )
     check_range("drop_path_rate", drop_path_rate, 0, 1, high_inclusive=False)
     check_choice("drop_path_scale_at", drop_path_scale_at, DROP_PATH_SCALE_AT)
     if se_ratio is not None:
@@ -446,7 +443,7 @@ def ResNet(
     if not callable(stem):
         check_choice("stem", stem, tuple(STEMS))
         stem = STEMS[stem]
-    inputs = common.prepare_inputs(
+    inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,
@@ -456,6 +453,7 @@ def ResNet(
         classifier_activation=classifier_activation,
         default_shape=default_shape,
         min_shape=min_shape,
+        published_as=published_as,
     )
     num_blocks = sum(stage.blocks for stage in stages)
     drop_rates = (
@@ -482,7 +480,7 @@ def ResNet(
         )
     if by_name:
         plain = ResNet(**{
-            **arguments, "weights": weights, "weights_key": None, "drop_path_rate": 0.0,
+            **arguments, "weights": weights, "published_as": None, "drop_path_rate": 0.0,
             "input_tensor": None, "input_shape": tuple(model.input_shape[1:]),
         })
         for layer in plain.layers:
@@ -582,7 +580,7 @@ def resnet34(**kwargs):
                     "4d473c1dd8becc155b73f8504c6f6626")))
 def resnet50(**kwargs):
     """ResNet-50 (Table 1): bottlenecks, [3, 4, 6, 3] (keras.applications' ResNet50 weights)."""
-    return ImageNetResNet(50, weights_key="resnet50", **{"name": "resnet50", **kwargs})
+    return ImageNetResNet(50, published_as="resnet50", **{"name": "resnet50", **kwargs})
 
 
 @register_model(family="resnet", paper=PAPER, params=44_707_176,
@@ -591,7 +589,7 @@ def resnet50(**kwargs):
                     "88cf7a10940856eca736dc7b7e228a21")))
 def resnet101(**kwargs):
     """ResNet-101 (Table 1): bottlenecks, [3, 4, 23, 3] (keras.applications' ResNet101 weights)."""
-    return ImageNetResNet(101, weights_key="resnet101", **{"name": "resnet101", **kwargs})
+    return ImageNetResNet(101, published_as="resnet101", **{"name": "resnet101", **kwargs})
 
 
 @register_model(family="resnet", paper=PAPER, params=60_419_944,
@@ -600,7 +598,7 @@ def resnet101(**kwargs):
                     "ee4c566cf9a93f14d82f913c2dc6dd0c")))
 def resnet152(**kwargs):
     """ResNet-152 (Table 1): bottlenecks, [3, 8, 36, 3] (keras.applications' ResNet152 weights)."""
-    return ImageNetResNet(152, weights_key="resnet152", **{"name": "resnet152", **kwargs})
+    return ImageNetResNet(152, published_as="resnet152", **{"name": "resnet152", **kwargs})
 
 
 @register_model(family="resnet", paper=PAPER_V2, params=25_613_800, preprocessing="tf",
@@ -609,7 +607,7 @@ def resnet152(**kwargs):
                     "fac2f116257151a9d068a22e544a4917")))
 def resnet50_v2(**kwargs):
     """ResNet-50 v2: full pre-activation bottlenecks (keras.applications' ResNet50V2 weights)."""
-    return ResNetV2(50, weights_key="resnet50_v2", **{"name": "resnet50_v2", **kwargs})
+    return ResNetV2(50, published_as="resnet50_v2", **{"name": "resnet50_v2", **kwargs})
 
 
 @register_model(family="resnet", paper=PAPER_V2, params=44_675_560, preprocessing="tf",
@@ -618,7 +616,7 @@ def resnet50_v2(**kwargs):
                     "c0ed64b8031c3730f411d2eb4eea35b5")))
 def resnet101_v2(**kwargs):
     """ResNet-101 v2: full pre-activation bottlenecks (keras.applications' ResNet101V2 weights)."""
-    return ResNetV2(101, weights_key="resnet101_v2", **{"name": "resnet101_v2", **kwargs})
+    return ResNetV2(101, published_as="resnet101_v2", **{"name": "resnet101_v2", **kwargs})
 
 
 @register_model(family="resnet", paper=PAPER_V2, params=60_380_648, preprocessing="tf",
@@ -627,7 +625,7 @@ def resnet101_v2(**kwargs):
                     "ed17cf2e0169df9d443503ef94b23b33")))
 def resnet152_v2(**kwargs):
     """ResNet-152 v2: full pre-activation bottlenecks (keras.applications' ResNet152V2 weights)."""
-    return ResNetV2(152, weights_key="resnet152_v2", **{"name": "resnet152_v2", **kwargs})
+    return ResNetV2(152, published_as="resnet152_v2", **{"name": "resnet152_v2", **kwargs})
 
 
 def _cifar(**extra):

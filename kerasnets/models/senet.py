@@ -205,7 +205,8 @@ def SENet154(*, cardinality=SENET154_CARDINALITY, dropout_rate=SENET154_DROPOUT,
 def SEInceptionV3(*, se_ratio=SE_RATIO, **kwargs):
     """SE-Inception-v3: Inception v3 with an SE gate on each module's output (fig. 2)."""
     check_se_ratio(se_ratio)
-    return I.InceptionV3(se_ratio=se_ratio, **kwargs)
+    # Inception v3's published weights have no gates: none are published for this.
+    return I.InceptionV3(se_ratio=se_ratio, published_as=None, **kwargs)
 
 
 # ----------------------------------------------------------------- registered variants

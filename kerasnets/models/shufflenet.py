@@ -211,7 +211,7 @@ def ShuffleNetV1(
     if isinstance(groups, float) and not groups.is_integer():
         raise ValueError(f"`groups` must be one of {GROUPS}; got {groups!r}")
     groups, scale = int(groups), float(scale)
-    inputs = common.prepare_inputs(
+    inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,
