@@ -1,14 +1,17 @@
 """What every family builder shares: the keras.applications arguments.
 
 `prepare_inputs` checks `weights`, `input_shape` and `input_tensor`, makes
-the input layer and resolves `weights="imagenet"` (the one place a builder does); `classifier_head` and `finish_model` give the end of the
-network the meaning `include_top`, `pooling`, `classes` and
-`classifier_activation` have in keras.applications.
+the input layer and resolves `weights="imagenet"` (the one place a builder
+does); `classifier_head` and `finish_model` give the end of the network the
+meaning `include_top`, `pooling`, `classes` and `classifier_activation` have
+in keras.applications. `registration` and `register_presets` are what the
+family modules' registrations share.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import warnings
@@ -22,8 +25,27 @@ from kerasnets.checks import check_bool, check_choice, check_range
 from kerasnets.models import pretrained
 from kerasnets.models.convert import fully_convolutional
 from kerasnets.models.weights_file import check_weights_file, invalid_file
+from kerasnets.registry import register_alias, register_model
 
 POOLING_CHOICES = (None, "avg", "max")
+
+
+def registration(**shared):
+    """`register_model` with the arguments a family's networks (or a group of them) share.
+
+    `register = registration(family="resnet", paper=PAPER, input_shape=..., ...)`,
+    then `@register(params=...)` on each variant; a variant's own arguments
+    (`paper=PAPER_V2`, `published_weights=...`) add to or override the shared ones.
+    """
+    return functools.partial(register_model, **shared)
+
+
+def register_presets(target, presets):
+    """Registers presets of `target`: `{alias: {"params": ..., "description": ...,
+    "published_weights": ..., **builder overrides}}`; each builds a model named after its alias.
+    """
+    for alias, preset in presets.items():
+        register_alias(alias, target, **{"name": alias, **preset})
 
 
 def channel_axis() -> int:

@@ -38,7 +38,7 @@ from keras import layers
 
 from kerasnets.checks import check_bool, check_choice, check_range
 from kerasnets.models import common, pretrained
-from kerasnets.registry import Paper, register_model
+from kerasnets.registry import Paper
 
 PAPER = Paper(
     "Huang, Liu, van der Maaten, Weinberger",
@@ -230,13 +230,20 @@ def DenseNet(
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 
-@register_model(
-    family="densenet",
-    paper=PAPER,
-    input_shape=IMAGENET_SHAPE,
-    min_input_shape=(32, 32, 3),
+# What the ImageNet and the CIFAR networks' registry entries share.
+register_imagenet = common.registration(
+    family="densenet", paper=PAPER, input_shape=IMAGENET_SHAPE,
+    min_input_shape=_min_shape("imagenet", len(DENSENET121_BLOCKS)), preprocessing="torch",
+)
+register_cifar = common.registration(
+    family="densenet", paper=PAPER, input_shape=CIFAR_SHAPE,
+    min_input_shape=_min_shape("cifar", len(DENSENET40_BLOCKS)), preprocessing="torch",
+    num_classes=10,
+)
+
+
+@register_imagenet(
     params=8_062_504,
-    preprocessing="torch",
     published_weights=pretrained.tf_kernels(
         "densenet", "densenet121",
         "9d60b8095a5708f2dcce2bca79d332c7", "30ee3e1110167f948a6b9946edeeb738",
@@ -248,13 +255,8 @@ def densenet121(**kwargs):
                     **{"name": "densenet121", **kwargs})
 
 
-@register_model(
-    family="densenet",
-    paper=PAPER,
-    input_shape=IMAGENET_SHAPE,
-    min_input_shape=(32, 32, 3),
+@register_imagenet(
     params=14_307_880,
-    preprocessing="torch",
     published_weights=pretrained.tf_kernels(
         "densenet", "densenet169",
         "d699b8f76981ab1b30698df4c175e90b", "b8c4d4c20dd625c148057b9ff1c1176b",
@@ -266,13 +268,8 @@ def densenet169(**kwargs):
                     **{"name": "densenet169", **kwargs})
 
 
-@register_model(
-    family="densenet",
-    paper=PAPER,
-    input_shape=IMAGENET_SHAPE,
-    min_input_shape=(32, 32, 3),
+@register_imagenet(
     params=20_242_984,
-    preprocessing="torch",
     published_weights=pretrained.tf_kernels(
         "densenet", "densenet201",
         "1ceb130c1ea1b78c3bf6114dbdfd8807", "c13680b51ded0fb44dff2d8f86ac8bb1",
@@ -298,28 +295,13 @@ def densenet201(**kwargs):
 #   block 4: c = 1152 + 32i, i < 48: 132 * 91,392 + 48 * 37,376 13,857,792
 #   final BN 4*2688, classifier 2688*1000 + 1000               2,699,752
 #   total                                                      33,736,232
-@register_model(
-    family="densenet",
-    paper=PAPER,
-    input_shape=IMAGENET_SHAPE,
-    min_input_shape=(32, 32, 3),
-    params=33_736_232,
-    preprocessing="torch",
-)
+@register_imagenet(params=33_736_232)
 def densenet264(**kwargs):
     """DenseNet-264 (DenseNet-BC, k = 32, blocks 6-12-64-48; no published weights)."""
     return DenseNet(DENSENET264_BLOCKS, **{"name": "densenet264", **kwargs})
 
 
-@register_model(
-    family="densenet",
-    paper=PAPER,
-    input_shape=CIFAR_SHAPE,
-    min_input_shape=_min_shape("cifar", 3),
-    params=1_037_818,
-    preprocessing="torch",
-    num_classes=10,
-)
+@register_cifar(params=1_037_818)
 def densenet40_k12(**kwargs):
     """DenseNet (L = 40, k = 12) for CIFAR: no bottleneck, no compression, 16 initial channels."""
     return DenseNet(
@@ -329,15 +311,7 @@ def densenet40_k12(**kwargs):
     )
 
 
-@register_model(
-    family="densenet",
-    paper=PAPER,
-    input_shape=CIFAR_SHAPE,
-    min_input_shape=_min_shape("cifar", 3),
-    params=793_150,
-    preprocessing="torch",
-    num_classes=10,
-)
+@register_cifar(params=793_150)
 def densenet_bc100_k12(**kwargs):
     """DenseNet-BC (L = 100, k = 12) for CIFAR: bottleneck, compression 0.5, 2k initial channels."""
     return DenseNet(

@@ -69,6 +69,7 @@ INCEPTION_MODULES = {
 # see a 1x1 grid (VGG's minimum too). The main classifier pools globally, so
 # include_top=True works at any size from there.
 MIN_SHAPE = (32, 32, 3)
+DEFAULT_SHAPE = (224, 224, 3)
 # With the auxiliary classifiers the 4a/4d grid (input / 16, rounded up) must
 # hold one 5x5 average pooling window: ceil(h / 16) >= 5, so h >= 65.
 MIN_SHAPE_AUX = (65, 65, 3)
@@ -159,7 +160,7 @@ def GoogLeNet(
         pooling=pooling,
         classes=classes,
         classifier_activation=classifier_activation,
-        default_shape=(224, 224, 3),
+        default_shape=DEFAULT_SHAPE,
         min_shape=MIN_SHAPE_AUX if aux_logits else MIN_SHAPE,
     )
     if aux_logits:
@@ -204,7 +205,7 @@ def GoogLeNet(
 @register_model(
     family="googlenet",
     paper=PAPER,
-    input_shape=(224, 224, 3),
+    input_shape=DEFAULT_SHAPE,
     min_input_shape=MIN_SHAPE,
     params=6_998_552,
     # The paper subtracts the mean image and the BVLC Caffe model it was

@@ -85,7 +85,7 @@ from keras import layers
 
 from kerasnets.checks import check_bool, check_choice, check_range
 from kerasnets.models import common, pretrained
-from kerasnets.registry import Paper, register_model
+from kerasnets.registry import Paper
 
 PAPER = Paper(
     "Szegedy, Ioffe, Vanhoucke, Alemi",
@@ -506,30 +506,17 @@ def InceptionResNet(
 
 # ---------------------------------------------------------------- registered variants
 
+register = common.registration(family="inception_v4", paper=PAPER, input_shape=DEFAULT_SHAPE,
+                               min_input_shape=MIN_SHAPE, preprocessing="tf")
 
-@register_model(
-    "inception_v4",
-    family="inception_v4",
-    paper=PAPER,
-    input_shape=DEFAULT_SHAPE,
-    min_input_shape=MIN_SHAPE,
-    params=42_742_984,
-    preprocessing="tf",
-)
+
+@register(params=42_742_984)
 def inception_v4(**kwargs):
     """Inception-v4: the Figure 3 stem and 14 Inception modules, 42.7M parameters."""
     return InceptionV4(**{"name": "inception_v4", **kwargs})
 
 
-@register_model(
-    "inception_resnet_v1",
-    family="inception_v4",
-    paper=PAPER,
-    input_shape=DEFAULT_SHAPE,
-    min_input_shape=MIN_SHAPE,
-    params=22_783_368,
-    preprocessing="tf",
-)
+@register(params=22_783_368)
 def inception_resnet_v1(**kwargs):
     """Inception-ResNet-v1 (Figures 10-15): 5 / 10 / 5 residual Inception blocks."""
     return InceptionResNet(
@@ -538,14 +525,8 @@ def inception_resnet_v1(**kwargs):
     )
 
 
-@register_model(
-    "inception_resnet_v2",
-    family="inception_v4",
-    paper=PAPER,
-    input_shape=DEFAULT_SHAPE,
-    min_input_shape=MIN_SHAPE,
+@register(
     params=55_873_736,
-    preprocessing="tf",
     published_weights=pretrained.tf_kernels(
         "inception_resnet_v2", "inception_resnet_v2",
         "e693bd0210a403b3192acc6073ad2e96", "d19885ff4a710c122648d3b5c3b684e4",
@@ -566,15 +547,7 @@ def inception_resnet_v2(**kwargs):
     )
 
 
-@register_model(
-    "inception_resnet_v2_paper",
-    family="inception_v4",
-    paper=PAPER,
-    input_shape=DEFAULT_SHAPE,
-    min_input_shape=MIN_SHAPE,
-    params=32_466_792,
-    preprocessing="tf",
-)
+@register(params=32_466_792)
 def inception_resnet_v2_paper(**kwargs):
     """Inception-ResNet-v2 as in Figure 15 with Figures 3, 16-19: 5 / 10 / 5 blocks."""
     return InceptionResNet(

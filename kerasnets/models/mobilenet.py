@@ -38,7 +38,7 @@ from keras import layers
 
 from kerasnets.checks import check_range
 from kerasnets.models import common, pretrained
-from kerasnets.registry import Paper, register_alias, register_model
+from kerasnets.registry import Paper
 
 PAPER_V1 = Paper(
     "Howard, Zhu, Chen, Kalenichenko, Wang, Weyand, Andreetto, Adam",
@@ -344,57 +344,39 @@ def MobileNetV2(
 # ---------------------------------------------------------------- registered variants
 
 
-@register_model(
-    "mobilenet_v1",
-    family="mobilenet",
-    paper=PAPER_V1,
-    input_shape=DEFAULT_SHAPE,
-    min_input_shape=MIN_SHAPE,
-    params=V1_PARAMS[1.0],
-    preprocessing="tf",
-)
+register = common.registration(family="mobilenet", input_shape=DEFAULT_SHAPE,
+                               min_input_shape=MIN_SHAPE, preprocessing="tf")
+
+
+@register(paper=PAPER_V1, params=V1_PARAMS[1.0])
 def mobilenet_v1(**kwargs):
     """MobileNet v1 1.0-224: 28 layers, 569M multiply-adds (keras.applications' weights)."""
     return MobileNetV1(**{"name": "mobilenet_v1", **kwargs})
 
 
-@register_model(
-    "mobilenet_v2",
-    family="mobilenet",
-    paper=PAPER_V2,
-    input_shape=DEFAULT_SHAPE,
-    min_input_shape=MIN_SHAPE,
-    params=V2_PARAMS[1.0],
-    preprocessing="tf",
-)
+@register(paper=PAPER_V2, params=V2_PARAMS[1.0])
 def mobilenet_v2(**kwargs):
     """MobileNet v2 1.0-224: 17 inverted residual blocks, 300M multiply-adds."""
     return MobileNetV2(**{"name": "mobilenet_v2", **kwargs})
 
 
-def _register_published_variants(target, params, macs, sizes, files, describe):
-    """`<target>_<alpha>_<size>` for each published (alpha, size): that alpha, that input,
-    keras.applications' files of them (`files(alpha, size)`), described by
-    `describe(alpha, size, multiply_adds)`."""
-    for alpha, count in params.items():
-        for size in sizes:
-            alias = f"{target}_{float(alpha)}_{size}"
-            register_alias(
-                alias, target, params=count, alpha=float(alpha), input_shape=(size, size, 3),
-                name=alias, description=describe(float(alpha), size, macs[alpha][size]),
-                published_weights=files(alpha, size),
-            )
-
-
-_register_published_variants(
-    "mobilenet_v1", V1_PARAMS, V1_MACS, pretrained.MOBILENET_V1_SIZES,
-    pretrained.mobilenet_v1_files,
-    lambda alpha, size, macs: (f"MobileNet v1 {alpha}-{size}: 28 layers, {macs / 1e6:.1f}M "
-                               "multiply-adds (keras.applications' weights)."),
-)
-_register_published_variants(
-    "mobilenet_v2", V2_PARAMS, V2_MACS, pretrained.MOBILENET_V2_SIZES,
-    pretrained.mobilenet_v2_files,
-    lambda alpha, size, macs: (f"MobileNet v2 {alpha}-{size}: 17 inverted residual blocks, "
-                               f"{macs / 1e6:.1f}M multiply-adds."),
-)
+# One preset per (alpha, size) keras.applications trained, with its files.
+common.register_presets("mobilenet_v1", {
+    f"mobilenet_v1_{float(alpha)}_{size}": dict(
+        params=count, alpha=float(alpha), input_shape=(size, size, 3),
+        description=(f"MobileNet v1 {float(alpha)}-{size}: 28 layers, "
+                     f"{V1_MACS[alpha][size] / 1e6:.1f}M multiply-adds (keras.applications' "
+                     "weights)."),
+        published_weights=pretrained.mobilenet_v1_files(alpha, size),
+    )
+    for alpha, count in V1_PARAMS.items() for size in pretrained.MOBILENET_V1_SIZES
+})
+common.register_presets("mobilenet_v2", {
+    f"mobilenet_v2_{float(alpha)}_{size}": dict(
+        params=count, alpha=float(alpha), input_shape=(size, size, 3),
+        description=(f"MobileNet v2 {float(alpha)}-{size}: 17 inverted residual blocks, "
+                     f"{V2_MACS[alpha][size] / 1e6:.1f}M multiply-adds."),
+        published_weights=pretrained.mobilenet_v2_files(alpha, size),
+    )
+    for alpha, count in V2_PARAMS.items() for size in pretrained.MOBILENET_V2_SIZES
+})

@@ -20,7 +20,7 @@ from keras import layers
 from kerasnets.checks import check_choice, check_range
 from kerasnets.layers import LocalResponseNormalization
 from kerasnets.models import common, pretrained
-from kerasnets.registry import Paper, register_model
+from kerasnets.registry import Paper
 
 PAPER = Paper(
     "Simonyan, Zisserman",
@@ -48,6 +48,10 @@ CONFIGS["A-LRN"] = CONFIGS["A"]
 # VGG16 and VGG19, whose ImageNet weights are published).
 NAMES = {"A": "vgg11", "A-LRN": "vgg11_lrn", "B": "vgg13", "C": "vgg16_conv1", "D": "vgg16",
          "E": "vgg19"}
+
+DEFAULT_SHAPE = (224, 224, 3)
+# Five 2x2/2 poolings: 32 leaves a 1x1 map (without the fully connected classifier).
+MIN_SHAPE = (32, 32, 3)
 
 # A-LRN uses AlexNet's normalization (section 2.2: "the LRN layer parameters
 # are those of (Krizhevsky et al., 2012)").
@@ -95,7 +99,7 @@ def VGG(
         published_as = NAMES[config]
     if fully_convolutional:
         return common.fully_convolutional_variant(
-            VGG, locals(), default_shape=(224, 224, 3)
+            VGG, locals(), default_shape=DEFAULT_SHAPE
         )
     inputs, weights = common.prepare_inputs(
         include_top=include_top,
@@ -105,8 +109,8 @@ def VGG(
         pooling=pooling,
         classes=classes,
         classifier_activation=classifier_activation,
-        default_shape=(224, 224, 3),
-        min_shape=(32, 32, 3),
+        default_shape=DEFAULT_SHAPE,
+        min_shape=MIN_SHAPE,
         fixed_input=True,
         published_as=published_as,
     )
@@ -125,7 +129,12 @@ def VGG(
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 
+register = common.registration(family="vgg", paper=PAPER, input_shape=DEFAULT_SHAPE,
+                               min_input_shape=MIN_SHAPE, fixed_input=True, augmentation="vgg")
+
+
 def _register(config, params, doc, published_weights=None):
+    """Registers the network of `config` under its name in NAMES."""
     name = NAMES[config]
 
     def builder(**kwargs):
@@ -133,18 +142,7 @@ def _register(config, params, doc, published_weights=None):
 
     builder.__doc__ = doc
     builder.__name__ = name
-    register_model(
-        name,
-        family="vgg",
-        paper=PAPER,
-        input_shape=(224, 224, 3),
-        min_input_shape=(32, 32, 3),
-        params=params,
-        fixed_input=True,
-        augmentation="vgg",
-        published_weights=published_weights,
-    )(builder)
-    return builder
+    return register(name, params=params, published_weights=published_weights)(builder)
 
 
 vgg11 = _register("A", 132_863_336, "VGG configuration A: 11 weight layers.")
