@@ -109,6 +109,9 @@ def auxiliary_classifier(x, name, *, dropout_rate, classes, classifier_activatio
     layer of 1024 units, dropout, and a linear layer with softmax. The pooling is "valid" (14x14 -> 4x4, so the FC layer sees 4*4*128 = 2048
     values at 224x224); it also avoids Keras' torch backend, which pads
     uneven "same" average pooling by replicating edges.
+
+    Not `common.classifier_head`: a training-time head of its own layers
+    (`{name}_...`) that exists only with include_top=True.
     """
     x = layers.AveragePooling2D(5, strides=3, padding="valid", name=f"{name}_ave_pool")(x)
     x = conv_relu(x, 128, 1, f"{name}_conv")

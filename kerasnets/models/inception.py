@@ -383,6 +383,9 @@ def auxiliary_classifier(x, *, classes, classifier_activation, name="aux"):
     scale-free normalization. Figure 8 normalizes the auxiliary classifier's
     fully connected layer too (the BN-auxiliary of section 7); that
     normalization is left out, as in torchvision and TF-slim.
+
+    Not `common.classifier_head`: a training-time head of its own layers
+    (`{name}_...`) that exists only with include_top=True.
     """
     x = layers.AveragePooling2D(5, strides=3, padding="valid", name=f"{name}_pool")(x)
     x = v3_conv(x, AUX_FILTERS[0], 1, f"{name}_conv1")

@@ -410,6 +410,7 @@ def ResNet(
     drop_path_rate=0.0,
     drop_path_scale_at="train",
     se_ratio=None,
+    dropout_rate=0.0,
     name="resnet",
 ):
     """A residual network: stem, `stages` of `block`, (post-activation), pooling, classifier.
@@ -422,7 +423,8 @@ def ResNet(
     `shortcut` is "projection" (option B) or "zero_pad" (option A).
     `drop_path_rate` (1 - p_L, in [0, 1)) and `drop_path_scale_at` ("train"
     or "test") set stochastic depth, `se_ratio` (None or > 0) a
-    squeeze-and-excitation gate in every block. `published_as` is the
+    squeeze-and-excitation gate in every block, `dropout_rate` (in [0, 1)) a
+    dropout before the classifier (SENet-154's). `published_as` is the
     registered twin whose keras.applications weights `weights="imagenet"`
     loads (None: none are published for the network being built).
 
@@ -435,6 +437,7 @@ def ResNet(
     arguments = dict(locals())
     check_range("drop_path_rate", drop_path_rate, 0, 1, high_inclusive=False)
     check_choice("drop_path_scale_at", drop_path_scale_at, DROP_PATH_SCALE_AT)
+    check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
     if se_ratio is not None:
         check_range("se_ratio", se_ratio, 0, low_inclusive=False)
     check_choice("shortcut", shortcut, SHORTCUTS)
@@ -471,7 +474,8 @@ def ResNet(
         x = batch_norm(x, "post_bn")
         x = layers.Activation("relu", name="post_relu")(x)
     x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
-                               classifier_activation=classifier_activation)
+                               classifier_activation=classifier_activation,
+                               dropout_rate=dropout_rate)
     by_name = weights is not None and drop_path_rate > 0
     with common.recursion_limit(RECURSION_PER_BLOCK * num_blocks):
         model = common.finish_model(

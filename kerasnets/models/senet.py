@@ -157,25 +157,10 @@ def SENet(
     """
     check_se_ratio(se_ratio)
     check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
-    arguments = dict(use_bias=False, se_ratio=se_ratio, input_tensor=input_tensor, name=name,
-                     **kwargs)
-    if not (include_top is True and dropout_rate > 0):
-        return R.ResNet(stages, block, include_top=include_top, weights=weights,
-                        pooling=pooling, classes=classes,
-                        classifier_activation=classifier_activation, **arguments)
-    # resnet.ResNet's classifier has no dropout: its pooled features get
-    # SENet-154's head here. The head's arguments are checked first, as
-    # include_top=True would check them.
-    common.check_weights(weights)
-    check_range("classes", classes, 1, integer=True)
-    features = R.ResNet(stages, block, include_top=False, pooling="avg", weights=None,
-                        **arguments)
-    x = layers.Dropout(dropout_rate, name="dropout")(features.output)
-    x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    num_blocks = sum(stage.blocks for stage in stages)
-    with common.recursion_limit(R.RECURSION_PER_BLOCK * num_blocks):
-        return common.finish_model(features.inputs[0], x, input_tensor=input_tensor,
-                                   weights=weights, name=name)
+    return R.ResNet(stages, block, use_bias=False, se_ratio=se_ratio, dropout_rate=dropout_rate,
+                    include_top=include_top, weights=weights, input_tensor=input_tensor,
+                    pooling=pooling, classes=classes,
+                    classifier_activation=classifier_activation, name=name, **kwargs)
 
 
 def SEResNet(depth, **kwargs):
