@@ -118,10 +118,21 @@ class WeightsFile:
 
 @dataclasses.dataclass(frozen=True)
 class PublishedWeights:
-    """The published files of one network: with the classifier (`top`) and without (`notop`)."""
+    """The published files of one network: with the classifier (`top`) and without (`notop`).
+
+    `source` and `network` say whose files they are, for messages ("keras.applications
+    publishes MobileNet v1 weights ..."; `network` defaults to the registered name).
+    `structure` holds the builder arguments the checkpoint needs beyond the
+    registered defaults (Xception's `middle_flow_repeats=8`); a preset's own
+    overrides and input size are needs of its files too (see
+    `kerasnets.models.pretrained.published_name`).
+    """
 
     top: WeightsFile
     notop: WeightsFile
+    source: str = "keras.applications"
+    network: str = ""
+    structure: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -417,7 +417,7 @@ def test_only_the_keras_twins_ask_for_imagenet_weights(monkeypatch):
     class Resolved(Exception):
         pass
 
-    def fake_resolve(weights, key, *, include_top, classes):
+    def fake_resolve(weights, key, *, include_top, classes, **structure):
         calls.append((weights, key, include_top, classes))
         if weights == "imagenet":
             raise Resolved(key)

@@ -520,7 +520,7 @@ def test_imagenet_weights_only_for_the_keras_twins(monkeypatch):
     class Resolved(Exception):
         pass
 
-    def resolve(weights, key, *, include_top, classes):
+    def resolve(weights, key, *, include_top, classes, **structure):
         asked.append((weights, key, include_top, classes))
         raise Resolved
 

@@ -21,7 +21,7 @@ from keras import layers
 from kerasnets.checks import check_bool, check_choice, check_range
 from kerasnets.layers import LocalResponseNormalization
 from kerasnets.models import common
-from kerasnets.registry import Paper, register_model
+from kerasnets.registry import Paper
 
 PAPER = Paper(
     "Krizhevsky, Sutskever, Hinton",
@@ -80,7 +80,7 @@ def AlexNet(
         return common.fully_convolutional_variant(
             AlexNet, locals(), default_shape=DEFAULT_SHAPE
         )
-    inputs = common.prepare_inputs(
+    inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,
@@ -117,7 +117,7 @@ def AlexNet(
 
 
 # What both variants' registry entries say.
-REGISTRATION = dict(
+register = common.registration(
     family="alexnet",
     paper=PAPER,
     input_shape=DEFAULT_SHAPE,
@@ -128,13 +128,13 @@ REGISTRATION = dict(
 )
 
 
-@register_model(params=60_965_224, **REGISTRATION)
+@register(params=60_965_224)
 def alexnet(**kwargs):
     """AlexNet: two towers, LRN, overlapping pooling, dropout (the paper's network)."""
     return AlexNet(**kwargs)
 
 
-@register_model(params=62_378_344, towers=1, lrn=False, **REGISTRATION)
+@register(params=62_378_344, towers=1, lrn=False)
 def alexnet_one_tower(**kwargs):
     """AlexNet as one full-width tower without LRN (the common single-GPU form)."""
     return AlexNet(**{"name": "alexnet_one_tower", **kwargs})

@@ -1,14 +1,17 @@
 """What every family builder shares: the keras.applications arguments.
 
-`prepare_inputs` checks `weights`, `input_shape` and `input_tensor` and makes
-the input layer; `classifier_head` and `finish_model` give the end of the
-network the meaning `include_top`, `pooling`, `classes` and
-`classifier_activation` have in keras.applications.
+`prepare_inputs` checks `weights`, `input_shape` and `input_tensor`, makes
+the input layer and resolves `weights="imagenet"` (the one place a builder
+does); `classifier_head` and `finish_model` give the end of the network the
+meaning `include_top`, `pooling`, `classes` and `classifier_activation` have
+in keras.applications. `registration` and `register_presets` are what the
+family modules' registrations share.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import warnings
@@ -19,11 +22,30 @@ import keras
 from keras import layers
 
 from kerasnets.checks import check_bool, check_choice, check_range
+from kerasnets.models import pretrained
 from kerasnets.models.convert import fully_convolutional
-from kerasnets.models.pretrained import published_models
 from kerasnets.models.weights_file import check_weights_file, invalid_file
+from kerasnets.registry import register_alias, register_model
 
 POOLING_CHOICES = (None, "avg", "max")
+
+
+def registration(**shared):
+    """`register_model` with the arguments a family's networks (or a group of them) share.
+
+    `register = registration(family="resnet", paper=PAPER, input_shape=..., ...)`,
+    then `@register(params=...)` on each variant; a variant's own arguments
+    (`paper=PAPER_V2`, `published_weights=...`) add to or override the shared ones.
+    """
+    return functools.partial(register_model, **shared)
+
+
+def register_presets(target, presets):
+    """Registers presets of `target`: `{alias: {"params": ..., "description": ...,
+    "published_weights": ..., **builder overrides}}`; each builds a model named after its alias.
+    """
+    for alias, preset in presets.items():
+        register_alias(alias, target, **{"name": alias, **preset})
 
 
 def channel_axis() -> int:
@@ -42,7 +64,7 @@ def check_weights(weights) -> None:
             f"file (.weights.h5, .h5 or .keras); got {weights!r}"
         )
     if weights == "imagenet":
-        twins = sorted({key.split("_0")[0].split("_1")[0] for key in published_models()})
+        twins = pretrained.published_networks()
         raise ValueError(
             "`weights` must be None (random initialization) or the path to a weights file; "
             "got 'imagenet', but no ImageNet weights are published for this network "
@@ -114,10 +136,21 @@ def resolve_input_shape(input_shape, *, default_shape, min_shape, require_defaul
 
 def prepare_inputs(*, include_top, weights, input_tensor, input_shape, pooling, classes,
                    classifier_activation, default_shape, min_shape,
-                   fixed_input=False):
-    """Checks the keras.applications arguments and returns the input tensor."""
+                   fixed_input=False, published_as=None, weights_structure=None):
+    """Checks the keras.applications arguments; returns the input tensor and the weights.
+
+    `published_as` names the registered network being built, whose published
+    weights (its own or its presets') `weights="imagenet"` means (None, or a
+    network without published weights: none are published for what is being
+    built); `weights_structure` holds the builder arguments those files depend
+    on (see `pretrained.published_name`; the input size is added here). The
+    weights come back resolved: None or the path of a weights file, checked.
+    """
     check_bool("include_top", include_top)
-    check_weights(weights)
+    if published_as is not None and published_as not in pretrained.published_networks():
+        published_as = None
+    if published_as is None:
+        check_weights(weights)
     check_choice("pooling", pooling, POOLING_CHOICES)
     if include_top:
         check_range("classes", classes, 1, integer=True)
@@ -132,11 +165,23 @@ def prepare_inputs(*, include_top, weights, input_tensor, input_shape, pooling, 
         input_tensor=input_tensor,
         weights=weights,
     )
+    if published_as is not None:
+        weights = pretrained.resolve_weights(
+            weights, published_as, include_top=include_top, classes=classes,
+            **(weights_structure or {}), input_size=_spatial_size(shape),
+        )
+        check_weights(weights)
     if input_tensor is None:
-        return layers.Input(shape=shape)
+        return layers.Input(shape=shape), weights
     if not keras.utils.is_keras_tensor(input_tensor):
-        return layers.Input(tensor=input_tensor, shape=shape)
-    return input_tensor
+        return layers.Input(tensor=input_tensor, shape=shape), weights
+    return input_tensor, weights
+
+
+def _spatial_size(shape):
+    """(height, width) of an input shape, or None when both are unknown."""
+    h, w = shape[:2] if channel_axis() == -1 else shape[1:]
+    return None if h is None and w is None else (h, w)
 
 
 def pooled_features(x, pooling, name_prefix=""):

@@ -38,7 +38,7 @@ from keras import layers
 
 from kerasnets.checks import check_bool, check_choice, check_range
 from kerasnets.models import common, pretrained
-from kerasnets.registry import Paper, register_model
+from kerasnets.registry import Paper
 
 PAPER = Paper(
     "Huang, Liu, van der Maaten, Weinberger",
@@ -178,6 +178,7 @@ def DenseNet(
     pooling=None,
     classes=1000,
     classifier_activation="softmax",
+    published_as=None,
     name="densenet",
 ):
     """DenseNet (Huang et al. 2017): a stem, dense blocks joined by transition layers, classifier.
@@ -189,7 +190,8 @@ def DenseNet(
     paper's choice for DenseNet-BC and ImageNet), `stem` "imagenet" (7x7/2
     conv and max pooling, default input 224x224) or "cifar" (3x3 conv,
     default input 32x32), `drop_rate` the dropout after each convolution but
-    the first.
+    the first. `published_as` is the registered twin whose keras.applications
+    weights `weights="imagenet"` loads (None: none are published).
     """
     block_config = _check_block_config(block_config)
     check_range("growth_rate", growth_rate, 1, integer=True)
@@ -201,7 +203,7 @@ def DenseNet(
     check_range("initial_channels", initial_channels, 1, integer=True)
     check_choice("stem", stem, STEMS)
     check_range("drop_rate", drop_rate, 0, 1, high_inclusive=False)
-    inputs = common.prepare_inputs(
+    inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,
@@ -211,6 +213,7 @@ def DenseNet(
         classifier_activation=classifier_activation,
         default_shape=IMAGENET_SHAPE if stem == "imagenet" else CIFAR_SHAPE,
         min_shape=_min_shape(stem, len(block_config)),
+        published_as=published_as,
     )
     make_stem = imagenet_stem if stem == "imagenet" else cifar_stem
     x = make_stem(inputs, int(initial_channels))
@@ -227,23 +230,20 @@ def DenseNet(
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 
-def _with_imagenet_weights(key, block_config, kwargs):
-    """Builds a keras.applications twin, resolving weights="imagenet" to its published file."""
-    kwargs = {"name": key, **kwargs}
-    kwargs["weights"] = pretrained.resolve_weights(
-        kwargs.get("weights"), key, include_top=kwargs.get("include_top", True),
-        classes=kwargs.get("classes", 1000),
-    )
-    return DenseNet(block_config, **kwargs)
+# What the ImageNet and the CIFAR networks' registry entries share.
+register_imagenet = common.registration(
+    family="densenet", paper=PAPER, input_shape=IMAGENET_SHAPE,
+    min_input_shape=_min_shape("imagenet", len(DENSENET121_BLOCKS)), preprocessing="torch",
+)
+register_cifar = common.registration(
+    family="densenet", paper=PAPER, input_shape=CIFAR_SHAPE,
+    min_input_shape=_min_shape("cifar", len(DENSENET40_BLOCKS)), preprocessing="torch",
+    num_classes=10,
+)
 
 
-@register_model(
-    family="densenet",
-    paper=PAPER,
-    input_shape=IMAGENET_SHAPE,
-    min_input_shape=(32, 32, 3),
+@register_imagenet(
     params=8_062_504,
-    preprocessing="torch",
     published_weights=pretrained.tf_kernels(
         "densenet", "densenet121",
         "9d60b8095a5708f2dcce2bca79d332c7", "30ee3e1110167f948a6b9946edeeb738",
@@ -251,16 +251,12 @@ def _with_imagenet_weights(key, block_config, kwargs):
 )
 def densenet121(**kwargs):
     """DenseNet-121 (DenseNet-BC, k = 32, blocks 6-12-24-16; keras.applications' weights)."""
-    return _with_imagenet_weights("densenet121", DENSENET121_BLOCKS, kwargs)
+    return DenseNet(DENSENET121_BLOCKS, published_as="densenet121",
+                    **{"name": "densenet121", **kwargs})
 
 
-@register_model(
-    family="densenet",
-    paper=PAPER,
-    input_shape=IMAGENET_SHAPE,
-    min_input_shape=(32, 32, 3),
+@register_imagenet(
     params=14_307_880,
-    preprocessing="torch",
     published_weights=pretrained.tf_kernels(
         "densenet", "densenet169",
         "d699b8f76981ab1b30698df4c175e90b", "b8c4d4c20dd625c148057b9ff1c1176b",
@@ -268,16 +264,12 @@ def densenet121(**kwargs):
 )
 def densenet169(**kwargs):
     """DenseNet-169 (DenseNet-BC, k = 32, blocks 6-12-32-32; keras.applications' weights)."""
-    return _with_imagenet_weights("densenet169", DENSENET169_BLOCKS, kwargs)
+    return DenseNet(DENSENET169_BLOCKS, published_as="densenet169",
+                    **{"name": "densenet169", **kwargs})
 
 
-@register_model(
-    family="densenet",
-    paper=PAPER,
-    input_shape=IMAGENET_SHAPE,
-    min_input_shape=(32, 32, 3),
+@register_imagenet(
     params=20_242_984,
-    preprocessing="torch",
     published_weights=pretrained.tf_kernels(
         "densenet", "densenet201",
         "1ceb130c1ea1b78c3bf6114dbdfd8807", "c13680b51ded0fb44dff2d8f86ac8bb1",
@@ -285,7 +277,8 @@ def densenet169(**kwargs):
 )
 def densenet201(**kwargs):
     """DenseNet-201 (DenseNet-BC, k = 32, blocks 6-12-48-32; keras.applications' weights)."""
-    return _with_imagenet_weights("densenet201", DENSENET201_BLOCKS, kwargs)
+    return DenseNet(DENSENET201_BLOCKS, published_as="densenet201",
+                    **{"name": "densenet201", **kwargs})
 
 
 # DenseNet-264 has no keras.applications twin and no published Keras weights.
@@ -302,28 +295,13 @@ def densenet201(**kwargs):
 #   block 4: c = 1152 + 32i, i < 48: 132 * 91,392 + 48 * 37,376 13,857,792
 #   final BN 4*2688, classifier 2688*1000 + 1000               2,699,752
 #   total                                                      33,736,232
-@register_model(
-    family="densenet",
-    paper=PAPER,
-    input_shape=IMAGENET_SHAPE,
-    min_input_shape=(32, 32, 3),
-    params=33_736_232,
-    preprocessing="torch",
-)
+@register_imagenet(params=33_736_232)
 def densenet264(**kwargs):
     """DenseNet-264 (DenseNet-BC, k = 32, blocks 6-12-64-48; no published weights)."""
     return DenseNet(DENSENET264_BLOCKS, **{"name": "densenet264", **kwargs})
 
 
-@register_model(
-    family="densenet",
-    paper=PAPER,
-    input_shape=CIFAR_SHAPE,
-    min_input_shape=_min_shape("cifar", 3),
-    params=1_037_818,
-    preprocessing="torch",
-    num_classes=10,
-)
+@register_cifar(params=1_037_818)
 def densenet40_k12(**kwargs):
     """DenseNet (L = 40, k = 12) for CIFAR: no bottleneck, no compression, 16 initial channels."""
     return DenseNet(
@@ -333,15 +311,7 @@ def densenet40_k12(**kwargs):
     )
 
 
-@register_model(
-    family="densenet",
-    paper=PAPER,
-    input_shape=CIFAR_SHAPE,
-    min_input_shape=_min_shape("cifar", 3),
-    params=793_150,
-    preprocessing="torch",
-    num_classes=10,
-)
+@register_cifar(params=793_150)
 def densenet_bc100_k12(**kwargs):
     """DenseNet-BC (L = 100, k = 12) for CIFAR: bottleneck, compression 0.5, 2k initial channels."""
     return DenseNet(

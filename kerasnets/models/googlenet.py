@@ -69,6 +69,7 @@ INCEPTION_MODULES = {
 # see a 1x1 grid (VGG's minimum too). The main classifier pools globally, so
 # include_top=True works at any size from there.
 MIN_SHAPE = (32, 32, 3)
+DEFAULT_SHAPE = (224, 224, 3)
 # With the auxiliary classifiers the 4a/4d grid (input / 16, rounded up) must
 # hold one 5x5 average pooling window: ceil(h / 16) >= 5, so h >= 65.
 MIN_SHAPE_AUX = (65, 65, 3)
@@ -108,6 +109,9 @@ def auxiliary_classifier(x, name, *, dropout_rate, classes, classifier_activatio
     layer of 1024 units, dropout, and a linear layer with softmax. The pooling is "valid" (14x14 -> 4x4, so the FC layer sees 4*4*128 = 2048
     values at 224x224); it also avoids Keras' torch backend, which pads
     uneven "same" average pooling by replicating edges.
+
+    Not `common.classifier_head`: a training-time head of its own layers
+    (`{name}_...`) that exists only with include_top=True.
     """
     x = layers.AveragePooling2D(5, strides=3, padding="valid", name=f"{name}_ave_pool")(x)
     x = conv_relu(x, 128, 1, f"{name}_conv")
@@ -151,7 +155,7 @@ def GoogLeNet(
             "`aux_logits=True` adds auxiliary classifiers to the classifier and needs "
             f"include_top=True; got include_top={include_top!r}"
         )
-    inputs = common.prepare_inputs(
+    inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,
@@ -159,7 +163,7 @@ def GoogLeNet(
         pooling=pooling,
         classes=classes,
         classifier_activation=classifier_activation,
-        default_shape=(224, 224, 3),
+        default_shape=DEFAULT_SHAPE,
         min_shape=MIN_SHAPE_AUX if aux_logits else MIN_SHAPE,
     )
     if aux_logits:
@@ -204,7 +208,7 @@ def GoogLeNet(
 @register_model(
     family="googlenet",
     paper=PAPER,
-    input_shape=(224, 224, 3),
+    input_shape=DEFAULT_SHAPE,
     min_input_shape=MIN_SHAPE,
     params=6_998_552,
     # The paper subtracts the mean image and the BVLC Caffe model it was

@@ -196,7 +196,7 @@ def BNInception(
       count would be 10,016 higher.
     """
     check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
-    inputs = common.prepare_inputs(
+    inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,
@@ -383,6 +383,9 @@ def auxiliary_classifier(x, *, classes, classifier_activation, name="aux"):
     scale-free normalization. Figure 8 normalizes the auxiliary classifier's
     fully connected layer too (the BN-auxiliary of section 7); that
     normalization is left out, as in torchvision and TF-slim.
+
+    Not `common.classifier_head`: a training-time head of its own layers
+    (`{name}_...`) that exists only with include_top=True.
     """
     x = layers.AveragePooling2D(5, strides=3, padding="valid", name=f"{name}_pool")(x)
     x = v3_conv(x, AUX_FILTERS[0], 1, f"{name}_conv1")
@@ -402,6 +405,7 @@ def InceptionV3(
     aux_logits=False,
     dropout_rate=0.0,
     se_ratio=None,
+    published_as="inception_v3",
     name="inception_v3",
 ):
     """Inception v3 (Szegedy et al. 2016, Table 1), keras.applications' layer for layer.
@@ -427,15 +431,15 @@ def InceptionV3(
     squeeze-and-excitation gate `mixed{i}_se` on the output of each of the
     eleven modules: SE-Inception-v3 (Hu et al. 2018, fig. 2), which
     `kerasnets.models.senet` registers. No weights are published for it.
+
+    `weights="imagenet"` loads the published weights of `published_as`
+    (keras.applications' files, for se_ratio=None).
     """
-    if se_ratio is None:
-        weights = pretrained.resolve_weights(weights, "inception_v3", include_top=include_top,
-                                             classes=classes)
-    else:
+    if se_ratio is not None:
         check_range("se_ratio", se_ratio, 0, low_inclusive=False)
     _check_aux(aux_logits, include_top)
     check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
-    inputs = common.prepare_inputs(
+    inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,
@@ -445,6 +449,8 @@ def InceptionV3(
         classifier_activation=classifier_activation,
         default_shape=V3_SHAPE,
         min_shape=V3_MIN_SHAPE_AUX if aux_logits else V3_MIN_SHAPE,
+        published_as=published_as,
+        weights_structure={"se_ratio": se_ratio},
     )
     x = stem(inputs)
     for index, pool_proj in enumerate((32, 64, 64)):
@@ -509,6 +515,7 @@ def bn_inception(**kwargs):
     published_weights=pretrained.tf_kernels(
         "inception_v3", "inception_v3",
         "9a0d58056eeedaa3f26cb7ebd46da564", "bcbd6486424b2319ff4ef7d526e38f63",
+        structure={"se_ratio": None},
     ),
 )
 def inception_v3(**kwargs):

@@ -85,7 +85,7 @@ from keras import layers
 
 from kerasnets.checks import check_bool, check_choice, check_range
 from kerasnets.models import common, pretrained
-from kerasnets.registry import Paper, register_model
+from kerasnets.registry import Paper
 
 PAPER = Paper(
     "Szegedy, Ioffe, Vanhoucke, Alemi",
@@ -412,7 +412,7 @@ def InceptionV4(
     """
     check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
     check_bool("batch_norm_scale", batch_norm_scale)
-    inputs = common.prepare_inputs(
+    inputs, weights = common.prepare_inputs(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, default_shape=DEFAULT_SHAPE,
@@ -451,6 +451,7 @@ def InceptionResNet(
     final_conv=None,
     linear_last_block=False,
     batch_norm_scale=True,
+    published_as=None,
     name,
 ):
     """Inception-ResNet: stem, A blocks, Reduction-A, B blocks, Reduction-B, C blocks.
@@ -462,7 +463,8 @@ def InceptionResNet(
     `final_conv` the filters of a 1x1 convolution before the pooling (TF-slim's
     `conv_7b`) or None; `linear_last_block` leaves the scaling (1.0) and the
     ReLU out of the last C block, as TF-slim does; `batch_norm_scale` gives the
-    normalizations a learned scale (TF-slim and keras.applications have none).
+    normalizations a learned scale (TF-slim and keras.applications have none);
+    `published_as` the registered twin whose weights `weights="imagenet"` loads.
     """
     check_choice("version", version, tuple(INCEPTION_RESNET_BRANCHES))
     check_choice("stem", stem, tuple(STEMS))
@@ -470,11 +472,11 @@ def InceptionResNet(
     scales = check_residual_scale(residual_scale)
     check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
     check_bool("batch_norm_scale", batch_norm_scale)
-    inputs = common.prepare_inputs(
+    inputs, weights = common.prepare_inputs(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, default_shape=DEFAULT_SHAPE,
-        min_shape=MIN_SHAPE,
+        min_shape=MIN_SHAPE, published_as=published_as,
     )
     bn_scale = batch_norm_scale
     branches = INCEPTION_RESNET_BRANCHES[version]
@@ -504,30 +506,17 @@ def InceptionResNet(
 
 # ---------------------------------------------------------------- registered variants
 
+register = common.registration(family="inception_v4", paper=PAPER, input_shape=DEFAULT_SHAPE,
+                               min_input_shape=MIN_SHAPE, preprocessing="tf")
 
-@register_model(
-    "inception_v4",
-    family="inception_v4",
-    paper=PAPER,
-    input_shape=DEFAULT_SHAPE,
-    min_input_shape=MIN_SHAPE,
-    params=42_742_984,
-    preprocessing="tf",
-)
+
+@register(params=42_742_984)
 def inception_v4(**kwargs):
     """Inception-v4: the Figure 3 stem and 14 Inception modules, 42.7M parameters."""
     return InceptionV4(**{"name": "inception_v4", **kwargs})
 
 
-@register_model(
-    "inception_resnet_v1",
-    family="inception_v4",
-    paper=PAPER,
-    input_shape=DEFAULT_SHAPE,
-    min_input_shape=MIN_SHAPE,
-    params=22_783_368,
-    preprocessing="tf",
-)
+@register(params=22_783_368)
 def inception_resnet_v1(**kwargs):
     """Inception-ResNet-v1 (Figures 10-15): 5 / 10 / 5 residual Inception blocks."""
     return InceptionResNet(
@@ -536,47 +525,29 @@ def inception_resnet_v1(**kwargs):
     )
 
 
-@register_model(
-    "inception_resnet_v2",
-    family="inception_v4",
-    paper=PAPER,
-    input_shape=DEFAULT_SHAPE,
-    min_input_shape=MIN_SHAPE,
+@register(
     params=55_873_736,
-    preprocessing="tf",
     published_weights=pretrained.tf_kernels(
         "inception_resnet_v2", "inception_resnet_v2",
         "e693bd0210a403b3192acc6073ad2e96", "d19885ff4a710c122648d3b5c3b684e4",
     ),
 )
-def inception_resnet_v2(weights=None, include_top=True, classes=1000, **kwargs):
+def inception_resnet_v2(**kwargs):
     """Inception-ResNet-v2 as released (keras.applications' weights): 10 / 20 / 10 blocks.
 
     `residual_scale` applies to all blocks but the last, which TF-slim adds
     unscaled; `block_repeats` and `dropout_rate` (default 0, as released) can
     be changed, but then the released weights no longer fit.
     """
-    if weights is not None:
-        weights = pretrained.resolve_weights(
-            weights, "inception_resnet_v2", include_top=include_top, classes=classes
-        )
     defaults = {"name": "inception_resnet_v2", "block_repeats": (10, 20, 10),
                 "dropout_rate": 0.0, "batch_norm_scale": False}
     return InceptionResNet(
-        **{**defaults, **kwargs}, weights=weights, include_top=include_top, classes=classes,
-        version="v2", stem="tf_slim", final_conv=1536, linear_last_block=True,
+        **{**defaults, **kwargs}, version="v2", stem="tf_slim", final_conv=1536,
+        linear_last_block=True, published_as="inception_resnet_v2",
     )
 
 
-@register_model(
-    "inception_resnet_v2_paper",
-    family="inception_v4",
-    paper=PAPER,
-    input_shape=DEFAULT_SHAPE,
-    min_input_shape=MIN_SHAPE,
-    params=32_466_792,
-    preprocessing="tf",
-)
+@register(params=32_466_792)
 def inception_resnet_v2_paper(**kwargs):
     """Inception-ResNet-v2 as in Figure 15 with Figures 3, 16-19: 5 / 10 / 5 blocks."""
     return InceptionResNet(

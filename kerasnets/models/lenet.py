@@ -24,7 +24,7 @@ from keras import layers
 from kerasnets.checks import check_choice
 from kerasnets.checks import standardize_data_format
 from kerasnets.models import common
-from kerasnets.registry import Paper, register_model
+from kerasnets.registry import Paper
 
 PAPER = Paper(
     "LeCun, Bottou, Bengio, Haffner",
@@ -33,6 +33,8 @@ PAPER = Paper(
     "http://yann.lecun.com/exdb/publis/pdf/lecun-01a.pdf",
 )
 
+# The paper's 32x32 gray-scale input (section II.B); F6, fully connected on C5, fixes it.
+INPUT_SHAPE = (32, 32, 1)
 ACTIVATIONS = ("tanh", "scaled_tanh", "sigmoid", "relu")
 POOLINGS = ("avg", "max", "subsampling")
 C3_CONNECTIVITIES = ("full", "paper")
@@ -219,8 +221,8 @@ def LeNet5(
     check_choice("subsampling", subsampling, POOLINGS)
     check_choice("c3_connectivity", c3_connectivity, C3_CONNECTIVITIES)
     if fully_convolutional:
-        return common.fully_convolutional_variant(LeNet5, locals(), default_shape=(32, 32, 1))
-    inputs = common.prepare_inputs(
+        return common.fully_convolutional_variant(LeNet5, locals(), default_shape=INPUT_SHAPE)
+    inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,
@@ -228,8 +230,8 @@ def LeNet5(
         pooling=pooling,
         classes=classes,
         classifier_activation=classifier_activation,
-        default_shape=(32, 32, 1),
-        min_shape=(32, 32, 1),
+        default_shape=INPUT_SHAPE,
+        min_shape=INPUT_SHAPE,
         fixed_input=True,
     )
     act = _activation(activation)
@@ -253,29 +255,19 @@ def LeNet5(
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 
-@register_model(
-    family="lenet",
-    paper=PAPER,
-    input_shape=(32, 32, 1),
-    params=61_706,
-    preprocessing="unit",
-    fixed_input=True,
-    num_classes=10,
-)
+register = common.registration(family="lenet", paper=PAPER, input_shape=INPUT_SHAPE,
+                               preprocessing="unit", fixed_input=True, num_classes=10)
+
+
+@register(params=61_706)
 def lenet5(**kwargs):
     """LeNet-5: C1-S2-C3-S4-C5-F6-output, 32x32 gray-scale input."""
     kwargs.setdefault("classes", 10)
     return LeNet5(**kwargs)
 
 
-@register_model(
-    family="lenet",
-    paper=PAPER,
-    input_shape=(32, 32, 1),
+@register(
     params=60_850,
-    preprocessing="unit",
-    fixed_input=True,
-    num_classes=10,
     activation="scaled_tanh",
     subsampling="subsampling",
     c3_connectivity="paper",

@@ -38,7 +38,7 @@ from keras import layers
 
 from kerasnets.checks import check_range
 from kerasnets.models import common, pretrained
-from kerasnets.registry import Paper, register_alias, register_model
+from kerasnets.registry import Paper
 
 PAPER_V1 = Paper(
     "Howard, Zhu, Chen, Kalenichenko, Wang, Weyand, Andreetto, Adam",
@@ -155,37 +155,6 @@ def _check_alpha_v1(alpha):
         )
 
 
-def _square_size(input_shape, input_tensor, default_shape):
-    """The input size that selects a published weights file, or None for any size."""
-    shape = common.resolve_input_shape(
-        input_shape, default_shape=default_shape, min_shape=MIN_SHAPE,
-        require_default=False, input_tensor=input_tensor,
-    )
-    h, w = (shape[0], shape[1]) if common.channel_axis() == -1 else (shape[1], shape[2])
-    if h is None and w is None:
-        return None
-    return (h, w)
-
-
-def _imagenet_key(version, alpha, size, alphas, sizes):
-    """The `pretrained` key of (alpha, size), or a ValueError listing what was published.
-
-    An input of unknown size (include_top=False with input_shape=(None, None, 3))
-    loads the 224 file, as keras.applications does for sizes it did not train.
-    """
-    if size is None:
-        size = (224, 224)
-    h, w = size
-    if alpha not in alphas or h != w or h not in sizes:
-        raise ValueError(
-            f"`weights='imagenet'`: keras.applications publishes MobileNet {version} weights "
-            f"for alpha in {alphas} at input sizes {sizes} (square); got alpha={alpha!r} "
-            f"and input size {h}x{w}. Use one of those, weights=None, or include_top=False "
-            "with input_shape=(None, None, 3) (the 224 weights, at any size)."
-        )
-    return f"mobilenet_{version}_{float(alpha)}_{h}"
-
-
 def MobileNetV1(
     include_top=True,
     weights=None,
@@ -197,6 +166,7 @@ def MobileNetV1(
     alpha=1.0,
     depth_multiplier=1,
     dropout_rate=1e-3,
+    published_as="mobilenet_v1",
     name="mobilenet_v1",
 ):
     """MobileNet v1 (Howard et al. 2017, Table 1) with width multiplier `alpha` in (0, 1].
@@ -205,25 +175,15 @@ def MobileNetV1(
     number of depthwise output channels per input channel (keras.applications'
     argument; 1 in the paper). `dropout_rate` is keras.applications' `dropout`
     before the classifier. `alpha` above 1 (which keras.applications accepts)
-    is refused: the paper defines alpha in (0, 1].
+    is refused: the paper defines alpha in (0, 1]. `weights="imagenet"` loads
+    the file of `published_as`'s preset of this alpha and input size
+    (`mobilenet_v1_0.25_128`, ...; an input of unknown size takes the 224 one).
     """
     _check_alpha_v1(alpha)
     check_range("depth_multiplier", depth_multiplier, 1, integer=True)
     check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
     depth_multiplier = int(depth_multiplier)
-    if isinstance(weights, str) and weights == "imagenet":
-        if depth_multiplier != 1:
-            raise ValueError(
-                "`weights='imagenet'` needs depth_multiplier=1 (the published networks); "
-                f"got depth_multiplier={depth_multiplier}"
-            )
-        size = _square_size(input_shape, input_tensor, DEFAULT_SHAPE)
-        key = _imagenet_key("v1", alpha, size, pretrained.MOBILENET_V1_ALPHAS,
-                            pretrained.MOBILENET_V1_SIZES)
-        weights = pretrained.resolve_weights(
-            weights, key, include_top=include_top, classes=classes
-        )
-    inputs = common.prepare_inputs(
+    inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,
@@ -233,6 +193,8 @@ def MobileNetV1(
         classifier_activation=classifier_activation,
         default_shape=DEFAULT_SHAPE,
         min_shape=MIN_SHAPE,
+        published_as=published_as,
+        weights_structure={"alpha": alpha, "depth_multiplier": depth_multiplier},
     )
     x = standard_conv(inputs, int(V1_FIRST_FILTERS * alpha))
     for block_id, (filters, strides) in enumerate(V1_BLOCKS, start=1):
@@ -329,6 +291,7 @@ def MobileNetV2(
     classes=1000,
     classifier_activation="softmax",
     alpha=1.0,
+    published_as="mobilenet_v2",
     name="mobilenet_v2",
 ):
     """MobileNet v2 (Sandler et al. 2018, Table 2) with width multiplier `alpha` in [0.35, 1.4].
@@ -336,17 +299,11 @@ def MobileNetV2(
     Channels are int(alpha * c) rounded by `make_divisible`; the first
     convolution is make_divisible(32 * alpha) and the last 1280 channels are
     widened only for alpha > 1 (section 4, "we do not apply the width
-    multiplier to the last convolutional layer" below 1).
+    multiplier to the last convolutional layer" below 1). `weights="imagenet"`
+    loads the file of `published_as`'s preset of this alpha and input size.
     """
     check_range("alpha", alpha, *V2_ALPHA_RANGE)
-    if isinstance(weights, str) and weights == "imagenet":
-        size = _square_size(input_shape, input_tensor, DEFAULT_SHAPE)
-        key = _imagenet_key("v2", alpha, size, pretrained.MOBILENET_V2_ALPHAS,
-                            pretrained.MOBILENET_V2_SIZES)
-        weights = pretrained.resolve_weights(
-            weights, key, include_top=include_top, classes=classes
-        )
-    inputs = common.prepare_inputs(
+    inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,
@@ -356,6 +313,8 @@ def MobileNetV2(
         classifier_activation=classifier_activation,
         default_shape=DEFAULT_SHAPE,
         min_shape=MIN_SHAPE,
+        published_as=published_as,
+        weights_structure={"alpha": alpha},
     )
     axis = common.channel_axis()
     x = layers.Conv2D(
@@ -385,57 +344,39 @@ def MobileNetV2(
 # ---------------------------------------------------------------- registered variants
 
 
-@register_model(
-    "mobilenet_v1",
-    family="mobilenet",
-    paper=PAPER_V1,
-    input_shape=DEFAULT_SHAPE,
-    min_input_shape=MIN_SHAPE,
-    params=V1_PARAMS[1.0],
-    preprocessing="tf",
-)
+register = common.registration(family="mobilenet", input_shape=DEFAULT_SHAPE,
+                               min_input_shape=MIN_SHAPE, preprocessing="tf")
+
+
+@register(paper=PAPER_V1, params=V1_PARAMS[1.0])
 def mobilenet_v1(**kwargs):
     """MobileNet v1 1.0-224: 28 layers, 569M multiply-adds (keras.applications' weights)."""
     return MobileNetV1(**{"name": "mobilenet_v1", **kwargs})
 
 
-@register_model(
-    "mobilenet_v2",
-    family="mobilenet",
-    paper=PAPER_V2,
-    input_shape=DEFAULT_SHAPE,
-    min_input_shape=MIN_SHAPE,
-    params=V2_PARAMS[1.0],
-    preprocessing="tf",
-)
+@register(paper=PAPER_V2, params=V2_PARAMS[1.0])
 def mobilenet_v2(**kwargs):
     """MobileNet v2 1.0-224: 17 inverted residual blocks, 300M multiply-adds."""
     return MobileNetV2(**{"name": "mobilenet_v2", **kwargs})
 
 
-def _register_published_variants(target, params, macs, sizes, files, describe):
-    """`<target>_<alpha>_<size>` for each published (alpha, size): that alpha, that input,
-    keras.applications' files of them (`files(alpha, size)`), described by
-    `describe(alpha, size, multiply_adds)`."""
-    for alpha, count in params.items():
-        for size in sizes:
-            alias = f"{target}_{float(alpha)}_{size}"
-            register_alias(
-                alias, target, params=count, alpha=float(alpha), input_shape=(size, size, 3),
-                name=alias, description=describe(float(alpha), size, macs[alpha][size]),
-                published_weights=files(alpha, size),
-            )
-
-
-_register_published_variants(
-    "mobilenet_v1", V1_PARAMS, V1_MACS, pretrained.MOBILENET_V1_SIZES,
-    pretrained.mobilenet_v1_files,
-    lambda alpha, size, macs: (f"MobileNet v1 {alpha}-{size}: 28 layers, {macs / 1e6:.1f}M "
-                               "multiply-adds (keras.applications' weights)."),
-)
-_register_published_variants(
-    "mobilenet_v2", V2_PARAMS, V2_MACS, pretrained.MOBILENET_V2_SIZES,
-    pretrained.mobilenet_v2_files,
-    lambda alpha, size, macs: (f"MobileNet v2 {alpha}-{size}: 17 inverted residual blocks, "
-                               f"{macs / 1e6:.1f}M multiply-adds."),
-)
+# One preset per (alpha, size) keras.applications trained, with its files.
+common.register_presets("mobilenet_v1", {
+    f"mobilenet_v1_{float(alpha)}_{size}": dict(
+        params=count, alpha=float(alpha), input_shape=(size, size, 3),
+        description=(f"MobileNet v1 {float(alpha)}-{size}: 28 layers, "
+                     f"{V1_MACS[alpha][size] / 1e6:.1f}M multiply-adds (keras.applications' "
+                     "weights)."),
+        published_weights=pretrained.mobilenet_v1_files(alpha, size),
+    )
+    for alpha, count in V1_PARAMS.items() for size in pretrained.MOBILENET_V1_SIZES
+})
+common.register_presets("mobilenet_v2", {
+    f"mobilenet_v2_{float(alpha)}_{size}": dict(
+        params=count, alpha=float(alpha), input_shape=(size, size, 3),
+        description=(f"MobileNet v2 {float(alpha)}-{size}: 17 inverted residual blocks, "
+                     f"{V2_MACS[alpha][size] / 1e6:.1f}M multiply-adds."),
+        published_weights=pretrained.mobilenet_v2_files(alpha, size),
+    )
+    for alpha, count in V2_PARAMS.items() for size in pretrained.MOBILENET_V2_SIZES
+})

@@ -25,7 +25,7 @@ from keras import layers
 
 from kerasnets.checks import check_choice, check_range
 from kerasnets.models import common
-from kerasnets.registry import Paper, register_model
+from kerasnets.registry import Paper
 
 PAPER = Paper(
     "Lin, Chen, Yan",
@@ -48,6 +48,8 @@ CIFAR10 = [
     ((192, 192, None), 3, 1, "same", None, False),
 ]
 CONFIGS = {"imagenet": IMAGENET, "cifar10": CIFAR10}
+# Default and smallest input of each configuration.
+SHAPES = {"imagenet": ((224, 224, 3), (67, 67, 3)), "cifar10": ((32, 32, 3), (8, 8, 3))}
 
 
 def mlpconv(x, filters, kernel_size, strides, padding, name):
@@ -84,9 +86,8 @@ def NiN(
     """
     check_choice("config", config, tuple(CONFIGS))
     check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
-    default_shape, min_shape = ((224, 224, 3), (67, 67, 3)) if config == "imagenet" else (
-        (32, 32, 3), (8, 8, 3))
-    inputs = common.prepare_inputs(
+    default_shape, min_shape = SHAPES[config]
+    inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,
@@ -122,11 +123,12 @@ def NiN(
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 
-@register_model(
-    family="nin",
-    paper=PAPER,
-    input_shape=(224, 224, 3),
-    min_input_shape=(67, 67, 3),
+register = common.registration(family="nin", paper=PAPER)
+
+
+@register(
+    input_shape=SHAPES["imagenet"][0],
+    min_input_shape=SHAPES["imagenet"][1],
     params=7_595_176,
     # The authors' ImageNet model was trained with AlexNet's recipe.
     augmentation="alexnet",
@@ -136,11 +138,9 @@ def nin(**kwargs):
     return NiN("imagenet", **kwargs)
 
 
-@register_model(
-    family="nin",
-    paper=PAPER,
-    input_shape=(32, 32, 3),
-    min_input_shape=(8, 8, 3),
+@register(
+    input_shape=SHAPES["cifar10"][0],
+    min_input_shape=SHAPES["cifar10"][1],
     params=966_986,
     num_classes=10,
 )

@@ -12,10 +12,12 @@ have none). `KERASNETS_CACHE_DIR` moves the cache (the files go into its
 `models` folder).
 
 Each network's files are in its registry entry (`ModelSpec.published_weights`,
-given at registration with :func:`tf_kernels` and the MobileNet helpers here).
-Builders of those networks call `resolve_weights` first; it turns "imagenet"
-into the local path of the right file and leaves every other value to
-`common.check_weights`.
+given at registration with :func:`tf_kernels` and the MobileNet helpers here);
+MobileNet's files per (alpha, size) are those of its presets
+(`mobilenet_v1_0.25_128`, ...). Every builder reaches :func:`resolve_weights`
+the same way, through `common.prepare_inputs(published_as=...)`: it turns
+"imagenet" into the local path of the file that fits the structure being
+built and leaves every other value to `common.check_weights`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from kerasnets.registry import PublishedWeights, WeightsFile, get_spec, list_mod
 
 __all__ = ["WeightsFile", "PublishedWeights", "keras_applications", "tf_kernels",
            "mobilenet_v1_files", "mobilenet_v2_files", "published", "published_models",
-           "cache_folder", "WeightsDownloadError", "weights_file", "fetch", "resolve_weights"]
+           "published_networks", "published_name", "cache_folder", "WeightsDownloadError",
+           "weights_file", "fetch", "resolve_weights"]
 
 BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 CACHE_DIR_ENV = "KERASNETS_CACHE_DIR"
@@ -38,19 +41,24 @@ IMAGENET_CLASSES = 1000
 IMAGENET = "imagenet"
 
 
-def keras_applications(folder, top_name, top_hash, notop_name, notop_hash):
-    """The `{"imagenet": ...}` entry of a registration for two files of keras.applications."""
+def keras_applications(folder, top_name, top_hash, notop_name, notop_hash, **details):
+    """The `{"imagenet": ...}` entry of a registration for two files of keras.applications.
+
+    `details` are PublishedWeights' `network` and `structure`.
+    """
     return {IMAGENET: PublishedWeights(
         WeightsFile(top_name, f"{BASE_URL}{folder}/{top_name}", top_hash),
         WeightsFile(notop_name, f"{BASE_URL}{folder}/{notop_name}", notop_hash),
+        **details,
     )}
 
 
-def tf_kernels(folder, stem, top_hash, notop_hash):
+def tf_kernels(folder, stem, top_hash, notop_hash, **details):
     """keras.applications' usual `{stem}_weights_tf_dim_ordering_tf_kernels[_notop].h5` pair
     (the hashes are those in keras/src/applications/*.py, keras 3.15)."""
     name = f"{stem}_weights_tf_dim_ordering_tf_kernels"
-    return keras_applications(folder, f"{name}.h5", top_hash, f"{name}_notop.h5", notop_hash)
+    return keras_applications(folder, f"{name}.h5", top_hash, f"{name}_notop.h5", notop_hash,
+                              **details)
 
 
 # MobileNet v1: every width multiplier at every input size keras.applications
@@ -67,13 +75,15 @@ def mobilenet_v1_files(alpha, size):
     """The published MobileNet v1 files of width `alpha` at input `size` (no hashes)."""
     text = _MOBILENET_V1_ALPHA_TEXT[alpha]
     return keras_applications("mobilenet", f"mobilenet_{text}_{size}_tf.h5", None,
-                              f"mobilenet_{text}_{size}_tf_no_top.h5", None)
+                              f"mobilenet_{text}_{size}_tf_no_top.h5", None,
+                              network="MobileNet v1", structure={"depth_multiplier": 1})
 
 
 def mobilenet_v2_files(alpha, size):
     """The published MobileNet v2 files of width `alpha` at input `size` (no hashes)."""
     name = f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{size}"
-    return keras_applications("mobilenet_v2", f"{name}.h5", None, f"{name}_no_top.h5", None)
+    return keras_applications("mobilenet_v2", f"{name}.h5", None, f"{name}_no_top.h5", None,
+                              network="MobileNet v2")
 
 
 def published(key: str) -> PublishedWeights | None:
@@ -87,6 +97,88 @@ def published(key: str) -> PublishedWeights | None:
 def published_models() -> list[str]:
     """The registered names (MobileNet presets included) that have published ImageNet weights."""
     return sorted(name for name in list_models(include_aliases=True) if published(name))
+
+
+def published_networks() -> list[str]:
+    """The networks with published ImageNet weights, their own or their presets'
+    (`mobilenet_v1` for `mobilenet_v1_0.25_128`): the keras.applications twins."""
+    return sorted({get_spec(name).alias_of or name for name in published_models()})
+
+
+def published_name(model_name: str, **structure) -> str:
+    """The registered name whose published ImageNet files fit `structure`: `model_name`
+    itself or one of its presets.
+
+    `structure` holds the builder arguments being built that the files depend
+    on, and `input_size`, the (height, width) of the input (None for an input
+    of unknown size, which takes the files of the network's default size, as
+    keras.applications does for sizes it did not train). A candidate fits when
+    `structure` has every value its files need: their `PublishedWeights.structure`
+    (Xception's middle_flow_repeats=8) and, for a preset, the arguments it
+    fixes (MobileNet's alpha) and its input size (its files were trained at
+    that size). ValueError says what was published otherwise.
+    """
+    base = get_spec(model_name)
+    given = dict(structure)
+    if "input_size" in given:
+        size = given["input_size"]
+        given["input_size"] = tuple(base.input_shape[:2]) if size is None else tuple(size)
+    candidates = []
+    for name in [base.name, *_presets(base.name)]:
+        files = published(name)
+        if files is not None:
+            candidates.append((name, files, _needs(get_spec(name), files, given)))
+    if not candidates:
+        raise ValueError(f"no published ImageNet weights for {model_name!r}; available for: "
+                         f"{', '.join(published_models())}")
+    for name, _, needs in candidates:
+        if all(given.get(key) == value for key, value in needs.items()):
+            return name
+    raise ValueError(_unpublished_structure(base, candidates, given))
+
+
+def _presets(model_name):
+    return [name for name in list_models(include_aliases=True)
+            if get_spec(name).alias_of == model_name]
+
+
+def _needs(spec, files, given):
+    """What `spec`'s files need of the structure arguments in `given`."""
+    needs = dict(files.structure)
+    if spec.alias_of is not None:
+        needs.update({key: value for key, value in spec.defaults.items()
+                      if key in given and key != "input_size"})
+        if "input_size" in given:
+            needs["input_size"] = tuple(spec.input_shape[:2])
+    return needs
+
+
+def _unpublished_structure(base, candidates, given):
+    """The message for a structure no published file fits."""
+    shared = {key: value for key, value in candidates[0][2].items()
+              if all(needs.get(key, value) == value and key in needs
+                     for _, _, needs in candidates)}
+    for key, value in shared.items():
+        if given.get(key) != value:
+            networks = "networks" if len(candidates) > 1 else "network"
+            return (f"`weights='imagenet'` needs {key}={value!r} (the published {networks}); "
+                    f"got {key}={given.get(key)!r}")
+    files = candidates[0][1]
+    varying = [key for key in candidates[0][2] if key not in shared]
+    values = {key: tuple(sorted({needs[key] for _, _, needs in candidates})) for key in varying}
+    arguments = [key for key in varying if key != "input_size"]
+    wanted = " and ".join(f"{key} in {values[key]}" for key in arguments)
+    got = [f"{key}={given.get(key)!r}" for key in arguments]
+    hint = "Use one of those or weights=None."
+    if "input_size" in varying:
+        sizes = tuple(h for h, _ in values["input_size"])
+        wanted += f" at input sizes {sizes} (square)"
+        got.append("input size {}x{}".format(*given["input_size"]))
+        hint = ("Use one of those, weights=None, or include_top=False with input_shape=(None, "
+                f"None, {base.input_shape[2]}) (the {base.input_shape[0]} weights, at any size).")
+    wanted = f"for {wanted}" if arguments else wanted.strip()
+    return (f"`weights='imagenet'`: {files.source} publishes {files.network or base.name} "
+            f"weights {wanted}; got {' and '.join(got)}. {hint}")
 
 
 def cache_folder() -> str:
@@ -154,15 +246,19 @@ def _keras_home() -> str:
     return config.keras_home()
 
 
-def resolve_weights(weights, key: str, *, include_top: bool, classes: int):
-    """Turns `weights="imagenet"` into the local path of the published file for `key`.
+def resolve_weights(weights, model_name: str, *, include_top: bool, classes: int, **structure):
+    """Turns `weights="imagenet"` into the local path of `model_name`'s published file.
 
-    Any other value is returned unchanged (None, or a weights file path that
+    The one way every builder resolves `weights` (through
+    `common.prepare_inputs(published_as=model_name)`). `structure` picks the
+    file among `model_name`'s and its presets' (see `published_name`). Any
+    other value is returned unchanged (None, or a weights file path that
     `common.check_weights` will check). As in keras.applications, ImageNet
     weights with the classifier need `classes=1000`.
     """
-    if not (isinstance(weights, str) and weights == "imagenet"):
+    if not (isinstance(weights, str) and weights == IMAGENET):
         return weights
+    key = published_name(model_name, **structure)
     if include_top is True and classes != IMAGENET_CLASSES:
         raise ValueError(
             f"`weights='imagenet'` with include_top=True needs classes={IMAGENET_CLASSES} "

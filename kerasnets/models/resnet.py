@@ -82,7 +82,7 @@ from kerasnets.layers import (
     linear_decay_rates,
 )
 from kerasnets.models import common, pretrained
-from kerasnets.registry import Paper, register_model
+from kerasnets.registry import Paper
 
 PAPER = Paper(
     "He, Zhang, Ren, Sun",
@@ -397,7 +397,7 @@ def ResNet(
     use_bias=True,
     downsample_at="first",
     block_kwargs=None,
-    weights_key=None,
+    published_as=None,
     default_shape=DEFAULT_SHAPE,
     min_shape=MIN_SHAPE,
     include_top=True,
@@ -410,6 +410,7 @@ def ResNet(
     drop_path_rate=0.0,
     drop_path_scale_at="train",
     se_ratio=None,
+    dropout_rate=0.0,
     name="resnet",
 ):
     """A residual network: stem, `stages` of `block`, (post-activation), pooling, classifier.
@@ -422,8 +423,10 @@ def ResNet(
     `shortcut` is "projection" (option B) or "zero_pad" (option A).
     `drop_path_rate` (1 - p_L, in [0, 1)) and `drop_path_scale_at` ("train"
     or "test") set stochastic depth, `se_ratio` (None or > 0) a
-    squeeze-and-excitation gate in every block. `weights_key` names the
-    published keras.applications weights (twins only).
+    squeeze-and-excitation gate in every block, `dropout_rate` (in [0, 1)) a
+    dropout before the classifier (SENet-154's). `published_as` is the
+    registered twin whose keras.applications weights `weights="imagenet"`
+    loads (None: none are published for the network being built).
 
     Stochastic depth adds layers on the residual branches, which changes the
     order of the model's layers (keras orders them by depth in the graph)
@@ -432,12 +435,9 @@ def ResNet(
     without stochastic depth and copied over by layer name.
     """
     arguments = dict(locals())
-    if weights_key is not None:
-        weights = pretrained.resolve_weights(
-            weights, weights_key, include_top=include_top, classes=classes
-        )
     check_range("drop_path_rate", drop_path_rate, 0, 1, high_inclusive=False)
     check_choice("drop_path_scale_at", drop_path_scale_at, DROP_PATH_SCALE_AT)
+    check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
     if se_ratio is not None:
         check_range("se_ratio", se_ratio, 0, low_inclusive=False)
     check_choice("shortcut", shortcut, SHORTCUTS)
@@ -446,7 +446,7 @@ def ResNet(
     if not callable(stem):
         check_choice("stem", stem, tuple(STEMS))
         stem = STEMS[stem]
-    inputs = common.prepare_inputs(
+    inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,
@@ -456,6 +456,7 @@ def ResNet(
         classifier_activation=classifier_activation,
         default_shape=default_shape,
         min_shape=min_shape,
+        published_as=published_as,
     )
     num_blocks = sum(stage.blocks for stage in stages)
     drop_rates = (
@@ -473,7 +474,8 @@ def ResNet(
         x = batch_norm(x, "post_bn")
         x = layers.Activation("relu", name="post_relu")(x)
     x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
-                               classifier_activation=classifier_activation)
+                               classifier_activation=classifier_activation,
+                               dropout_rate=dropout_rate)
     by_name = weights is not None and drop_path_rate > 0
     with common.recursion_limit(RECURSION_PER_BLOCK * num_blocks):
         model = common.finish_model(
@@ -482,7 +484,7 @@ def ResNet(
         )
     if by_name:
         plain = ResNet(**{
-            **arguments, "weights": weights, "weights_key": None, "drop_path_rate": 0.0,
+            **arguments, "weights": weights, "published_as": None, "drop_path_rate": 0.0,
             "input_tensor": None, "input_shape": tuple(model.input_shape[1:]),
         })
         for layer in plain.layers:
@@ -558,142 +560,132 @@ def ResNeXt(blocks=(3, 4, 6, 3), *, cardinality=32, bottleneck_width=4, name="re
 # ----------------------------------------------------------------- registered variants
 
 
-def _imagenet(augmentation="vgg", **extra):
-    # He et al. train with VGG's scale augmentation (section 3.4).
-    return dict(input_shape=DEFAULT_SHAPE, min_input_shape=MIN_SHAPE,
-                augmentation=augmentation, **extra)
+# He et al. train with VGG's scale augmentation (section 3.4).
+register_imagenet = common.registration(family="resnet", paper=PAPER, input_shape=DEFAULT_SHAPE,
+                                        min_input_shape=MIN_SHAPE, augmentation="vgg")
 
 
-@register_model(family="resnet", paper=PAPER, params=11_703_912, **_imagenet())
+@register_imagenet(params=11_703_912)
 def resnet18(**kwargs):
     """ResNet-18 (Table 1): basic blocks, [2, 2, 2, 2]."""
     return ImageNetResNet(18, **{"name": "resnet18", **kwargs})
 
 
-@register_model(family="resnet", paper=PAPER, params=21_823_208, **_imagenet())
+@register_imagenet(params=21_823_208)
 def resnet34(**kwargs):
     """ResNet-34 (Table 1): basic blocks, [3, 4, 6, 3]."""
     return ImageNetResNet(34, **{"name": "resnet34", **kwargs})
 
 
-@register_model(family="resnet", paper=PAPER, params=25_636_712,
-                **_imagenet(published_weights=pretrained.tf_kernels(
-                    "resnet", "resnet50", "2cb95161c43110f7111970584f804107",
-                    "4d473c1dd8becc155b73f8504c6f6626")))
+@register_imagenet(params=25_636_712, published_weights=pretrained.tf_kernels(
+    "resnet", "resnet50", "2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"))
 def resnet50(**kwargs):
     """ResNet-50 (Table 1): bottlenecks, [3, 4, 6, 3] (keras.applications' ResNet50 weights)."""
-    return ImageNetResNet(50, weights_key="resnet50", **{"name": "resnet50", **kwargs})
+    return ImageNetResNet(50, published_as="resnet50", **{"name": "resnet50", **kwargs})
 
 
-@register_model(family="resnet", paper=PAPER, params=44_707_176,
-                **_imagenet(published_weights=pretrained.tf_kernels(
-                    "resnet", "resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5",
-                    "88cf7a10940856eca736dc7b7e228a21")))
+@register_imagenet(params=44_707_176, published_weights=pretrained.tf_kernels(
+    "resnet", "resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"))
 def resnet101(**kwargs):
     """ResNet-101 (Table 1): bottlenecks, [3, 4, 23, 3] (keras.applications' ResNet101 weights)."""
-    return ImageNetResNet(101, weights_key="resnet101", **{"name": "resnet101", **kwargs})
+    return ImageNetResNet(101, published_as="resnet101", **{"name": "resnet101", **kwargs})
 
 
-@register_model(family="resnet", paper=PAPER, params=60_419_944,
-                **_imagenet(published_weights=pretrained.tf_kernels(
-                    "resnet", "resnet152", "100835be76be38e30d865e96f2aaae62",
-                    "ee4c566cf9a93f14d82f913c2dc6dd0c")))
+@register_imagenet(params=60_419_944, published_weights=pretrained.tf_kernels(
+    "resnet", "resnet152", "100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"))
 def resnet152(**kwargs):
     """ResNet-152 (Table 1): bottlenecks, [3, 8, 36, 3] (keras.applications' ResNet152 weights)."""
-    return ImageNetResNet(152, weights_key="resnet152", **{"name": "resnet152", **kwargs})
+    return ImageNetResNet(152, published_as="resnet152", **{"name": "resnet152", **kwargs})
 
 
-@register_model(family="resnet", paper=PAPER_V2, params=25_613_800, preprocessing="tf",
-                **_imagenet(published_weights=pretrained.tf_kernels(
-                    "resnet", "resnet50v2", "3ef43a0b657b3be2300d5770ece849e0",
-                    "fac2f116257151a9d068a22e544a4917")))
+@register_imagenet(paper=PAPER_V2, params=25_613_800, preprocessing="tf",
+                   published_weights=pretrained.tf_kernels(
+    "resnet", "resnet50v2", "3ef43a0b657b3be2300d5770ece849e0", "fac2f116257151a9d068a22e544a4917"))
 def resnet50_v2(**kwargs):
     """ResNet-50 v2: full pre-activation bottlenecks (keras.applications' ResNet50V2 weights)."""
-    return ResNetV2(50, weights_key="resnet50_v2", **{"name": "resnet50_v2", **kwargs})
+    return ResNetV2(50, published_as="resnet50_v2", **{"name": "resnet50_v2", **kwargs})
 
 
-@register_model(family="resnet", paper=PAPER_V2, params=44_675_560, preprocessing="tf",
-                **_imagenet(published_weights=pretrained.tf_kernels(
-                    "resnet", "resnet101v2", "6343647c601c52e1368623803854d971",
-                    "c0ed64b8031c3730f411d2eb4eea35b5")))
+@register_imagenet(paper=PAPER_V2, params=44_675_560, preprocessing="tf",
+                   published_weights=pretrained.tf_kernels(
+    "resnet", "resnet101v2", "6343647c601c52e1368623803854d971", "c0ed64b8031c3730f411d2eb4eea35b5"))
 def resnet101_v2(**kwargs):
     """ResNet-101 v2: full pre-activation bottlenecks (keras.applications' ResNet101V2 weights)."""
-    return ResNetV2(101, weights_key="resnet101_v2", **{"name": "resnet101_v2", **kwargs})
+    return ResNetV2(101, published_as="resnet101_v2", **{"name": "resnet101_v2", **kwargs})
 
 
-@register_model(family="resnet", paper=PAPER_V2, params=60_380_648, preprocessing="tf",
-                **_imagenet(published_weights=pretrained.tf_kernels(
-                    "resnet", "resnet152v2", "a49b44d1979771252814e80f8ec446f9",
-                    "ed17cf2e0169df9d443503ef94b23b33")))
+@register_imagenet(paper=PAPER_V2, params=60_380_648, preprocessing="tf",
+                   published_weights=pretrained.tf_kernels(
+    "resnet", "resnet152v2", "a49b44d1979771252814e80f8ec446f9", "ed17cf2e0169df9d443503ef94b23b33"))
 def resnet152_v2(**kwargs):
     """ResNet-152 v2: full pre-activation bottlenecks (keras.applications' ResNet152V2 weights)."""
-    return ResNetV2(152, weights_key="resnet152_v2", **{"name": "resnet152_v2", **kwargs})
+    return ResNetV2(152, published_as="resnet152_v2", **{"name": "resnet152_v2", **kwargs})
 
 
-def _cifar(**extra):
-    # CIFAR images are normalized per channel (fb.resnet.torch's mean/std).
-    return dict(input_shape=CIFAR_SHAPE, min_input_shape=CIFAR_MIN_SHAPE,
-                num_classes=CIFAR_CLASSES, preprocessing="torch", **extra)
+# CIFAR images are normalized per channel (fb.resnet.torch's mean/std).
+register_cifar = common.registration(family="resnet", paper=PAPER, input_shape=CIFAR_SHAPE,
+                                     min_input_shape=CIFAR_MIN_SHAPE, num_classes=CIFAR_CLASSES,
+                                     preprocessing="torch")
 
 
-@register_model(family="resnet", paper=PAPER, params=271_098, **_cifar())
+@register_cifar(params=271_098)
 def resnet20(**kwargs):
     """CIFAR ResNet-20 (section 4.2): n = 3, 0.27M parameters."""
     return CifarResNet(20, **kwargs)
 
 
-@register_model(family="resnet", paper=PAPER, params=466_426, **_cifar())
+@register_cifar(params=466_426)
 def resnet32(**kwargs):
     """CIFAR ResNet-32 (section 4.2): n = 5, 0.46M parameters."""
     return CifarResNet(32, **kwargs)
 
 
-@register_model(family="resnet", paper=PAPER, params=661_754, **_cifar())
+@register_cifar(params=661_754)
 def resnet44(**kwargs):
     """CIFAR ResNet-44 (section 4.2): n = 7, 0.66M parameters."""
     return CifarResNet(44, **kwargs)
 
 
-@register_model(family="resnet", paper=PAPER, params=857_082, **_cifar())
+@register_cifar(params=857_082)
 def resnet56(**kwargs):
     """CIFAR ResNet-56 (section 4.2): n = 9, 0.85M parameters."""
     return CifarResNet(56, **kwargs)
 
 
-@register_model(family="resnet", paper=PAPER, params=1_736_058, **_cifar())
+@register_cifar(params=1_736_058)
 def resnet110(**kwargs):
     """CIFAR ResNet-110 (section 4.2): n = 18, 1.7M parameters."""
     return CifarResNet(110, **kwargs)
 
 
-@register_model(family="resnet", paper=PAPER, params=19_510_906, **_cifar())
+@register_cifar(params=19_510_906)
 def resnet1202(**kwargs):
     """CIFAR ResNet-1202 (section 4.2): n = 200, 19.4M parameters."""
     return CifarResNet(1202, **kwargs)
 
 
-def _resnext(**extra):
-    # Trained with fb.resnet.torch's per-channel mean/std normalization and GoogLeNet's
-    # scale and aspect ratio augmentation (section 5.1 of Xie et al.).
-    return dict(family="resnext", paper=PAPER_RESNEXT, preprocessing="torch",
-                **_imagenet(augmentation="inception"), **extra)
+# Trained with fb.resnet.torch's per-channel mean/std normalization and GoogLeNet's
+# scale and aspect ratio augmentation (section 5.1 of Xie et al.).
+register_resnext = common.registration(family="resnext", paper=PAPER_RESNEXT,
+                                       input_shape=DEFAULT_SHAPE, min_input_shape=MIN_SHAPE,
+                                       preprocessing="torch", augmentation="inception")
 
 
-@register_model(params=25_097_128, **_resnext())
+@register_resnext(params=25_097_128)
 def resnext50_32x4d(**kwargs):
     """ResNeXt-50 (32x4d) (Table 1): cardinality 32, bottleneck width 4, [3, 4, 6, 3]."""
     return ResNeXt((3, 4, 6, 3), **{"cardinality": 32, "bottleneck_width": 4,
                                     "name": "resnext50_32x4d", **kwargs})
 
 
-@register_model(params=44_315_560, **_resnext())
+@register_resnext(params=44_315_560)
 def resnext101_32x4d(**kwargs):
     """ResNeXt-101 (32x4d): cardinality 32, bottleneck width 4, [3, 4, 23, 3]."""
     return ResNeXt((3, 4, 23, 3), **{"cardinality": 32, "bottleneck_width": 4,
                                      "name": "resnext101_32x4d", **kwargs})
 
 
-@register_model(params=88_994_216, **_resnext())
+@register_resnext(params=88_994_216)
 def resnext101_32x8d(**kwargs):
     """ResNeXt-101 (32x8d): cardinality 32, bottleneck width 8, [3, 4, 23, 3]."""
     return ResNeXt((3, 4, 23, 3), **{"cardinality": 32, "bottleneck_width": 8,

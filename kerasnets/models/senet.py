@@ -55,7 +55,7 @@ from kerasnets.checks import check_choice, check_range
 from kerasnets.models import common
 from kerasnets.models import inception as I
 from kerasnets.models import resnet as R
-from kerasnets.registry import Paper, register_model
+from kerasnets.registry import Paper
 
 PAPER = Paper(
     "Hu, Shen, Sun",
@@ -157,25 +157,10 @@ def SENet(
     """
     check_se_ratio(se_ratio)
     check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
-    arguments = dict(use_bias=False, se_ratio=se_ratio, input_tensor=input_tensor, name=name,
-                     **kwargs)
-    if not (include_top is True and dropout_rate > 0):
-        return R.ResNet(stages, block, include_top=include_top, weights=weights,
-                        pooling=pooling, classes=classes,
-                        classifier_activation=classifier_activation, **arguments)
-    # resnet.ResNet's classifier has no dropout: its pooled features get
-    # SENet-154's head here. The head's arguments are checked first, as
-    # include_top=True would check them.
-    common.check_weights(weights)
-    check_range("classes", classes, 1, integer=True)
-    features = R.ResNet(stages, block, include_top=False, pooling="avg", weights=None,
-                        **arguments)
-    x = layers.Dropout(dropout_rate, name="dropout")(features.output)
-    x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    num_blocks = sum(stage.blocks for stage in stages)
-    with common.recursion_limit(R.RECURSION_PER_BLOCK * num_blocks):
-        return common.finish_model(features.inputs[0], x, input_tensor=input_tensor,
-                                   weights=weights, name=name)
+    return R.ResNet(stages, block, use_bias=False, se_ratio=se_ratio, dropout_rate=dropout_rate,
+                    include_top=include_top, weights=weights, input_tensor=input_tensor,
+                    pooling=pooling, classes=classes,
+                    classifier_activation=classifier_activation, name=name, **kwargs)
 
 
 def SEResNet(depth, **kwargs):
@@ -205,57 +190,57 @@ def SENet154(*, cardinality=SENET154_CARDINALITY, dropout_rate=SENET154_DROPOUT,
 def SEInceptionV3(*, se_ratio=SE_RATIO, **kwargs):
     """SE-Inception-v3: Inception v3 with an SE gate on each module's output (fig. 2)."""
     check_se_ratio(se_ratio)
-    return I.InceptionV3(se_ratio=se_ratio, **kwargs)
+    # Inception v3's published weights have no gates: none are published for this.
+    return I.InceptionV3(se_ratio=se_ratio, published_as=None, **kwargs)
 
 
 # ----------------------------------------------------------------- registered variants
 
 
-def _senet(**overrides):
-    return {"family": "senet", "paper": PAPER, "input_shape": R.DEFAULT_SHAPE,
-            "min_input_shape": R.MIN_SHAPE, "preprocessing": "torch", **overrides}
+register = common.registration(family="senet", paper=PAPER, input_shape=R.DEFAULT_SHAPE,
+                               min_input_shape=R.MIN_SHAPE, preprocessing="torch")
 
 
-@register_model(params=28_141_144, **_senet())
+@register(params=28_141_144)
 def se_resnet50(**kwargs):
     """SE-ResNet-50: ResNet-50 with SE gates (28,088,024 trainable parameters)."""
     return SEResNet(50, **{"name": "se_resnet50", **kwargs})
 
 
-@register_model(params=49_432_216, **_senet())
+@register(params=49_432_216)
 def se_resnet101(**kwargs):
     """SE-ResNet-101: ResNet-101 with SE gates (49,326,872 trainable parameters)."""
     return SEResNet(101, **{"name": "se_resnet101", **kwargs})
 
 
-@register_model(params=66_973_272, **_senet())
+@register(params=66_973_272)
 def se_resnet152(**kwargs):
     """SE-ResNet-152: ResNet-152 with SE gates (66,821,848 trainable parameters)."""
     return SEResNet(152, **{"name": "se_resnet152", **kwargs})
 
 
-@register_model(params=27_628_120, **_senet())
+@register(params=27_628_120)
 def se_resnext50_32x4d(**kwargs):
     """SE-ResNeXt-50 (32x4d): ResNeXt-50 with SE gates (27,559,896 trainable parameters)."""
     return SEResNeXt((3, 4, 6, 3), **{"cardinality": 32, "bottleneck_width": 4,
                                       "name": "se_resnext50_32x4d", **kwargs})
 
 
-@register_model(params=49_093_272, **_senet())
+@register(params=49_093_272)
 def se_resnext101_32x4d(**kwargs):
     """SE-ResNeXt-101 (32x4d): ResNeXt-101 with SE gates (48,955,416 trainable)."""
     return SEResNeXt((3, 4, 23, 3), **{"cardinality": 32, "bottleneck_width": 4,
                                        "name": "se_resnext101_32x4d", **kwargs})
 
 
-@register_model(params=115_336_536, **_senet())
+@register(params=115_336_536)
 def senet154(**kwargs):
     """SENet-154: the ILSVRC 2017 winner (115,088,984 trainable parameters)."""
     return SENet154(**{"name": "senet154", **kwargs})
 
 
-@register_model(params=25_513_404, **_senet(input_shape=I.V3_SHAPE,
-                                            min_input_shape=I.V3_MIN_SHAPE, preprocessing="tf"))
+@register(params=25_513_404, input_shape=I.V3_SHAPE, min_input_shape=I.V3_MIN_SHAPE,
+          preprocessing="tf")
 def se_inception_v3(**kwargs):
     """SE-Inception-v3: an SE gate on each of Inception v3's 11 modules (25,478,972 trainable)."""
     return SEInceptionV3(**{"name": "se_inception_v3", **kwargs})

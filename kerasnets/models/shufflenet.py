@@ -53,7 +53,7 @@ from keras import layers
 
 from kerasnets.layers import ChannelShuffle
 from kerasnets.models import common
-from kerasnets.registry import Paper, register_alias, register_model
+from kerasnets.registry import Paper, register_model
 
 PAPER = Paper(
     "Zhang, Zhou, Lin, Sun",
@@ -211,7 +211,7 @@ def ShuffleNetV1(
     if isinstance(groups, float) and not groups.is_integer():
         raise ValueError(f"`groups` must be one of {GROUPS}; got {groups!r}")
     groups, scale = int(groups), float(scale)
-    inputs = common.prepare_inputs(
+    inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,
@@ -252,10 +252,11 @@ def shufflenet_v1(**kwargs):
     return ShuffleNetV1(**{"name": "shufflenet_v1", **kwargs})
 
 
-for (_groups, _scale), _params in PARAMS.items():
-    _alias = f"shufflenet_v1_g{_groups}_{_scale}"
-    register_alias(
-        _alias, "shufflenet_v1", params=_params, groups=_groups, scale=_scale, name=_alias,
-        description=(f"ShuffleNet {_scale:g}x (g = {_groups}): "
-                     f"{MACS[_groups, _scale] / 1e6:.1f}M multiply-adds at 224."),
+common.register_presets("shufflenet_v1", {
+    f"shufflenet_v1_g{groups}_{scale}": dict(
+        params=count, groups=groups, scale=scale,
+        description=(f"ShuffleNet {scale:g}x (g = {groups}): "
+                     f"{MACS[groups, scale] / 1e6:.1f}M multiply-adds at 224."),
     )
+    for (groups, scale), count in PARAMS.items()
+})

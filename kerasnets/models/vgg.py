@@ -20,7 +20,7 @@ from keras import layers
 from kerasnets.checks import check_choice, check_range
 from kerasnets.layers import LocalResponseNormalization
 from kerasnets.models import common, pretrained
-from kerasnets.registry import Paper, register_model
+from kerasnets.registry import Paper
 
 PAPER = Paper(
     "Simonyan, Zisserman",
@@ -44,8 +44,14 @@ CONFIGS = {
     "E": [[(64, 3)] * 2, [(128, 3)] * 2, [(256, 3)] * 4, [(512, 3)] * 4, [(512, 3)] * 4],
 }
 CONFIGS["A-LRN"] = CONFIGS["A"]
-# The configurations whose ImageNet weights keras.applications publishes.
-IMAGENET_WEIGHTS = {"D": "vgg16", "E": "vgg19"}
+# The registered name of each configuration (D and E are keras.applications'
+# VGG16 and VGG19, whose ImageNet weights are published).
+NAMES = {"A": "vgg11", "A-LRN": "vgg11_lrn", "B": "vgg13", "C": "vgg16_conv1", "D": "vgg16",
+         "E": "vgg19"}
+
+DEFAULT_SHAPE = (224, 224, 3)
+# Five 2x2/2 poolings: 32 leaves a 1x1 map (without the fully connected classifier).
+MIN_SHAPE = (32, 32, 3)
 
 # A-LRN uses AlexNet's normalization (section 2.2: "the LRN layer parameters
 # are those of (Krizhevsky et al., 2012)").
@@ -75,26 +81,27 @@ def VGG(
     classifier_activation="softmax",
     dropout_rate=0.5,
     fully_convolutional=False,
+    published_as=None,
     name="vgg",
 ):
     """A VGG ConvNet of Table 1, `config` in "A", "A-LRN", "B", "C", "D", "E".
 
     `fully_convolutional=True` gives fc6/fc7/fc8 as 7x7 and 1x1 convolutions
     for the paper's dense evaluation at any input size of at least 224.
-    Configurations D and E take `weights="imagenet"`: keras.applications'
-    VGG16/VGG19 files, whose weight order ours keeps (Caffe preprocessing).
+    `published_as` is the registered network being built (None: that of
+    `config`, see NAMES); configurations D and E (`vgg16`, `vgg19`) take
+    `weights="imagenet"`: keras.applications' VGG16/VGG19 files, whose weight
+    order ours keeps (Caffe preprocessing).
     """
     check_choice("config", config, tuple(CONFIGS))
     check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
-    if config in IMAGENET_WEIGHTS:
-        weights = pretrained.resolve_weights(
-            weights, IMAGENET_WEIGHTS[config], include_top=include_top, classes=classes
-        )
+    if published_as is None:
+        published_as = NAMES[config]
     if fully_convolutional:
         return common.fully_convolutional_variant(
-            VGG, locals(), default_shape=(224, 224, 3)
+            VGG, locals(), default_shape=DEFAULT_SHAPE
         )
-    inputs = common.prepare_inputs(
+    inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,
@@ -102,9 +109,10 @@ def VGG(
         pooling=pooling,
         classes=classes,
         classifier_activation=classifier_activation,
-        default_shape=(224, 224, 3),
-        min_shape=(32, 32, 3),
+        default_shape=DEFAULT_SHAPE,
+        min_shape=MIN_SHAPE,
         fixed_input=True,
+        published_as=published_as,
     )
     x = inputs
     for block, convolutions in enumerate(CONFIGS[config], start=1):
@@ -121,35 +129,29 @@ def VGG(
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 
-def _register(name, config, params, doc, published_weights=None):
+register = common.registration(family="vgg", paper=PAPER, input_shape=DEFAULT_SHAPE,
+                               min_input_shape=MIN_SHAPE, fixed_input=True, augmentation="vgg")
+
+
+def _register(config, params, doc, published_weights=None):
+    """Registers the network of `config` under its name in NAMES."""
+    name = NAMES[config]
+
     def builder(**kwargs):
         return VGG(config, **{"name": name, **kwargs})
 
     builder.__doc__ = doc
     builder.__name__ = name
-    register_model(
-        name,
-        family="vgg",
-        paper=PAPER,
-        input_shape=(224, 224, 3),
-        min_input_shape=(32, 32, 3),
-        params=params,
-        fixed_input=True,
-        augmentation="vgg",
-        published_weights=published_weights,
-    )(builder)
-    return builder
+    return register(name, params=params, published_weights=published_weights)(builder)
 
 
-vgg11 = _register("vgg11", "A", 132_863_336, "VGG configuration A: 11 weight layers.")
-vgg11_lrn = _register("vgg11_lrn", "A-LRN", 132_863_336, "VGG configuration A-LRN: A with LRN.")
-vgg13 = _register("vgg13", "B", 133_047_848, "VGG configuration B: 13 weight layers.")
-vgg16_conv1 = _register(
-    "vgg16_conv1", "C", 133_638_952, "VGG configuration C: 16 layers, with 1x1 convolutions."
-)
-vgg16 = _register("vgg16", "D", 138_357_544, "VGG configuration D (VGG16): 16 weight layers.",
+vgg11 = _register("A", 132_863_336, "VGG configuration A: 11 weight layers.")
+vgg11_lrn = _register("A-LRN", 132_863_336, "VGG configuration A-LRN: A with LRN.")
+vgg13 = _register("B", 133_047_848, "VGG configuration B: 13 weight layers.")
+vgg16_conv1 = _register("C", 133_638_952, "VGG configuration C: 16 layers, with 1x1 convolutions.")
+vgg16 = _register("D", 138_357_544, "VGG configuration D (VGG16): 16 weight layers.",
                   pretrained.tf_kernels("vgg16", "vgg16", "64373286793e3c8b2b4e3219cbf3544b",
                                         "6d6bbae143d832006294945121d1f1fc"))
-vgg19 = _register("vgg19", "E", 143_667_240, "VGG configuration E (VGG19): 19 weight layers.",
+vgg19 = _register("E", 143_667_240, "VGG configuration E (VGG19): 19 weight layers.",
                   pretrained.tf_kernels("vgg19", "vgg19", "cbe5617147190e668d6c5d5026f83318",
                                         "253f8cb515780f3b799900260a226db6"))

@@ -154,6 +154,7 @@ def Xception(
     classes=1000,
     classifier_activation="softmax",
     middle_flow_repeats=8,
+    published_as="xception",
     name="xception",
 ):
     """Xception (Chollet 2017): entry flow, `middle_flow_repeats` middle modules, exit flow.
@@ -162,19 +163,12 @@ def Xception(
     paper); each adds 1,618,344 parameters. The paper's optional fully
     connected layers before the classifier (section 4.3) are left out, as in
     its reported models and keras.applications. `weights="imagenet"` loads
-    keras.applications' published ImageNet weights (`kerasnets.models.pretrained`).
+    the published ImageNet weights of `published_as` (keras.applications'
+    files, for 8 middle flow modules; see `kerasnets.models.pretrained`).
     """
     check_range("middle_flow_repeats", middle_flow_repeats, 1, integer=True)
     middle_flow_repeats = int(middle_flow_repeats)
-    if weights == "imagenet" and middle_flow_repeats != 8:
-        raise ValueError(
-            "`weights='imagenet'` needs middle_flow_repeats=8 (the published network); "
-            f"got middle_flow_repeats={middle_flow_repeats}"
-        )
-    weights = pretrained.resolve_weights(
-        weights, "xception", include_top=include_top, classes=classes
-    )
-    inputs = common.prepare_inputs(
+    inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,
@@ -184,6 +178,8 @@ def Xception(
         classifier_activation=classifier_activation,
         default_shape=DEFAULT_SHAPE,
         min_shape=MIN_SHAPE,
+        published_as=published_as,
+        weights_structure={"middle_flow_repeats": middle_flow_repeats},
     )
     x = entry_flow(inputs)
     first_middle = 2 + len(ENTRY_FLOW_FILTERS)
@@ -205,6 +201,7 @@ def Xception(
     published_weights=pretrained.tf_kernels(
         "xception", "xception",
         "0a58e3b7378bc2990ea3b43d5981f1f6", "b0042744bf5b25fce3cb969f33bebb97",
+        structure={"middle_flow_repeats": 8},
     ),
 )
 def xception(**kwargs):
