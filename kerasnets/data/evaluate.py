@@ -2,12 +2,13 @@
 
 The views (`center_crop`, `ten_crop`, `multi_scale`) are image operations of
 :mod:`kerasnets.data.transforms` that `kerasnets.data.eval_pipeline` maps over
-the data; this module runs models on them. The `predict_*` helpers average a model's outputs over the views of each image and
-return `(scores, labels)`; the `evaluate_*` helpers return
-`{"top1": ..., "top5": ...}`. Models are called with `predict_on_batch` on
-NumPy arrays, so any Keras backend works. A `Splits` source must have as many
-classes as the model scores, and the square views need a square model (or one
-of any input size): both are ValueErrors before any image is read.
+the data; this module runs models on them. The `predict_*` helpers average a
+model's outputs over the views of each image and return `(scores, labels)`; the
+`evaluate_*` helpers return `{"top1": ..., "top5": ...}`. Models are called
+with `predict_on_batch` on NumPy arrays, so any Keras backend works. A `Splits`
+source must have as many classes as the model scores, and the square views need
+a square model (or one of any input size): both are ValueErrors before any
+image is read.
 """
 
 from __future__ import annotations
