@@ -44,7 +44,7 @@ from kerasnets.export.provenance import read_labels, training_record
 from kerasnets.logs import one_line_warnings
 from kerasnets.models.pretrained import WeightsDownloadError
 from kerasnets.profile import profile
-from kerasnets.registry import default_tag, get_spec, index, weights_tags
+from kerasnets.registry import default_tag, get_spec, index, list_models, weights_tags
 
 
 def static_index() -> dict:
@@ -53,7 +53,27 @@ def static_index() -> dict:
 
 
 def _cmd_list(args) -> int:
+    if args.markdown:
+        if not args.pretrained:
+            raise ValueError("--markdown prints the weights table: use it with --pretrained")
+        print(weights_markdown(list_models(args.pattern, args.family, pretrained=True)), end="")
+        return 0
     return print_models(index(), args.pattern, args.family, args.presets, args.pretrained)
+
+
+def weights_markdown(names) -> str:
+    """The published weights of `names` as a Markdown table, one row per tag."""
+    lines = ["| network | tag | source | top-1 (%) | input | licence |",
+             "|---|---|---|---|---|---|"]
+    for name in names:
+        default = default_tag(get_spec(name))
+        for tag, published in weights_tags(name).items():
+            size = published.input_size or get_spec(name).input_shape[:2]
+            mark = f"`{tag}` (imagenet)" if tag == default and tag != "imagenet" else f"`{tag}`"
+            top1 = "-" if published.top1 is None else f"{published.top1:.2f}"
+            lines.append(f"| {name} | {mark} | {published.source} | {top1} | "
+                         f"{'x'.join(map(str, size))} | {published.licence} |")
+    return "\n".join(lines) + "\n"
 
 
 def _cmd_index(args) -> int:

@@ -81,6 +81,9 @@ def make_parser(version) -> argparse.ArgumentParser:
 
     p_list.add_argument("--pretrained", action="store_true",
                         help="only the networks with published weights, with their tags")
+    p_list.add_argument("--markdown", action="store_true",
+                        help="with --pretrained: the weights table (network, tag, source, "
+                             "top-1, licence) in Markdown, as README.md has it")
     p_info = sub.add_parser(
         "info", help="paper, input size, parameters and multiply-adds of one network"
     )

@@ -17,14 +17,12 @@ existing one is replaced only with `overwrite=True`.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 
-from kerasnets.export.files import exists_error, fsync, fsync_folder, move_no_clobber, write_text
+from kerasnets.export.files import exists_error, save_atomically, write_text
 from kerasnets.models.common import load_weights
 from kerasnets.models.pretrained import Checkpoint
 from kerasnets.registry import IMAGENET, build, default_tag, get_spec, published_weights
@@ -72,8 +70,8 @@ def convert_weights(name: str, weights: str = IMAGENET, out: str = "converted", 
         model = build(spec.name, **arguments)
         load_weights(model, Checkpoint(os.fspath(checkpoint), published,
                                        f"{spec.name!r} weights {tag!r} ({published.source})"))
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    _save_weights(model, path, overwrite)
+    save_atomically(lambda tmp: model.save_weights(tmp, overwrite=True), path, overwrite,
+                    ".weights.h5")
     digest = _sha256(path)
     build_arguments = {"weights": os.path.basename(path), **arguments}
     description = {
@@ -86,24 +84,6 @@ def convert_weights(name: str, weights: str = IMAGENET, out: str = "converted", 
     }
     write_text(description_path, json.dumps(description, indent=2) + "\n")
     return ConvertedWeights(path, digest, description_path, build_arguments)
-
-
-def _save_weights(model, path, overwrite):
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".convert.tmp-", suffix=".weights.h5")
-    os.close(fd)
-    try:
-        model.save_weights(tmp, overwrite=True)
-        fsync(tmp)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            move_no_clobber(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-    fsync_folder(folder)
 
 
 def _sha256(path):
