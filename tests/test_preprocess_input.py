@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import torch
+from conftest import run_with_backend
 
 import kerasnets
 from kerasnets.data import pipeline
@@ -251,8 +252,6 @@ print("ok", keras.backend.backend())
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["torch", "jax"])
 def test_backend_tensors_in_subprocess(backend):
-    from conftest import run_with_backend
-
     proc = run_with_backend(backend, ["-c", BACKEND_SCRIPT], timeout=300)
     assert f"ok {backend}" in proc.stdout
 
