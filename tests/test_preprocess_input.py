@@ -7,7 +7,8 @@ to that source's own transform written out with its constants: keras.application
 Caffe's `caffe.io.Transformer` (BVLC GoogLeNet: BGR, mean 104/117/123) and
 megvii's `ToBGRTensor` (ShuffleNet: BGR, 0-255, nothing subtracted). Where no
 checkpoint of a source is registered (yet), a stand-in tag with the source's
-numbers takes its place, so the arithmetic is always tested.
+numbers takes its place, so the arithmetic is always tested; and every
+registered tag whose source's settings are known here is held to them.
 """
 
 import json
@@ -19,6 +20,7 @@ import pytest
 import tensorflow as tf
 import torch
 from conftest import run_with_backend
+from keras.src.applications import imagenet_utils
 
 import kerasnets
 from kerasnets.data import pipeline
@@ -91,37 +93,54 @@ def megvii_transform(pixels):
     return torch.from_numpy(image).float().numpy()
 
 
-def keras_transform(module):
-    """keras.applications.<module>.preprocess_input, channels last, made CHW."""
-    function = getattr(keras.applications, module).preprocess_input
-
+def keras_transform(mode):
+    """keras.applications.imagenet_utils.preprocess_input (what every keras.applications
+    family's preprocess_input calls), channels last, made CHW."""
     def apply(pixels):
-        return function(pixels.astype(np.float32)[None].copy(),
-                        data_format="channels_last")[0].transpose(2, 0, 1)
+        return imagenet_utils.preprocess_input(pixels.astype(np.float32)[None].copy(),
+                                               data_format="channels_last",
+                                               mode=mode)[0].transpose(2, 0, 1)
     return apply
 
 
-# (source word in PublishedWeights.source, networks, reference transform, stand-in normalization).
-CONVENTIONS = {
-    "keras.applications": [("resnet50", keras_transform("resnet50")),
-                           ("vgg16", keras_transform("vgg16")),
-                           ("mobilenet_v2", keras_transform("mobilenet_v2")),
-                           ("densenet121", keras_transform("densenet")),
-                           ("xception", keras_transform("xception")),
-                           ("inception_v3", keras_transform("inception_v3"))],
-    "torchvision": [("resnet18", torchvision_transform(IMAGENET_MEAN, IMAGENET_STD)),
-                    ("resnext50_32x4d", torchvision_transform(IMAGENET_MEAN, IMAGENET_STD)),
-                    ("densenet121", torchvision_transform(IMAGENET_MEAN, IMAGENET_STD)),
-                    ("vgg11", torchvision_transform(IMAGENET_MEAN, IMAGENET_STD))],
-    "timm": [("inception_v4", torchvision_transform(INCEPTION_MEAN, INCEPTION_STD)),
-             ("inception_resnet_v2", torchvision_transform(INCEPTION_MEAN, INCEPTION_STD))],
-    "cadene": [("bn_inception", cadene_transform("BGR", (0, 255), (104, 117, 128), (1, 1, 1))),
-               ("se_resnet50", cadene_transform("RGB", (0, 1), IMAGENET_MEAN, IMAGENET_STD))],
-    "bvlc": [("googlenet", caffe_transform((104.0, 117.0, 123.0)))],
-    "megvii": [("shufflenet_v1", megvii_transform)],
-}
+INCEPTION_NETWORKS = ("inception_v4", "inception_resnet_v2")
 
+
+def source_transform(source, name):
+    """The transform the source of a checkpoint of network `name` publishes with it; None
+    where this module does not know it. The sources' settings: torchvision's
+    ImageNet statistics; timm's pretrained_cfg (IMAGENET_INCEPTION_MEAN for its
+    Inception ports, else IMAGENET_DEFAULT_MEAN); Cadene's pretrained_settings
+    (bninception: BGR, [0, 255], mean 104/117/128; inceptionv4 and
+    inceptionresnetv2: 0.5/0.5; SENets: ImageNet's); BVLC GoogLeNet's
+    train_val.prototxt mean_value 104/117/123; megvii's ToBGRTensor;
+    akamaster's CIFAR ResNets normalize with ImageNet's statistics."""
+    source = source.lower()
+    if source == "keras.applications":
+        return keras_transform(get_spec(name).preprocessing)
+    default = torchvision_transform(IMAGENET_MEAN, IMAGENET_STD)
+    inception = torchvision_transform(INCEPTION_MEAN, INCEPTION_STD)
+    if source == "torchvision" or source.startswith("akamaster"):
+        return default
+    if source == "timm":
+        return inception if name in INCEPTION_NETWORKS else default
+    if source == "cadene":
+        if name == "bn_inception":
+            return cadene_transform("BGR", (0, 255), (104, 117, 128), (1, 1, 1))
+        if name in INCEPTION_NETWORKS:
+            return cadene_transform("RGB", (0, 1), INCEPTION_MEAN, INCEPTION_STD)
+        return cadene_transform("RGB", (0, 1), IMAGENET_MEAN, IMAGENET_STD)
+    if source == "bvlc" and name == "googlenet":
+        return caffe_transform((104.0, 117.0, 123.0))
+    if source == "megvii":
+        return megvii_transform
+    return None
+
+
+# One checkpoint per source, tested fast: a registered one where there is one (the first of
+# these networks with a tag of that source), else a stand-in tag with the source's numbers.
 STAND_INS = {
+    "keras.applications": ("resnet50", None),
     "torchvision": ("resnet18", normalization("torch")),
     "timm": ("inception_v4", Normalization("tf", 1.0, INCEPTION_MEAN, INCEPTION_STD, "RGB")),
     "cadene": ("bn_inception", Normalization("caffe", 255.0, (104.0, 117.0, 128.0),
@@ -130,6 +149,14 @@ STAND_INS = {
                                         "BGR")),
     "megvii": ("shufflenet_v1", Normalization("caffe", 255.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0),
                                               "BGR")),
+}
+SOURCE_NETWORKS = {
+    "keras.applications": ("resnet50", "vgg16", "mobilenet_v2", "densenet121", "xception"),
+    "torchvision": ("resnet18", "resnet34", "resnext50_32x4d", "densenet121", "vgg11"),
+    "timm": ("inception_v4", "inception_resnet_v2", "se_resnet50", "mobilenet_v2", "resnet18"),
+    "cadene": ("bn_inception", "se_resnet50", "senet154", "inception_v4"),
+    "bvlc": ("googlenet",),
+    "megvii": ("shufflenet_v1",),
 }
 
 
@@ -145,38 +172,29 @@ def stand_in(source, normalization_, **fields):
         normalization=normalization_, **fields)
 
 
-def registered(source, networks):
-    """The first (name, tag) whose checkpoint's source names `source`, among `networks`."""
-    for name in networks:
-        for tag, published in weights_tags(name).items():
-            if source in published.source.lower():
-                return name, tag
-    return None
+def registered_tags():
+    """Every (network, tag, source) of the registry, presets' tags with their network's."""
+    return [(name, tag, published.source) for name in kerasnets.list_models()
+            for tag, published in weights_tags(name).items()]
 
 
 def checkpoint_of(source, monkeypatch):
     """(name, tag, reference transform): a registered checkpoint of `source`, else a stand-in."""
-    references = dict(CONVENTIONS[source])
-    found = registered(source, list(references))
-    if found is None:
-        name, norm = STAND_INS[source]
-        tag = f"stand_in_{source}"
-        monkeypatch.setitem(get_spec(name).published_weights, tag, stand_in(source, norm))
-        found = name, tag
-    name, tag = found
-    return name, tag, references[name]
+    for name in SOURCE_NETWORKS[source]:
+        for tag, published in weights_tags(name).items():
+            if published.source.lower() == source:
+                return name, tag, source_transform(source, name)
+    name, norm = STAND_INS[source]
+    tag = f"stand_in_{source.replace('.', '_')}"
+    monkeypatch.setitem(get_spec(name).published_weights, tag, stand_in(source, norm))
+    return name, tag, source_transform(source, name)
 
 
 def pixels(shape=(2, 5, 7, 3), seed=0):
     return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
 
 
-# ----------------------------------------------------------------------------------------------
-# preprocess_input against the sources' transforms
-
-@pytest.mark.parametrize("source", sorted(CONVENTIONS))
-def test_preprocess_input_is_the_sources_transform(source, monkeypatch):
-    name, tag, reference = checkpoint_of(source, monkeypatch)
+def assert_is_transform(name, tag, reference):
     images = pixels()
     expected = np.stack([reference(image) for image in images])  # (B, 3, H, W)
     scale = max(1.0, float(np.abs(expected).max()))
@@ -184,6 +202,16 @@ def test_preprocess_input_is_the_sources_transform(source, monkeypatch):
     assert isinstance(ours, np.ndarray) and ours.dtype == np.float32
     np.testing.assert_allclose(ours.transpose(0, 3, 1, 2), expected, atol=2e-6 * scale,
                                err_msg=f"{name} weights={tag!r}")
+    return images, expected, scale
+
+
+# ----------------------------------------------------------------------------------------------
+# preprocess_input against the sources' transforms
+
+@pytest.mark.parametrize("source", sorted(STAND_INS))
+def test_preprocess_input_is_the_sources_transform(source, monkeypatch):
+    name, tag, reference = checkpoint_of(source, monkeypatch)
+    images, expected, scale = assert_is_transform(name, tag, reference)
     first = kerasnets.preprocess_input(images.transpose(0, 3, 1, 2), name, weights=tag,
                                        data_format="channels_first")
     np.testing.assert_allclose(first, expected, atol=2e-6 * scale)
@@ -193,6 +221,16 @@ def test_preprocess_input_is_the_sources_transform(source, monkeypatch):
     np.testing.assert_array_equal(image, images[0])
     np.testing.assert_allclose(single.transpose(2, 0, 1), expected[0], atol=2e-6 * scale)
 
+
+KNOWN_TAGS = [(name, tag) for name, tag, source in registered_tags()
+              if source_transform(source, name) is not None]
+
+
+@pytest.mark.parametrize("name, tag", KNOWN_TAGS, ids=[f"{n}-{t}" for n, t in KNOWN_TAGS])
+def test_every_tag_is_its_sources_transform(name, tag):
+    """Each registered checkpoint's normalization, held to its source's published settings."""
+    source = weights_tags(name)[tag].source
+    assert_is_transform(name, tag, source_transform(source, name))
 
 @pytest.mark.parametrize("name, module", [("resnet50", "resnet50"), ("mobilenet_v2", "mobilenet_v2"),
                                           ("densenet121", "densenet")])
@@ -224,7 +262,7 @@ def test_network_without_weights_takes_its_mode():
 
 
 def test_backend_tensors_and_symbolic_inputs(monkeypatch):
-    name, tag, reference = checkpoint_of("cadene", monkeypatch)
+    name, tag, reference = checkpoint_of("bvlc", monkeypatch)  # BGR: the flip on tensors too
     images = pixels()
     expected = np.stack([reference(image) for image in images]).transpose(0, 2, 3, 1)
     tensor = kerasnets.preprocess_input(keras.ops.convert_to_tensor(images), name, weights=tag)
