@@ -114,13 +114,14 @@ def source_transform(source, name):
     (bninception: BGR, [0, 255], mean 104/117/128; inceptionv4 and
     inceptionresnetv2: 0.5/0.5; SENets: ImageNet's); BVLC GoogLeNet's
     train_val.prototxt mean_value 104/117/123; megvii's ToBGRTensor;
-    akamaster's CIFAR ResNets normalize with ImageNet's statistics."""
+    akamaster's CIFAR ResNets normalize with ImageNet's statistics, and so do the
+    timm ports of GluonCV's and Facebook's (SSL/WSL) ResNets."""
     source = source.lower()
     if source == "keras.applications":
         return keras_transform(get_spec(name).preprocessing)
     default = torchvision_transform(IMAGENET_MEAN, IMAGENET_STD)
     inception = torchvision_transform(INCEPTION_MEAN, INCEPTION_STD)
-    if source == "torchvision" or source.startswith("akamaster"):
+    if source == "torchvision" or source.startswith(("akamaster", "gluoncv", "facebookresearch")):
         return default
     if source == "timm":
         return inception if name in INCEPTION_NETWORKS else default
@@ -464,3 +465,15 @@ def test_saved_model_export_of_imagenet_weights_writes_labels(monkeypatch, tmp_p
     assert metadata["preprocessing"]["channel_order"] == "BGR"
     assert metadata["preprocessing"]["mean"] == [104.0, 117.0, 123.0]
     assert metadata["weights"]["tag"] == tag and result.verification["samples"] == 8
+
+
+@pytest.mark.slow
+def test_tflite_export_of_imagenet_weights_writes_labels(monkeypatch, tmp_path):
+    name, tag, norm = caffe_stand_in(monkeypatch)
+    path = os.path.join(tmp_path, "model.tflite")
+    result = formats.export_all(tiny_imagenet_model(name), {"tflite": path},
+                                weights_tag=tag, preprocessing=None)["tflite"]
+    with open(result.labels_path, encoding="utf-8") as f:
+        assert f.read().splitlines() == class_names()
+    assert result.metadata["preprocessing"]["channel_order"] == "BGR"
+    assert result.metadata["weights"]["checkpoint"]["source"] == "bvlc"

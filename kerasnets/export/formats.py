@@ -42,7 +42,8 @@ class ExportOptions:
     says in words where it comes from. `weights_tag` names the published
     checkpoint the model was built with ("imagenet" or a tag of the registered
     network `network`, the model's name by default): it supplies the
-    preprocessing (for "auto", or the same mode), `class_names` (ImageNet's
+    preprocessing (for "auto" or None, or the checkpoint's own mode; another
+    mode is refused), `class_names` (ImageNet's
     1000, when not given) and the `weights` entry (see
     :func:`kerasnets.export.metadata.published_export`).
     """
@@ -108,7 +109,7 @@ def with_published_weights(model, options):
     published = published_export(options.network or model.name, options.weights_tag, model)
     norm = published["preprocessing"]
     preprocessing = options.preprocessing
-    if preprocessing in ("auto", norm.mode) or preprocessing == norm:
+    if preprocessing in ("auto", None, norm.mode) or preprocessing == norm:
         preprocessing = norm
     else:
         raise ValueError(f"`preprocessing` {preprocessing!r} contradicts weights_tag="
