@@ -233,7 +233,8 @@ def test_every_tag_is_its_sources_transform(name, tag):
     source = weights_tags(name)[tag].source
     assert_is_transform(name, tag, source_transform(source, name))
 
-@pytest.mark.parametrize("name, module", [("resnet50", "resnet50"), ("mobilenet_v2", "mobilenet_v2"),
+@pytest.mark.parametrize("name, module", [("resnet50", "resnet50"),
+                                          ("mobilenet_v2", "mobilenet_v2"),
                                           ("densenet121", "densenet")])
 def test_keras_weights_equal_keras_preprocess_input_channels_first(name, module):
     images = pixels(seed=1).astype(np.float32)
@@ -247,7 +248,8 @@ def test_keras_weights_equal_keras_preprocess_input_channels_first(name, module)
 def test_a_checkpoints_numbers_replace_the_networks_mode(monkeypatch):
     name, tag, _ = checkpoint_of("torchvision", monkeypatch)
     images = pixels()
-    # resnet18's mode is keras' "caffe" (BGR, 0-255); its torchvision checkpoint is (x - mean) / std.
+    # resnet18's mode is keras' "caffe" (BGR, 0-255); its torchvision checkpoint:
+    # (x - mean) / std.
     with_weights = kerasnets.preprocess_input(images, name, weights=tag)
     assert np.abs(with_weights).max() < 3
     mode = kerasnets.preprocess_input(images, name, weights=None)

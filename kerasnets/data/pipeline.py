@@ -62,21 +62,21 @@ def train_pipeline(model_name, source, batch_size=32, *, policy=None, image_size
                    std=None, split="train", weights=None):
     """The training `tf.data.Dataset` of `model_name` over a source: (images, labels) batches.
 
-    Images come out `image_size` square (the registry's input size by default;
-    the checkpoint's with `weights`) with the model's channels, augmented by `policy` (:func:`default_policy` by
-    default) then, if asked, `rotation` (max degrees), Gaussian `noise`
-    (stddev), Keras' `RandAugment`, `MixUp` (alpha) and `CutMix` (factor), and
-    preprocessed by `preprocessing` (the registry's mode by default; `mean`
-    and `std` as in :func:`kerasnets.data.preprocess.preprocess`), or, with
+    Images come out `image_size` square (the registry's input size by default; the
+    checkpoint's with `weights`) with the model's channels, augmented by `policy`
+    (:func:`default_policy` by default) then, if asked, `rotation` (max degrees),
+    Gaussian `noise` (stddev), Keras' `RandAugment`, `MixUp` (alpha) and `CutMix`
+    (factor), and preprocessed by `preprocessing` (the registry's mode by default;
+    `mean` and `std` as in :func:`kerasnets.data.preprocess.preprocess`), or, with
     `weights` (None, "imagenet" or a weights tag of the network), as that
-    checkpoint expects: see :func:`weights_inputs`. Labels are
-    int32, or one-hot float32 of `num_classes` (from a Splits source by
-    default) with MixUp or CutMix. `batch_size` is an integer in [1, 65536]
-    (`kerasnets.data.sources.MAX_BATCH_SIZE`). `scale_range` is VGG's
-    [S_min, S_max], two integers with image_size <= S_min <= S_max ((256, 512)
-    scaled by image_size / 224 by default; equal ends for a fixed S), for the
-    "vgg" policy only: the others refuse it. `pca` switches AlexNet's PCA
-    lighting (skipped for 1-channel models, which have no RGB to shift).
+    checkpoint expects: see :func:`weights_inputs`. Labels are int32, or one-hot
+    float32 of `num_classes` (from a Splits source by default) with MixUp or
+    CutMix. `batch_size` is an integer in [1, 65536]
+    (`kerasnets.data.sources.MAX_BATCH_SIZE`). `scale_range` is VGG's [S_min,
+    S_max], two integers with image_size <= S_min <= S_max ((256, 512) scaled by
+    image_size / 224 by default; equal ends for a fixed S), for the "vgg" policy
+    only: the others refuse it. `pca` switches AlexNet's PCA lighting (skipped for
+    1-channel models, which have no RGB to shift).
 
     `cache` (True for memory or a file name) keeps decoded images between
     epochs; the Keras layers (RandAugment, MixUp, CutMix) run sequentially on
