@@ -62,7 +62,8 @@ def main(argv=None) -> int:
         return _full(argv)
     args = parser.parse_args(argv)  # --help, --version and usage errors exit here
     if args.command in FAST_COMMANDS:
-        return console.print_models(index["models"], args.pattern, args.family, args.presets)
+        return console.print_models(index["models"], args.pattern, args.family, args.presets,
+                                    args.pretrained)
     return _full(argv)
 
 
