@@ -42,9 +42,16 @@ from kerasnets.export.files import write_text
 from kerasnets.export.metadata import model_preprocessing, weights_info
 from kerasnets.export.provenance import read_labels, training_record
 from kerasnets.logs import one_line_warnings
-from kerasnets.models.pretrained import WeightsDownloadError
+from kerasnets.models.pretrained import WeightsDownloadError, is_tag
 from kerasnets.profile import profile
-from kerasnets.registry import default_tag, get_spec, index, list_models, weights_tags
+from kerasnets.registry import (
+    default_tag,
+    get_spec,
+    index,
+    list_models,
+    normalization_for,
+    weights_tags,
+)
 
 
 def static_index() -> dict:
@@ -290,6 +297,9 @@ def _load_model(args, plan):
         kwargs["classes"] = args.classes
     if args.weights is not None:
         kwargs["weights"] = None if args.weights == "none" else args.weights
+    if is_tag(kwargs.get("weights"), spec.name):
+        # The checkpoint's normalization (export_all's weights_tag), not the network's mode.
+        return spec.build(**kwargs), args.preprocessing
     return spec.build(**kwargs), args.preprocessing or spec.preprocessing
 
 
@@ -311,15 +321,18 @@ def _cmd_export(args) -> int:
     if plan.labels_source is not None and not args.labels:
         print(f"class names: {len(plan.class_names)} from {plan.labels_source}")
     model, preprocessing = _load_model(args, plan)
+    tag = args.weights if plan.spec is not None and is_tag(args.weights, plan.name) else None
     data, source = None, None
     if plan.calibration is not None:
         chosen, source = plan.calibration
-        data = _calibration_data(chosen, model, preprocessing)
+        data = _calibration_data(chosen, model, preprocessing or (
+            normalization_for(plan.name, tag) if tag else None))
     result = export_all(model, {plan.key: plan.path}, representative_data=data,
                         calibration_source=source, io_dtype=args.io_dtype,
                         class_names=plan.class_names, preprocessing=preprocessing,
                         overwrite=args.overwrite, verify=not args.no_verify,
-                        weights=weights)[plan.key]
+                        weights=weights, weights_tag=tag,
+                        network=plan.name if tag else None)[plan.key]
     if args.format == "saved_model":
         inside = ", ".join(["labels.txt"] * (result.labels_path is not None) + ["metadata.json"])
         print(f"wrote SavedModel {result.path} ({result.size_bytes:,} bytes), with {inside} "
