@@ -166,7 +166,7 @@ def _reductions(model, nodes, network, probe_size):
     reductions = {}
     for key, shape in _probe_shapes(nodes, model.inputs[0], size).items():
         height = shape[_spatial_axes()[0]] if len(shape) == 4 else None
-        if height:
+        if height and height > 1:  # 1 x 1 at the probe size: pooled, not a level
             reductions[key] = 2 ** max(0, round(math.log2(size / height)))
     return reductions
 
@@ -205,7 +205,7 @@ def _describe(levels):
     ]
 
 
-def feature_levels(model, *, probe_size=None):
+def feature_levels(model, /, *, probe_size=None):
     """Every feature level of a Keras model (a classifier or a network without top).
 
     Returns the `feature_info` entries of all its levels: what `out_indices`
@@ -236,7 +236,7 @@ def _is_backbone(model):
     return model.name.endswith(_SUFFIX) and all(len(t.shape) == 4 for t in model.outputs)
 
 
-def feature_info(model_or_name, *, probe_size=None, **build_kwargs):
+def feature_info(model_or_name, /, *, probe_size=None, **build_kwargs):
     """The feature levels a backbone returns, or that a network has.
 
     `model_or_name`: a model made by :func:`backbone` (also after a `.keras`
@@ -295,7 +295,7 @@ def _check_out_indices(out_indices, levels, name):
     return sorted(chosen)
 
 
-def backbone(name, *, out_indices=None, input_shape=None, weights=None, **build_kwargs):
+def backbone(name, /, *, out_indices=None, input_shape=None, weights=None, **build_kwargs):
     """A registered network as a backbone: a model whose outputs are its feature maps.
 
     Builds `name` without its classifier (include_top=False, pooling=None; the
