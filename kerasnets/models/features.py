@@ -13,16 +13,28 @@ each reduction, the last layer at that reduction whose output every later
 layer depends on (a cut of the graph: the end of a stage, not a branch inside
 a block), not counting layers that only pad or drop. So a ResNet's level is
 its stage's last block output (`conv2_block3_out`), not the stride-1 1x1
-convolution that starts the next stage beside the shortcut; a pre-activation
-ResNet's last level is its final BN-ReLU (`post_relu`), the normalized map its
-classifier reads; a DenseNet's level ends with its transition's compression
-convolution, before the pooling; an Inception network's with its last module
-at that reduction. Levels start at the first layer with weights, so an input
-rescaling or a padding layer is never a level, and reduction 1 is a level only
-where the paper has layers at full resolution (VGG's first block, the CIFAR
-ResNets' first stage). Reductions are computed from static shapes at a large
-probe size (4x the network's default input) and rounded to powers of two, so
-valid (unpadded) convolutions do not blur them: LeNet-5's levels are 1, 2, 4.
+convolution that starts the next stage beside the shortcut (torchvision's
+stride placement); a pre-activation ResNet's last level is its final BN-ReLU
+(`post_relu`), the normalized map its classifier reads, and its other levels
+the residual sums before each strided block; an Inception network's level is
+its last module at that reduction. Levels start at the first layer with
+weights, so an input rescaling or a padding layer is never a level, and
+reduction 1 is a level only where the paper has layers at full resolution
+(VGG's first block, the CIFAR ResNets' first stage). The deepest level is the
+map `include_top=False` returns.
+
+Two families need a word more than the graph (`_NEXT_LEVEL_LAYERS`): a
+DenseNet's transition (BN, ReLU, 1x1 compression) and a MobileNet v2 strided
+block's expansion run at the old reduction but begin the next stage, so their
+levels end with the dense block's concatenation and the stage's last inverted
+residual, as timm's feature_info for those networks has it.
+
+Reductions are computed from static shapes at a large probe size (4x the
+network's default input) and rounded to powers of two, so valid (unpadded)
+convolutions do not blur them: LeNet-5's levels are 1, 2, 4. Maps that are
+1 x 1 at the probe size are pooled, never levels. Nothing is stored beyond the
+graph and its layer names, so `feature_info` of a backbone saved to `.keras`
+and loaded back is the same.
 """
 
 from __future__ import annotations
