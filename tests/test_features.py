@@ -218,3 +218,15 @@ def test_every_network(name):
     assert reductions == sorted(set(reductions)) and reductions[-1] in (4, 32)
     assert set(reductions) >= ({1, 2, 4} if reductions[-1] == 4 else {4, 8, 16, 32})
     _check_shapes(model, spec.input_shape[0])
+
+
+def test_build_features_only_is_the_backbone():
+    model = kerasnets.build("resnet20", features_only=True, out_indices=(-1,))
+    assert [tuple(out.shape) for out in model.outputs] == [(None, 8, 8, 64)]
+    assert model.feature_info == [{"index": 2, "reduction": 4, "channels": 64,
+                                   "layer": "conv4_block3_out"}]
+    with pytest.raises(ValueError, match=r"`out_indices` picks feature maps: it needs "
+                                         r"features_only=True"):
+        kerasnets.build("resnet20", out_indices=(1,))
+    with pytest.raises(ValueError, match=r"`features_only` must be True or False; got 1"):
+        kerasnets.build("resnet20", features_only=1)
