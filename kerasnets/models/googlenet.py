@@ -32,8 +32,9 @@ from keras import layers
 
 from kerasnets.checks import check_bool, check_choice, check_range
 from kerasnets.layers import LocalResponseNormalization
-from kerasnets.models import common
-from kerasnets.registry import Paper, register_model
+from kerasnets.models import common, pretrained
+from kerasnets.registry import Normalization, Paper, register_model
+from kerasnets.weights.caffe import bvlc_googlenet
 
 PAPER = Paper(
     "Szegedy, Liu, Jia, Sermanet, Reed, Anguelov, Erhan, Vanhoucke, Rabinovich",
@@ -257,6 +258,24 @@ def GoogLeNet(
     preprocessing="caffe",
     aliases=("inception_v1",),
     aux_loss_weight=0.3,  # section 5: the auxiliary losses weighted by 0.3
+    published_weights={
+        # The BVLC model (https://github.com/BVLC/caffe/tree/master/models/bvlc_googlenet:
+        # "released for unrestricted use"; 68.7% top-1 with the centre crop, its readme) as
+        # crowsonkb/pytorch-caffe-models ports it (MIT); the hash is the sha256 prefix in
+        # the file name, which torch.hub checks.
+        "bvlc": pretrained.url_weights(
+            "https://github.com/crowsonkb/pytorch-caffe-models/releases/download/models-2/"
+            "bvlc_googlenet-1f25f8c8778a8802.pth",
+            file_hash="1f25f8c8778a8802", convert=bvlc_googlenet, top1=68.7,
+            licence="unrestricted (BVLC model zoo); PyTorch port MIT", source="bvlc",
+            network="BVLC GoogLeNet",
+            structure={"lrn": True, "padding": "symmetric", "ceil_mode": True},
+            input_size=(224, 224), crop_fraction=224 / 256,
+            # 0-255 BGR less the BGR means (the port's transform: 104, 117, 123).
+            normalization=Normalization("caffe", 255.0, (104.0, 117.0, 123.0),
+                                        (1.0, 1.0, 1.0), "BGR"),
+        ),
+    },
 )
 def googlenet(**kwargs):
     """GoogLeNet / Inception v1: nine inception modules, LRN, global average pooling."""

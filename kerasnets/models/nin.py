@@ -29,8 +29,9 @@ from __future__ import annotations
 from keras import layers
 
 from kerasnets.checks import check_bool, check_choice, check_range
-from kerasnets.models import common
-from kerasnets.registry import Paper
+from kerasnets.models import common, pretrained
+from kerasnets.registry import Normalization, Paper
+from kerasnets.weights.caffe import caffe_nin
 
 PAPER = Paper(
     "Lin, Chen, Yan",
@@ -167,6 +168,21 @@ register = common.registration(family="nin", paper=PAPER)
     params=7_595_176,
     # The authors' ImageNet model was trained with AlexNet's recipe.
     augmentation="alexnet",
+    published_weights={
+        # The Caffe model zoo's NIN-ImageNet (https://gist.github.com/mavenlin/
+        # d802a5849de39225bcc6: "license: BSD", top-1 59.36% on the validation set, centre
+        # 224 crops of 256 images) as ProGamerGov/pytorch-nin ports it (no licence stated).
+        "caffe": pretrained.url_weights(
+            "https://raw.githubusercontent.com/ProGamerGov/pytorch-nin/master/nin_imagenet.pth",
+            convert=caffe_nin, top1=59.36, licence="BSD (Caffe model zoo)", source="caffe",
+            network="NIN-ImageNet", structure={"ceil_mode": True},
+            input_size=(224, 224), crop_fraction=224 / 256,
+            # Trained on 0-255 BGR less the mean image; its channel means are ImageNet's
+            # (104, 117, 123), what the port's users (neural-style-pt) subtract.
+            normalization=Normalization("caffe", 255.0, (104.0, 117.0, 123.0),
+                                        (1.0, 1.0, 1.0), "BGR"),
+        ),
+    },
 )
 def nin(**kwargs):
     """Network in Network for ImageNet (the authors' released model)."""

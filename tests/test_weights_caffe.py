@@ -1,0 +1,135 @@
+"""Caffe model-zoo networks load their PyTorch ports' checkpoints exactly.
+
+GoogLeNet `weights="bvlc"` (crowsonkb/pytorch-caffe-models' port of the BVLC
+model) and NIN `weights="caffe"` (ProGamerGov/pytorch-nin's port of the Caffe
+model zoo's NIN-ImageNet): each reference (tests/reference/, random weights) is
+saved as the port's .pth, loaded through `weights=` and compared with
+tests/checkpoint_check.py; and the structure options those checkpoints need
+(`padding="symmetric"`, `ceil_mode=True`) are checked on their own.
+
+The BVLC AlexNet has no PyTorch port published as a file, so no tag (see
+kerasnets/weights/caffe.py).
+"""
+
+import dataclasses
+
+import pytest
+
+import kerasnets
+from checkpoint_check import assert_tag_matches
+from reference import caffe_googlenet, caffe_nin
+
+# GoogLeNet at 72x72 (fast): conv1 36, pool1 18, pool2 9, pool3 4 (keras "same"
+# would give 5: the odd map where ceil mode and "same" part), pool4 2.
+FAST_TAGS = [("googlenet", "bvlc")]
+SLOW_TAGS = [("nin", "caffe")]
+INPUT_SHAPES = {"googlenet": (72, 72, 3), "nin": (224, 224, 3)}  # NIN's port pools 6x6 at the end
+LOGITS = {"classifier_activation": None}
+
+
+def reference_for(name, tag):
+    """The PyTorch port behind `name`'s checkpoint `tag`, with random weights (logits out)."""
+    if (name, tag) == ("googlenet", "bvlc"):
+        return caffe_googlenet.GoogLeNet()
+    if (name, tag) == ("nin", "caffe"):
+        return caffe_nin.NINLogits()
+    raise KeyError((name, tag))
+
+
+def without_hash(name, tag, monkeypatch):
+    """Lets the tag's cached file be a random checkpoint: its published sha256 prefix
+    (GoogLeNet's, checked on every cached file) cannot match one."""
+    published = kerasnets.get_spec(name).published_weights
+    entry = published[tag]
+    monkeypatch.setitem(published, tag, dataclasses.replace(
+        entry, top=dataclasses.replace(entry.top, file_hash=None)))
+
+
+def check(name, tag, tmp_path, monkeypatch):
+    without_hash(name, tag, monkeypatch)
+    return assert_tag_matches(name, tag, reference_for(name, tag), tmp_path=tmp_path,
+                              monkeypatch=monkeypatch, input_shape=INPUT_SHAPES[name],
+                              build_kwargs=LOGITS)
+
+
+@pytest.mark.parametrize("name, tag", FAST_TAGS)
+def test_tag_matches_its_reference(name, tag, tmp_path, monkeypatch):
+    check(name, tag, tmp_path, monkeypatch)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, tag", SLOW_TAGS)
+def test_slow_tag_matches_its_reference(name, tag, tmp_path, monkeypatch):
+    check(name, tag, tmp_path, monkeypatch)
+
+
+@pytest.mark.slow
+def test_googlenet_bvlc_at_its_published_size(tmp_path, monkeypatch):
+    without_hash("googlenet", "bvlc", monkeypatch)
+    assert_tag_matches("googlenet", "bvlc", caffe_googlenet.GoogLeNet(), tmp_path=tmp_path,
+                       monkeypatch=monkeypatch, build_kwargs=LOGITS)
+
+
+def test_checkpoints_are_registered():
+    bvlc = kerasnets.get_spec("googlenet").published_weights["bvlc"]
+    assert bvlc.top1 == 68.7  # the BVLC model's readme, centre crop
+    assert bvlc.structure == {"lrn": True, "padding": "symmetric", "ceil_mode": True}
+    assert bvlc.format == "pth"
+    nin = kerasnets.get_spec("nin").published_weights["caffe"]
+    assert nin.top1 == 59.36  # the model zoo gist
+    assert nin.structure == {"ceil_mode": True}
+    for published in (bvlc, nin):
+        assert published.normalization.channel_order == "BGR"
+        assert published.normalization.mean == (104.0, 117.0, 123.0)
+        assert published.input_size == (224, 224)
+    assert not kerasnets.get_spec("alexnet").published_weights
+
+
+def pool_sizes(model, names):
+    return [model.get_layer(name).output.shape[1] for name in names]
+
+
+GOOGLENET_POOLS = ["pool1_3x3_s2", "pool2_3x3_s2", "pool3_3x3_s2", "pool4_3x3_s2"]
+
+
+def test_googlenet_ceil_mode_pools_as_caffe():
+    # Caffe: ceil((n - 3) / 2) + 1; keras "same": ceil(n / 2), one more at odd n (9 -> 5).
+    caffe = kerasnets.build("googlenet", ceil_mode=True, input_shape=(72, 72, 3))
+    same = kerasnets.build("googlenet", input_shape=(72, 72, 3))
+    assert pool_sizes(caffe, GOOGLENET_POOLS) == [18, 9, 4, 2]
+    assert pool_sizes(same, GOOGLENET_POOLS) == [18, 9, 5, 3]
+    assert caffe.count_params() == same.count_params() == 6_998_552
+
+
+def test_googlenet_symmetric_padding_pads_conv1_by_three():
+    model = kerasnets.build("googlenet", padding="symmetric", include_top=False,
+                            input_shape=(224, 224, 3))
+    assert model.get_layer("conv1_7x7_s2_pad").padding == ((3, 3), (3, 3))
+    assert model.get_layer("conv1_7x7_s2").output.shape[1:3] == (112, 112)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"padding": "valid"}, "`padding` must be one of ('same', 'symmetric'); got 'valid'"),
+    ({"ceil_mode": 1}, "`ceil_mode` must be True or False; got 1"),
+])
+def test_googlenet_structure_arguments_are_checked(kwargs, message):
+    with pytest.raises(ValueError) as error:
+        kerasnets.build("googlenet", **kwargs)
+    assert str(error.value) == message
+
+
+def test_nin_ceil_mode_pools_as_caffe():
+    # The released model: 224 -> 54 -> 27 -> 13 -> 6 ("valid" pooling: 26, 12, 5).
+    names = ["block1_pool", "block2_pool", "block3_pool"]
+    caffe = kerasnets.build("nin", ceil_mode=True)
+    assert pool_sizes(caffe, names) == [27, 13, 6]
+    assert pool_sizes(kerasnets.build("nin"), names) == [26, 12, 5]
+    assert caffe.count_params() == 7_595_176
+
+
+def test_nin_ceil_mode_is_for_max_pooling_only():
+    with pytest.raises(ValueError, match=r"`ceil_mode=True` pools as Caffe's max pooling does; "
+                                         r"configuration 'cifar10' average-pools too"):
+        kerasnets.build("nin_cifar10", ceil_mode=True)
+    with pytest.raises(ValueError, match=r"`ceil_mode` must be True or False; got 'yes'"):
+        kerasnets.build("nin", ceil_mode="yes")
