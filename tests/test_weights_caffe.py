@@ -13,10 +13,13 @@ kerasnets/weights/caffe.py).
 
 import dataclasses
 
+import numpy as np
 import pytest
+from torch import nn
 
 import kerasnets
-from checkpoint_check import assert_tag_matches
+from checkpoint_check import (assert_close, assert_tag_matches, images_for, prefill_cache,
+                              randomize, reference_logits)
 from reference import caffe_googlenet, caffe_nin
 
 # GoogLeNet at 72x72 (fast): conv1 36, pool1 18, pool2 9, pool3 4 (keras "same"
@@ -68,6 +71,21 @@ def test_googlenet_bvlc_at_its_published_size(tmp_path, monkeypatch):
     without_hash("googlenet", "bvlc", monkeypatch)
     assert_tag_matches("googlenet", "bvlc", caffe_googlenet.GoogLeNet(), tmp_path=tmp_path,
                        monkeypatch=monkeypatch, build_kwargs=LOGITS)
+
+
+@pytest.mark.slow
+def test_googlenet_bvlc_without_its_classifier(tmp_path, monkeypatch):
+    # include_top=False: the classifier's keys are skipped, the features are the port's.
+    without_hash("googlenet", "bvlc", monkeypatch)
+    monkeypatch.setenv("KERASNETS_CACHE_DIR", str(tmp_path))
+    reference = randomize(caffe_googlenet.GoogLeNet())
+    prefill_cache("googlenet", "bvlc", reference.state_dict(), tmp_path)
+    reference.loss3_classifier = nn.Identity()  # the port then returns its pooled features
+    model = kerasnets.build("googlenet", weights="bvlc", include_top=False, pooling="avg",
+                            input_shape=INPUT_SHAPES["googlenet"])
+    images = images_for("googlenet", "bvlc", INPUT_SHAPES["googlenet"])
+    assert_close(np.asarray(model(images)), reference_logits(reference, images),
+                 "googlenet bvlc include_top=False")
 
 
 def test_checkpoints_are_registered():

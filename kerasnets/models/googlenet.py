@@ -267,7 +267,7 @@ def GoogLeNet(
             "https://github.com/crowsonkb/pytorch-caffe-models/releases/download/models-2/"
             "bvlc_googlenet-1f25f8c8778a8802.pth",
             file_hash="1f25f8c8778a8802", convert=bvlc_googlenet, top1=68.7,
-            licence="unrestricted (BVLC model zoo); PyTorch port MIT", source="bvlc",
+            licence="unrestricted (BVLC model zoo); PyTorch port MIT", source="BVLC",
             network="BVLC GoogLeNet",
             structure={"lrn": True, "padding": "symmetric", "ceil_mode": True},
             input_size=(224, 224), crop_fraction=224 / 256,

@@ -174,7 +174,8 @@ register = common.registration(family="nin", paper=PAPER)
         # 224 crops of 256 images) as ProGamerGov/pytorch-nin ports it (no licence stated).
         "caffe": pretrained.url_weights(
             "https://raw.githubusercontent.com/ProGamerGov/pytorch-nin/master/nin_imagenet.pth",
-            convert=caffe_nin, top1=59.36, licence="BSD (Caffe model zoo)", source="caffe",
+            convert=caffe_nin, top1=59.36, licence="BSD (Caffe model zoo)",
+            source="Caffe model zoo",
             network="NIN-ImageNet", structure={"ceil_mode": True},
             input_size=(224, 224), crop_fraction=224 / 256,
             # Trained on 0-255 BGR less the mean image; its channel means are ImageNet's
