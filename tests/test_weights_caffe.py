@@ -2,7 +2,7 @@
 
 GoogLeNet `weights="bvlc"` (crowsonkb/pytorch-caffe-models' port of the BVLC
 model) and NIN `weights="caffe"` (ProGamerGov/pytorch-nin's port of the Caffe
-model zoo's NIN-ImageNet): each reference (tests/reference/, random weights) is
+model zoo's NIN-ImageNet), both fast: each reference (tests/reference/, random weights) is
 saved as the port's .pth, loaded through `weights=` and compared with
 tests/checkpoint_check.py; and the structure options those checkpoints need
 (`padding="symmetric"`, `ceil_mode=True`) are checked on their own.
@@ -22,11 +22,10 @@ from checkpoint_check import (assert_close, assert_tag_matches, images_for, pref
                               randomize, reference_logits)
 from reference import caffe_googlenet, caffe_nin
 
-# GoogLeNet at 72x72 (fast): conv1 36, pool1 18, pool2 9, pool3 4 (keras "same"
-# would give 5: the odd map where ceil mode and "same" part), pool4 2.
-FAST_TAGS = [("googlenet", "bvlc")]
-SLOW_TAGS = [("nin", "caffe")]
-INPUT_SHAPES = {"googlenet": (72, 72, 3), "nin": (224, 224, 3)}  # NIN's port pools 6x6 at the end
+# (name, tag, input shape): GoogLeNet at 72x72: conv1 36, pool1 18, pool2 9, pool3 4
+# (keras "same" would give 5: the odd map where ceil mode and "same" part), pool4 2;
+# NIN at 224x224, where its port's last 6x6 average pooling is global.
+FAST_TAGS = [("googlenet", "bvlc", (72, 72, 3)), ("nin", "caffe", (224, 224, 3))]
 LOGITS = {"classifier_activation": None}
 
 
@@ -48,22 +47,11 @@ def without_hash(name, tag, monkeypatch):
         entry, top=dataclasses.replace(entry.top, file_hash=None)))
 
 
-def check(name, tag, tmp_path, monkeypatch):
+@pytest.mark.parametrize("name, tag, input_shape", FAST_TAGS)
+def test_tag_matches_its_reference(name, tag, input_shape, tmp_path, monkeypatch):
     without_hash(name, tag, monkeypatch)
-    return assert_tag_matches(name, tag, reference_for(name, tag), tmp_path=tmp_path,
-                              monkeypatch=monkeypatch, input_shape=INPUT_SHAPES[name],
-                              build_kwargs=LOGITS)
-
-
-@pytest.mark.parametrize("name, tag", FAST_TAGS)
-def test_tag_matches_its_reference(name, tag, tmp_path, monkeypatch):
-    check(name, tag, tmp_path, monkeypatch)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name, tag", SLOW_TAGS)
-def test_slow_tag_matches_its_reference(name, tag, tmp_path, monkeypatch):
-    check(name, tag, tmp_path, monkeypatch)
+    assert_tag_matches(name, tag, reference_for(name, tag), tmp_path=tmp_path,
+                       monkeypatch=monkeypatch, input_shape=input_shape, build_kwargs=LOGITS)
 
 
 @pytest.mark.slow
@@ -82,8 +70,8 @@ def test_googlenet_bvlc_without_its_classifier(tmp_path, monkeypatch):
     prefill_cache("googlenet", "bvlc", reference.state_dict(), tmp_path)
     reference.loss3_classifier = nn.Identity()  # the port then returns its pooled features
     model = kerasnets.build("googlenet", weights="bvlc", include_top=False, pooling="avg",
-                            input_shape=INPUT_SHAPES["googlenet"])
-    images = images_for("googlenet", "bvlc", INPUT_SHAPES["googlenet"])
+                            input_shape=(72, 72, 3))
+    images = images_for("googlenet", "bvlc", (72, 72, 3))
     assert_close(np.asarray(model(images)), reference_logits(reference, images),
                  "googlenet bvlc include_top=False")
 
