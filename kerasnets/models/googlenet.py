@@ -134,7 +134,8 @@ def auxiliary_classifier(x, name, *, dropout_rate, classes, classifier_activatio
     """An auxiliary classifier, on 4a or 4d (section 5).
 
     5x5/3 average pooling, a 1x1 convolution of 128 maps, a fully connected
-    layer of 1024 units, dropout, and a linear layer with softmax. The pooling is "valid" (14x14 -> 4x4, so the FC layer sees 4*4*128 = 2048
+    layer of 1024 units, dropout, and a linear layer with softmax. The
+    pooling is "valid" (14x14 -> 4x4, so the FC layer sees 4*4*128 = 2048
     values at 224x224); it also avoids Keras' torch backend, which pads
     uneven "same" average pooling by replicating edges.
 
@@ -181,7 +182,8 @@ def GoogLeNet(
     pools stride 2 in Caffe's ceil mode (the same sizes as "same" for even
     maps, one less for odd ones). Both are the BVLC Caffe GoogLeNet's
     arithmetic and that of its PyTorch port (crowsonkb/pytorch-caffe-models),
-    which `weights="bvlc"` sets.
+    which `weights="bvlc"` sets. That checkpoint is the deploy network,
+    without the auxiliary classifiers: it does not load with `aux_logits=True`.
     """
     check_bool("aux_logits", aux_logits)
     check_bool("lrn", lrn)
@@ -240,7 +242,8 @@ def GoogLeNet(
             aux_outputs.append(auxiliary_classifier(x, "aux2", **aux_args))
 
     x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
-                               classifier_activation=classifier_activation, dropout_rate=dropout_rate)
+                               classifier_activation=classifier_activation,
+                               dropout_rate=dropout_rate)
     outputs = [x, *aux_outputs] if aux_logits else x
     return common.finish_model(inputs, outputs, input_tensor=input_tensor, weights=weights,
                                name=name)

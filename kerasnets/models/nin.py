@@ -178,8 +178,8 @@ register = common.registration(family="nin", paper=PAPER)
             source="Caffe model zoo",
             network="NIN-ImageNet", structure={"ceil_mode": True},
             input_size=(224, 224), crop_fraction=224 / 256,
-            # Trained on 0-255 BGR less the mean image; its channel means are ImageNet's
-            # (104, 117, 123), what the port's users (neural-style-pt) subtract.
+            # Trained on 0-255 BGR less the ImageNet mean image, whose channel means are
+            # about (104, 117, 123).
             normalization=Normalization("caffe", 255.0, (104.0, 117.0, 123.0),
                                         (1.0, 1.0, 1.0), "BGR"),
         ),
