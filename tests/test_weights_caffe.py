@@ -47,7 +47,8 @@ def without_hash(name, tag, monkeypatch):
         entry, top=dataclasses.replace(entry.top, file_hash=None)))
 
 
-@pytest.mark.parametrize("name, tag, input_shape", FAST_TAGS)
+@pytest.mark.parametrize("name, tag, input_shape", FAST_TAGS,
+                         ids=[f"{name}-{tag}" for name, tag, _ in FAST_TAGS])
 def test_tag_matches_its_reference(name, tag, input_shape, tmp_path, monkeypatch):
     without_hash(name, tag, monkeypatch)
     assert_tag_matches(name, tag, reference_for(name, tag), tmp_path=tmp_path,
