@@ -38,7 +38,8 @@ from keras import layers
 
 from kerasnets.checks import check_bool, check_choice, check_range
 from kerasnets.models import common, pretrained
-from kerasnets.registry import Paper
+from kerasnets.registry import Paper, normalization
+from kerasnets.weights.densenet import torchvision_densenet
 
 PAPER = Paper(
     "Huang, Liu, van der Maaten, Weinberger",
@@ -242,6 +243,21 @@ def DenseNet(
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 
+def torchvision_weights(network, top1):
+    """torchvision's checkpoint of `network`, as timm hosts it (`timm/densenet121.tv_in1k`).
+
+    Ported from LuaTorch by torchvision (BSD-3-Clause); `top1` is its docs'
+    acc@1 (torchvision/models/densenet.py), at 224x224 after resizing to 256
+    (crop 0.875), torch's ImageNet mean/std on RGB in [0, 1]. It needs
+    nn.BatchNorm2d's epsilon, 1e-5.
+    """
+    return pretrained.hub_weights(
+        f"timm/{network}.tv_in1k", convert=torchvision_densenet, top1=top1,
+        licence="BSD-3-Clause", source="torchvision", structure={"bn_epsilon": 1e-5},
+        input_size=(224, 224), crop_fraction=0.875, normalization=normalization("torch"),
+    )
+
+
 # What the ImageNet and the CIFAR networks' registry entries share.
 register_imagenet = common.registration(
     family="densenet", paper=PAPER, input_shape=IMAGENET_SHAPE,
@@ -256,10 +272,11 @@ register_cifar = common.registration(
 
 @register_imagenet(
     params=8_062_504,
-    published_weights=pretrained.tf_kernels(
-        "densenet", "densenet121",
-        "9d60b8095a5708f2dcce2bca79d332c7", "30ee3e1110167f948a6b9946edeeb738",
-    ),
+    published_weights={
+        **pretrained.tf_kernels("densenet", "densenet121", "9d60b8095a5708f2dcce2bca79d332c7",
+                                "30ee3e1110167f948a6b9946edeeb738", structure={"bn_epsilon": BN_EPSILON}),
+        "tv_in1k": torchvision_weights("densenet121", top1=74.434),
+    },
 )
 def densenet121(**kwargs):
     """DenseNet-121 (DenseNet-BC, k = 32, blocks 6-12-24-16; keras.applications' weights)."""
@@ -269,10 +286,11 @@ def densenet121(**kwargs):
 
 @register_imagenet(
     params=14_307_880,
-    published_weights=pretrained.tf_kernels(
-        "densenet", "densenet169",
-        "d699b8f76981ab1b30698df4c175e90b", "b8c4d4c20dd625c148057b9ff1c1176b",
-    ),
+    published_weights={
+        **pretrained.tf_kernels("densenet", "densenet169", "d699b8f76981ab1b30698df4c175e90b",
+                                "b8c4d4c20dd625c148057b9ff1c1176b", structure={"bn_epsilon": BN_EPSILON}),
+        "tv_in1k": torchvision_weights("densenet169", top1=75.600),
+    },
 )
 def densenet169(**kwargs):
     """DenseNet-169 (DenseNet-BC, k = 32, blocks 6-12-32-32; keras.applications' weights)."""
@@ -282,10 +300,11 @@ def densenet169(**kwargs):
 
 @register_imagenet(
     params=20_242_984,
-    published_weights=pretrained.tf_kernels(
-        "densenet", "densenet201",
-        "1ceb130c1ea1b78c3bf6114dbdfd8807", "c13680b51ded0fb44dff2d8f86ac8bb1",
-    ),
+    published_weights={
+        **pretrained.tf_kernels("densenet", "densenet201", "1ceb130c1ea1b78c3bf6114dbdfd8807",
+                                "c13680b51ded0fb44dff2d8f86ac8bb1", structure={"bn_epsilon": BN_EPSILON}),
+        "tv_in1k": torchvision_weights("densenet201", top1=76.896),
+    },
 )
 def densenet201(**kwargs):
     """DenseNet-201 (DenseNet-BC, k = 32, blocks 6-12-48-32; keras.applications' weights)."""

@@ -54,10 +54,11 @@ import functools
 from keras import layers
 
 from kerasnets.checks import check_bool, check_choice, check_range
-from kerasnets.models import common
+from kerasnets.models import common, pretrained
 from kerasnets.models import inception as I
 from kerasnets.models import resnet as R
-from kerasnets.registry import Paper
+from kerasnets.registry import Paper, normalization
+from kerasnets.weights import senet as senet_weights
 
 PAPER = Paper(
     "Hu, Shen, Sun",
@@ -320,46 +321,89 @@ def SEInceptionV3(*, se_ratio=SE_RATIO, **kwargs):
 # ----------------------------------------------------------------- registered variants
 
 
+# ----------------------------------------------------------------- published weights
+
+
+# What the released models (Caffe's, as Cadene and timm publish them) need:
+# nn.BatchNorm2d's epsilon and the stem's MaxPool2d(3, 2, ceil_mode=True).
+RELEASED_STRUCTURE = {"bn_epsilon": 1e-5, "ceil_mode": True}
+CADENE_URL = "http://data.lip6.fr/cadene/pretrainedmodels/"
+
+
+def released_weights(timm_name, cadene_file, top1):
+    """The tags of a released SENet: timm's hub copy ("in1k", the default) and Cadene's file.
+
+    Both hold Cadene's port of Jie Hu's Caffe models (hujie-frank/SENet), with
+    the same keys (`kerasnets.weights.senet.cadene_senet`). `top1` is Cadene's
+    README ("Our porting", pretrained-models.pytorch), measured at 224x224 on
+    the central 87.5% (its TransformImage scale), torch's ImageNet mean/std on
+    RGB in [0, 1] (pretrainedmodels/models/senet.py's settings, timm's cfg too).
+    Licences: timm's model cards say Apache-2.0; Cadene's repository is
+    BSD-3-Clause. `cadene_file` carries the leading digits of its sha256.
+    """
+    shared = {"convert": senet_weights.cadene_senet, "top1": top1,
+              "structure": RELEASED_STRUCTURE, "input_size": (224, 224),
+              "crop_fraction": 0.875, "normalization": normalization("torch")}
+    file_hash = cadene_file.rsplit("-", 1)[1].split(".")[0]
+    return {
+        "in1k": pretrained.hub_weights(f"timm/{timm_name}.in1k", source="timm",
+                                       licence="apache-2.0", **shared),
+        "cadene": pretrained.url_weights(f"{CADENE_URL}{cadene_file}", file_hash=file_hash,
+                                         source="cadene", licence="BSD-3-Clause", **shared),
+    }
+
+
+# ----------------------------------------------------------------- registered variants
+
+
 register = common.registration(family="senet", paper=PAPER, input_shape=R.DEFAULT_SHAPE,
                                min_input_shape=R.MIN_SHAPE, preprocessing="torch")
 
 
-@register(params=28_141_144)
+@register(params=28_141_144, published_weights=released_weights(
+    "legacy_seresnet50", "se_resnet50-ce0d4300.pth", top1=77.636))
 def se_resnet50(**kwargs):
     """SE-ResNet-50: ResNet-50 with SE gates (28,088,024 trainable parameters)."""
-    return SEResNet(50, **{"name": "se_resnet50", **kwargs})
+    return SEResNet(50, **{"name": "se_resnet50", "published_as": "se_resnet50", **kwargs})
 
 
-@register(params=49_432_216)
+@register(params=49_432_216, published_weights=released_weights(
+    "legacy_seresnet101", "se_resnet101-7e38fcc6.pth", top1=78.396))
 def se_resnet101(**kwargs):
     """SE-ResNet-101: ResNet-101 with SE gates (49,326,872 trainable parameters)."""
-    return SEResNet(101, **{"name": "se_resnet101", **kwargs})
+    return SEResNet(101, **{"name": "se_resnet101", "published_as": "se_resnet101", **kwargs})
 
 
-@register(params=66_973_272)
+@register(params=66_973_272, published_weights=released_weights(
+    "legacy_seresnet152", "se_resnet152-d17c99b7.pth", top1=78.658))
 def se_resnet152(**kwargs):
     """SE-ResNet-152: ResNet-152 with SE gates (66,821,848 trainable parameters)."""
-    return SEResNet(152, **{"name": "se_resnet152", **kwargs})
+    return SEResNet(152, **{"name": "se_resnet152", "published_as": "se_resnet152", **kwargs})
 
 
-@register(params=27_628_120)
+@register(params=27_628_120, published_weights=released_weights(
+    "legacy_seresnext50_32x4d", "se_resnext50_32x4d-a260b3a4.pth", top1=79.076))
 def se_resnext50_32x4d(**kwargs):
     """SE-ResNeXt-50 (32x4d): ResNeXt-50 with SE gates (27,559,896 trainable parameters)."""
     return SEResNeXt((3, 4, 6, 3), **{"cardinality": 32, "bottleneck_width": 4,
-                                      "name": "se_resnext50_32x4d", **kwargs})
+                                      "name": "se_resnext50_32x4d",
+                                      "published_as": "se_resnext50_32x4d", **kwargs})
 
 
-@register(params=49_093_272)
+@register(params=49_093_272, published_weights=released_weights(
+    "legacy_seresnext101_32x4d", "se_resnext101_32x4d-3b2fe3d8.pth", top1=80.236))
 def se_resnext101_32x4d(**kwargs):
     """SE-ResNeXt-101 (32x4d): ResNeXt-101 with SE gates (48,955,416 trainable)."""
     return SEResNeXt((3, 4, 23, 3), **{"cardinality": 32, "bottleneck_width": 4,
-                                       "name": "se_resnext101_32x4d", **kwargs})
+                                       "name": "se_resnext101_32x4d",
+                                       "published_as": "se_resnext101_32x4d", **kwargs})
 
 
-@register(params=115_336_536)
+@register(params=115_336_536, published_weights=released_weights(
+    "legacy_senet154", "senet154-c7b49a05.pth", top1=81.304))
 def senet154(**kwargs):
     """SENet-154: the ILSVRC 2017 winner (115,088,984 trainable parameters)."""
-    return SENet154(**{"name": "senet154", **kwargs})
+    return SENet154(**{"name": "senet154", "published_as": "senet154", **kwargs})
 
 
 @register(params=25_513_404, input_shape=I.V3_SHAPE, min_input_shape=I.V3_MIN_SHAPE,
