@@ -27,13 +27,16 @@ with native_logs_filtered():
     from kerasnets import layers  # noqa: E402,F401  (registers the custom layers)
     from kerasnets import models  # noqa: E402,F401  (registers every network and its layers)
     from kerasnets import training  # noqa: E402,F401  (its losses and optimizers)
+    from kerasnets.imagenet import decode_predictions, preprocess_input  # noqa: E402
 
 __all__ = [
     "__version__",
     "build",
+    "decode_predictions",
     "get_spec",
     "list_models",
     "model_info",
+    "preprocess_input",
     "profile",
     "register_alias",
     "register_model",
