@@ -19,7 +19,11 @@ structure, call order and layer names follow keras.applications' DenseNet
 `predictions`), so `densenet121`, `densenet169` and `densenet201` take its
 weights with `set_weights` or `load_weights`, and keep its choices: batch
 normalization epsilon 1.001e-5, no convolution biases (every feature map is
-normalized before anything uses it). keras.applications leaves its two
+normalized before anything uses it). Their `weights="imagenet"` are
+keras.applications' files; `weights="tv_in1k"` loads torchvision's
+checkpoints (as timm hosts them: `timm/densenet121.tv_in1k`), which need
+`bn_epsilon=1e-5` (set by the tag; `kerasnets.weights.densenet` maps the
+keys). torchvision's stem pads as ours does. keras.applications leaves its two
 ZeroPadding2D layers unnamed; here they are `conv1_pad` and `pool1_pad`
 (its ResNet names), which changes no weight order.
 
@@ -152,7 +156,10 @@ def imagenet_stem(x, filters, bn_epsilon=BN_EPSILON):
 
 
 def cifar_stem(x, filters, bn_epsilon=BN_EPSILON):
-    """Section 4.2: one 3x3 convolution; the first dense layer's BN-ReLU follows it."""
+    """Section 4.2: one 3x3 convolution; the first dense layer's BN-ReLU follows it.
+
+    `bn_epsilon` is unused (no normalization here): the signature is `imagenet_stem`'s.
+    """
     return layers.Conv2D(filters, 3, padding="same", use_bias=False, name="conv1_conv")(x)
 
 

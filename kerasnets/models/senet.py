@@ -31,20 +31,29 @@ SE-Inception-v3 gates the output of each of Inception v3's eleven modules
 (fig. 2, `mixed{i}_se`), through `kerasnets.models.inception.InceptionV3`'s
 `se_ratio`.
 
-Deliberate choices and deviations:
+Deliberate choices and deviations (by default; the published weights set
+the released models' structure themselves):
 - The pooling after the stem is keras.applications' 3x3/2 max pooling on a
   one-pixel zero padding; the released models pool without padding, rounding
-  up (Caffe's ceil mode). The maps have the same sizes (56x56 at 224x224)
-  but are aligned one pixel apart.
-- Global average pooling instead of the released models' fixed 7x7 average
-  pooling, so any input from 32x32 (75x75 for SE-Inception-v3) runs.
-- Batch normalization epsilon 1.001e-5 (keras.applications' ResNets), not 1e-5.
+  up (Caffe's ceil mode, `ceil_mode=True`). The maps have the same sizes
+  (56x56 at 224x224) but are aligned one pixel apart.
+- Global average pooling instead of Cadene's fixed 7x7 average pooling (timm
+  pools globally too), so any input from 32x32 (75x75 for SE-Inception-v3)
+  runs; the two agree at 224x224.
+- Batch normalization epsilon 1.001e-5 (keras.applications' ResNets), not
+  the released models' 1e-5 (`bn_epsilon=1e-5`).
 - Preprocessing "torch" (RGB in [0, 1], ImageNet mean and std per channel)
   for the residual networks: it is what the PyTorch ports of the released
   models (Cadene's pretrainedmodels, timm) publish for these layouts, and the
   ResNeXt family here uses it too. SE-Inception-v3 keeps Inception v3's "tf"
-  ([-1, 1]), the recipe of its base network. No ImageNet weights are
-  published in Keras for any of them: `weights` takes a local file only.
+  ([-1, 1]), the recipe of its base network.
+
+Published weights: the six released networks load Cadene's port of the Caffe
+models (hujie-frank/SENet), as timm hosts it on the Hugging Face hub
+(`weights="in1k"`, what "imagenet" means: `timm/legacy_seresnet50.in1k`, ...,
+safetensors) or from Cadene's own `.pth` files (`weights="cadene"`); both
+build `bn_epsilon=1e-5, ceil_mode=True` and map through
+`kerasnets.weights.senet.cadene_senet`. SE-Inception-v3 has none.
 """
 
 from __future__ import annotations
