@@ -30,7 +30,8 @@ from keras import layers
 from kerasnets.checks import check_bool, check_choice, check_range
 from kerasnets.layers import SqueezeExcite
 from kerasnets.models import common, pretrained
-from kerasnets.registry import Paper, register_model
+from kerasnets.registry import Normalization, Paper, register_model
+from kerasnets.weights import inception as inception_weights
 
 BN_PAPER = Paper(
     "Ioffe, Szegedy",
@@ -596,6 +597,20 @@ def _load_aux_model_weights(model, weights):
     params=11_295_240,
     preprocessing="tf",
     aliases=("inception_v2",),
+    published_weights={
+        # Cadene's port of the Caffe BN-Inception (Xiong's TSN release): Caffe's
+        # BGR, 0-255 inputs less the mean (104, 117, 128). top-1: Cadene's README.
+        "cadene": pretrained.url_weights(
+            "http://data.lip6.fr/cadene/pretrainedmodels/bn_inception-52deb4733.pth",
+            file_hash="52deb4733", convert=inception_weights.cadene_bn_inception,
+            top1=73.524, licence="bsd-3-clause", source="cadene", input_size=(224, 224),
+            crop_fraction=0.875,
+            normalization=Normalization("caffe", 255.0, (104.0, 117.0, 128.0),
+                                        (1.0, 1.0, 1.0), "BGR"),
+            structure={"use_bias": True, "batch_norm_scale": True, "bn_epsilon": 1e-5,
+                       "padding": "symmetric", "ceil_mode": True, "count_include_pad": True},
+        ),
+    },
 )
 def bn_inception(**kwargs):
     """BN-Inception / Inception v2: GoogLeNet with batch normalization and double 3x3 branches."""

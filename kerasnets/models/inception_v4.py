@@ -85,7 +85,8 @@ from keras import layers
 
 from kerasnets.checks import check_bool, check_choice, check_range
 from kerasnets.models import common, pretrained
-from kerasnets.registry import Paper
+from kerasnets.registry import Paper, normalization
+from kerasnets.weights import inception as inception_weights
 
 PAPER = Paper(
     "Szegedy, Ioffe, Vanhoucke, Alemi",
@@ -542,7 +543,29 @@ register = common.registration(family="inception_v4", paper=PAPER, input_shape=D
                                min_input_shape=MIN_SHAPE, preprocessing="tf")
 
 
-@register(params=42_742_984)
+# timm's and Cadene's ports of TF-slim's Inception-v4 weights (Apache-2.0, like
+# TF-slim's): inputs scaled to [-1, 1] (mean = std = 0.5 on [0, 1]), 299x299.
+V4_CHECKPOINT = {"structure": {"factorized_order": "tf_slim"}, "licence": "apache-2.0",
+                 "input_size": (299, 299), "normalization": normalization("tf")}
+
+
+@register(
+    params=42_742_984,
+    published_weights={
+        # top-1: timm's results-imagenet.csv (299, crop 0.875, bicubic).
+        "tf_in1k": pretrained.hub_weights(
+            "timm/inception_v4.tf_in1k", convert=inception_weights.timm_inception_v4,
+            top1=80.144, source="timm", crop_fraction=0.875, **V4_CHECKPOINT,
+        ),
+        # top-1: Cadene's README (pretrained-models.pytorch, "Our porting"); the
+        # file has TF-slim's 1001 classes, the background first.
+        "cadene": pretrained.url_weights(
+            "http://data.lip6.fr/cadene/pretrainedmodels/inceptionv4-8e4777a0.pth",
+            file_hash="8e4777a0", convert=inception_weights.cadene_inception_v4,
+            top1=80.062, source="cadene", crop_fraction=0.875, **V4_CHECKPOINT,
+        ),
+    },
+)
 def inception_v4(**kwargs):
     """Inception-v4: the Figure 3 stem and 14 Inception modules, 42.7M parameters."""
     return InceptionV4(**{"name": "inception_v4", **kwargs})
@@ -557,13 +580,29 @@ def inception_resnet_v1(**kwargs):
     )
 
 
+# timm's ports of TF-slim's Inception-ResNet-v2 weights: the normalizations
+# have a scale (all ones in TF-slim's files, which have none), [-1, 1] inputs.
+IRV2_CHECKPOINT = {"structure": {"batch_norm_scale": True}, "licence": "apache-2.0",
+                   "source": "timm", "input_size": (299, 299), "crop_fraction": 0.8975,
+                   "normalization": normalization("tf"),
+                   "convert": inception_weights.timm_inception_resnet_v2}
+
+
 @register(
     params=55_873_736,
-    published_weights=pretrained.tf_kernels(
-        "inception_resnet_v2", "inception_resnet_v2",
-        "e693bd0210a403b3192acc6073ad2e96", "d19885ff4a710c122648d3b5c3b684e4",
-        structure={"batch_norm_scale": False},
-    ),
+    published_weights={
+        **pretrained.tf_kernels(
+            "inception_resnet_v2", "inception_resnet_v2",
+            "e693bd0210a403b3192acc6073ad2e96", "d19885ff4a710c122648d3b5c3b684e4",
+            structure={"batch_norm_scale": False},
+        ),
+        # top-1: timm's results-imagenet.csv (299, crop 0.8975, bicubic).
+        "tf_in1k": pretrained.hub_weights("timm/inception_resnet_v2.tf_in1k", top1=80.434,
+                                          **IRV2_CHECKPOINT),
+        # Ensemble adversarial training (Tramer et al. 2018, arXiv 1705.07204).
+        "tf_ens_adv_in1k": pretrained.hub_weights("timm/inception_resnet_v2.tf_ens_adv_in1k",
+                                                  top1=79.998, **IRV2_CHECKPOINT),
+    },
 )
 def inception_resnet_v2(**kwargs):
     """Inception-ResNet-v2 as released (keras.applications' weights): 10 / 20 / 10 blocks.
