@@ -63,10 +63,12 @@ def without_file_hash(name, tag, monkeypatch):
 
 def check_tag(name, tag, tmp_path, monkeypatch):
     without_file_hash(name, tag, monkeypatch)
-    return assert_tag_matches(
+    diff = assert_tag_matches(
         name, tag, reference_for(name, tag), tmp_path=tmp_path, monkeypatch=monkeypatch,
         input_shape=INPUT_SHAPES[name], build_kwargs={"classifier_activation": None},
     )
+    print(f"{name} weights={tag!r}: max |difference| {diff:.3g}")
+    return diff
 
 
 @pytest.mark.parametrize("name, tag", FAST_TAGS)

@@ -20,6 +20,14 @@ The scale is left out as in keras.applications' and TF-slim's Inception
 and then a linear layer, and ReLU(g*x) = g*ReLU(x) for g > 0, so the next
 layer absorbs a positive scale. It saves one parameter per output channel of
 every convolution (10,016 in BN-Inception, 17,216 in Inception v3).
+
+BN-Inception's published weights (`weights="cadene"`: Cadene's PyTorch port
+of the Caffe model of Xiong's TSN release) come from Caffe: convolutions with
+biases, normalizations with a scale and epsilon 1e-5, symmetric padding of the
+strided convolutions, ceil-mode max pooling and average pooling that counts
+its padding. `BNInception` builds that twin with six structure options (see
+its docstring), which the tag sets; the modules, filters and strides are the
+paper form's, the same in the Caffe model.
 """
 
 from __future__ import annotations

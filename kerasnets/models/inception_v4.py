@@ -73,6 +73,14 @@ here they are keras' Rescaling and Add layers, so no custom layer is needed
 to save and load the model). Inception-v4 names its modules `inception_a1`,
 ..., `reduction_a`, `inception_b1`, ..., `reduction_b`, `inception_c1`, ...
 
+Published weights: `inception_v4` loads the ports of TF-slim's weights by
+timm (`weights="tf_in1k"`, the default) and Cadene (`"cadene"`), which need
+`factorized_order="tf_slim"` (TF-slim transposes three of the paper's 1xn /
+nx1 chains); `inception_resnet_v2` loads keras.applications' file
+(`"imagenet"`) and timm's ports (`"tf_in1k"`, `"tf_ens_adv_in1k"`), whose
+normalizations have a scale (`batch_norm_scale=True`). A tag sets the
+structure it needs itself.
+
 The 3x3/1 average poolings of the Inception modules are padded "same" and,
 as in TF-slim, do not count the padding in the average; with a 3x3 window and
 stride 1 the padding is one pixel on each side, which all three Keras
@@ -609,7 +617,9 @@ def inception_resnet_v2(**kwargs):
 
     `residual_scale` applies to all blocks but the last, which TF-slim adds
     unscaled; `block_repeats` and `dropout_rate` (default 0, as released) can
-    be changed, but then the released weights no longer fit.
+    be changed, but then the released weights no longer fit. timm's ports of
+    the same TF-slim weights (`weights="tf_in1k"`, `"tf_ens_adv_in1k"`) give
+    the normalizations a scale: `batch_norm_scale=True` (the tags set it).
     """
     defaults = {"name": "inception_resnet_v2", "block_repeats": (10, 20, 10),
                 "dropout_rate": 0.0, "batch_norm_scale": False}
