@@ -18,8 +18,10 @@ import pytest
 import torch
 
 import kerasnets
-from checkpoint_check import assert_tag_matches
+from checkpoint_check import (assert_close, assert_tag_matches, images_for, prefill_cache,
+                              randomize)
 from kerasnets import registry
+from kerasnets.models import pretrained
 from kerasnets.models.inception import BNInception
 from kerasnets.models.inception_v4 import InceptionV4
 from reference.cadene_bninception import BNInception as CadeneBNInception
@@ -163,3 +165,18 @@ def test_tag_refuses_a_contradicting_structure():
         kerasnets.build("bn_inception", weights="cadene", use_bias=False)
     with pytest.raises(ValueError, match="factorized_order"):
         InceptionV4(weights="tf_in1k")
+
+
+def test_tag_without_classifier(tmp_path, monkeypatch):
+    """include_top=False leaves the checkpoint's classifier out; the features are the reference's."""
+    name, tag = "bn_inception", "cadene"
+    without_file_hash(name, tag, monkeypatch)
+    reference = randomize(reference_for(name, tag))
+    monkeypatch.setenv(pretrained.CACHE_DIR_ENV, str(tmp_path))
+    prefill_cache(name, tag, reference.state_dict(), tmp_path)
+    model = kerasnets.build(name, weights=tag, include_top=False, pooling="avg",
+                            input_shape=INPUT_SHAPES[name])
+    images = images_for(name, tag, INPUT_SHAPES[name])
+    with torch.no_grad():
+        want = reference.features(torch.from_numpy(images.transpose(0, 3, 1, 2))).mean((2, 3))
+    assert_close(model.predict(images, verbose=0), want.numpy(), "bn_inception features")
