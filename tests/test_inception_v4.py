@@ -396,7 +396,7 @@ def test_bad_arguments_name_the_argument():
         ("inception_resnet_v1", "dropout_rate", -0.1, r"a number in \[0, 1\)"),
         ("inception_v4", "batch_norm_scale", 1, "True or False"),
         ("inception_resnet_v2", "batch_norm_scale", "no", "True or False"),
-        ("inception_v4", "weights", "imagenet", "None .*got 'imagenet'"),
+        ("inception_v4", "weights", "in21k", "None .*no checkpoint of this network is tagged"),
         ("inception_resnet_v1", "weights", "imagenet", "None .*got 'imagenet'"),
         ("inception_v4", "pooling", "sum", "one of"),
         ("inception_resnet_v2", "classes", 0, r"an integer in \[1, inf\)"),

@@ -20,6 +20,14 @@ The scale is left out as in keras.applications' and TF-slim's Inception
 and then a linear layer, and ReLU(g*x) = g*ReLU(x) for g > 0, so the next
 layer absorbs a positive scale. It saves one parameter per output channel of
 every convolution (10,016 in BN-Inception, 17,216 in Inception v3).
+
+BN-Inception's published weights (`weights="cadene"`: Cadene's PyTorch port
+of the Caffe model of Xiong's TSN release) come from Caffe: convolutions with
+biases, normalizations with a scale and epsilon 1e-5, symmetric padding of the
+strided convolutions, ceil-mode max pooling and average pooling that counts
+its padding. `BNInception` builds that twin with six structure options (see
+its docstring), which the tag sets; the modules, filters and strides are the
+paper form's, the same in the Caffe model.
 """
 
 from __future__ import annotations
@@ -27,10 +35,11 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from kerasnets.checks import check_bool, check_range
+from kerasnets.checks import check_bool, check_choice, check_range
 from kerasnets.layers import SqueezeExcite
 from kerasnets.models import common, pretrained
-from kerasnets.registry import Paper, register_model
+from kerasnets.registry import Normalization, Paper, register_model
+from kerasnets.weights import inception as inception_weights
 
 BN_PAPER = Paper(
     "Ioffe, Szegedy",
@@ -48,14 +57,17 @@ V3_PAPER = Paper(
 
 
 def conv_bn(x, filters, kernel_size, name, strides=1, padding="same", conv_suffix="_conv",
-            act_suffix="_act"):
+            act_suffix="_act", use_bias=False, bn_scale=False, bn_epsilon=1e-3):
     """Convolution without bias, batch normalization without scale, ReLU.
 
     Layer names: `{name}{conv_suffix}`, `{name}_bn`, `{name}{act_suffix}`.
+    `use_bias`, `bn_scale` and `bn_epsilon` change that for the ports of
+    other releases (BN-Inception's Caffe model).
     """
-    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=False,
+    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias,
                       name=f"{name}{conv_suffix}")(x)
-    x = layers.BatchNormalization(axis=common.channel_axis(), scale=False, name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(axis=common.channel_axis(), scale=bn_scale, epsilon=bn_epsilon,
+                                  name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}{act_suffix}")(x)
 
 
@@ -101,56 +113,113 @@ BN_INCEPTION_MODULES = {
     "5b": (352, 192, 320, 192, 224, "max", 128),
 }
 STRIDED_MODULES = ("3c", "4e")
+PADDINGS = ("same", "symmetric")
 BN_INCEPTION_SHAPE = (224, 224, 3)
 # "same" padding everywhere: any input runs; at 32x32 (the output stride) the
 # 5a/5b grid is 1x1, the same minimum as GoogLeNet's.
 BN_INCEPTION_MIN_SHAPE = (32, 32, 3)
 
 
-def bn_conv(x, filters, kernel_size, name, strides=1):
-    """A BN-Inception convolution: Caffe-style names `name`, `name_bn`, `name_relu`."""
+def bn_conv(x, filters, kernel_size, name, strides=1, padding="same", **options):
+    """A BN-Inception convolution: Caffe-style names `name`, `name_bn`, `name_relu`.
+
+    With `padding="symmetric"` a strided convolution is padded by
+    kernel_size // 2 on every side (`name_pad`) and then run "valid", as
+    Caffe and PyTorch pad; "same" pads a stride-2 convolution of an even
+    input by one pixel less at the top and left. Stride-1 convolutions (odd
+    kernels) are padded symmetrically by "same" either way. `options`:
+    conv_bn's use_bias, bn_scale and bn_epsilon.
+    """
+    if padding == "symmetric" and strides != 1:
+        x = layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
+        return conv_bn(x, filters, kernel_size, name, strides=strides, padding="valid",
+                       conv_suffix="", act_suffix="_relu", **options)
     return conv_bn(x, filters, kernel_size, name, strides=strides, conv_suffix="",
-                   act_suffix="_relu")
+                   act_suffix="_relu", **options)
+
+
+def max_pool_3x3_s2(x, name, ceil_mode=False):
+    """3x3/2 max pooling: "same", or unpadded with the output size rounded up (`ceil_mode`).
+
+    Caffe's pooling (PyTorch's ceil_mode=True) adds a last, partial window
+    when the input does not end on one: on an even input that is what "same"
+    gives (one pixel of padding at the bottom and right); on an odd one
+    "same" pads both sides and gives one output more than Caffe, which has
+    then no padding ("valid"). For a known input size the missing rows and
+    columns are added at the bottom and right as zeros (`name_pad`), which are
+    neutral: every max pooling of BN-Inception takes ReLU outputs, never
+    negative. An input of unknown size is pooled "same" (Caffe's result for
+    even sizes).
+    """
+    if not ceil_mode:
+        return layers.MaxPooling2D(3, strides=2, padding="same", name=name)(x)
+    spatial = x.shape[1:3] if common.channel_axis() == -1 else x.shape[2:4]
+    if any(size is None for size in spatial):
+        return layers.MaxPooling2D(3, strides=2, padding="same", name=name)(x)
+    # Output size ceil((n - 3) / 2) + 1; the last window ends at 2 * (out - 1) + 3.
+    extra = [2 * (-(-(size - 3) // 2)) + 3 - size for size in spatial]
+    if any(extra):
+        x = layers.ZeroPadding2D(((0, extra[0]), (0, extra[1])), name=f"{name}_pad")(x)
+    return layers.MaxPooling2D(3, strides=2, padding="valid", name=name)(x)
+
+
+def average_pool_3x3_counting_padding(x, name):
+    """3x3/1 average pooling over one pixel of zero padding, the zeros counted (divide by 9).
+
+    Caffe's (and PyTorch's count_include_pad=True) average pooling: the
+    released Caffe BN-Inception was trained with it.
+    """
+    x = layers.ZeroPadding2D(1, name=f"{name}_pad")(x)
+    return layers.AveragePooling2D(3, strides=1, padding="valid", name=name)(x)
 
 
 def inception_module(x, filters_1x1, filters_3x3_reduce, filters_3x3, filters_double_reduce,
-                     filters_double_3x3, pool, pool_proj, name):
+                     filters_double_3x3, pool, pool_proj, name, count_include_pad=False,
+                     **options):
     """A BN-Inception module (Figure 5 of the BN paper), stride 1.
 
     Four branches concatenated on the channel axis: 1x1; 1x1 reduction then
     3x3; 1x1 reduction then two 3x3 (the GoogLeNet 5x5, factorized); 3x3/1
-    average or max pooling then a 1x1 projection.
+    average or max pooling then a 1x1 projection. `count_include_pad`: the
+    average pooling divides by 9 at the borders too (Caffe). `options`: the
+    convolutions' (bn_conv).
     """
-    branch_1x1 = bn_conv(x, filters_1x1, 1, f"{name}_1x1")
-    branch_3x3 = bn_conv(x, filters_3x3_reduce, 1, f"{name}_3x3_reduce")
-    branch_3x3 = bn_conv(branch_3x3, filters_3x3, 3, f"{name}_3x3")
-    branch_double = bn_conv(x, filters_double_reduce, 1, f"{name}_double_3x3_reduce")
-    branch_double = bn_conv(branch_double, filters_double_3x3, 3, f"{name}_double_3x3_1")
-    branch_double = bn_conv(branch_double, filters_double_3x3, 3, f"{name}_double_3x3_2")
-    if pool == "avg":
+    branch_1x1 = bn_conv(x, filters_1x1, 1, f"{name}_1x1", **options)
+    branch_3x3 = bn_conv(x, filters_3x3_reduce, 1, f"{name}_3x3_reduce", **options)
+    branch_3x3 = bn_conv(branch_3x3, filters_3x3, 3, f"{name}_3x3", **options)
+    branch_double = bn_conv(x, filters_double_reduce, 1, f"{name}_double_3x3_reduce", **options)
+    branch_double = bn_conv(branch_double, filters_double_3x3, 3, f"{name}_double_3x3_1",
+                            **options)
+    branch_double = bn_conv(branch_double, filters_double_3x3, 3, f"{name}_double_3x3_2",
+                            **options)
+    if pool == "avg" and count_include_pad:
+        branch_pool = average_pool_3x3_counting_padding(x, f"{name}_pool")
+    elif pool == "avg":
         branch_pool = average_pool_3x3(x, f"{name}_pool")
     else:
         branch_pool = layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
-    branch_pool = bn_conv(branch_pool, pool_proj, 1, f"{name}_pool_proj")
+    branch_pool = bn_conv(branch_pool, pool_proj, 1, f"{name}_pool_proj", **options)
     return layers.Concatenate(axis=common.channel_axis(), name=f"{name}_output")(
         [branch_1x1, branch_3x3, branch_double, branch_pool]
     )
 
 
 def strided_inception_module(x, filters_3x3_reduce, filters_3x3, filters_double_reduce,
-                             filters_double_3x3, name):
+                             filters_double_3x3, name, ceil_mode=False, **options):
     """A grid-reducing BN-Inception module (3c, 4e): stride 2 at the end of each branch.
 
     No 1x1 branch; the 3x3 and the second double-3x3 convolution have stride
     2, and 3x3/2 max pooling is concatenated as it is ("max + pass through").
+    `ceil_mode`: see max_pool_3x3_s2; `options`: the convolutions' (bn_conv).
     """
-    branch_3x3 = bn_conv(x, filters_3x3_reduce, 1, f"{name}_3x3_reduce")
-    branch_3x3 = bn_conv(branch_3x3, filters_3x3, 3, f"{name}_3x3", strides=2)
-    branch_double = bn_conv(x, filters_double_reduce, 1, f"{name}_double_3x3_reduce")
-    branch_double = bn_conv(branch_double, filters_double_3x3, 3, f"{name}_double_3x3_1")
+    branch_3x3 = bn_conv(x, filters_3x3_reduce, 1, f"{name}_3x3_reduce", **options)
+    branch_3x3 = bn_conv(branch_3x3, filters_3x3, 3, f"{name}_3x3", strides=2, **options)
+    branch_double = bn_conv(x, filters_double_reduce, 1, f"{name}_double_3x3_reduce", **options)
+    branch_double = bn_conv(branch_double, filters_double_3x3, 3, f"{name}_double_3x3_1",
+                            **options)
     branch_double = bn_conv(branch_double, filters_double_3x3, 3, f"{name}_double_3x3_2",
-                            strides=2)
-    branch_pool = layers.MaxPooling2D(3, strides=2, padding="same", name=f"{name}_pool")(x)
+                            strides=2, **options)
+    branch_pool = max_pool_3x3_s2(x, f"{name}_pool", ceil_mode)
     return layers.Concatenate(axis=common.channel_axis(), name=f"{name}_output")(
         [branch_3x3, branch_double, branch_pool]
     )
@@ -165,6 +234,12 @@ def BNInception(
     classes=1000,
     classifier_activation="softmax",
     dropout_rate=0.0,
+    use_bias=False,
+    batch_norm_scale=False,
+    bn_epsilon=1e-3,
+    padding="same",
+    ceil_mode=False,
+    count_include_pad=False,
     name="bn_inception",
 ):
     """BN-Inception (Ioffe and Szegedy 2015, Figure 5): 10 inception modules with BN.
@@ -194,8 +269,34 @@ def BNInception(
       the ~2G usually quoted.
     - No scale (gamma) in the normalizations (module docstring); with it the
       count would be 10,016 higher.
+
+    Structure options, whose defaults are the paper form above; the released
+    Caffe BN-Inception (Xiong's TSN port, which Cadene's pretrainedmodels
+    `bninception` loads: its `cadene` weights) needs all six changed:
+    - `use_bias`: the convolutions have a bias (Caffe's do; +10,016 weights).
+    - `batch_norm_scale`: the normalizations have a scale (gamma).
+    - `bn_epsilon`: the normalizations' epsilon (keras' 1e-3; PyTorch's 1e-5).
+    - `padding`: "same", or "symmetric": the strided convolutions (the 7x7/2
+      stem and the 3x3/2 of 3c and 4e) padded by kernel_size // 2 on every
+      side, as Caffe and PyTorch pad ("same" pads one pixel less at the top
+      and left of an even input).
+    - `ceil_mode`: the 3x3/2 max poolings have no padding and round their
+      output size up (Caffe; PyTorch's ceil_mode=True): equal to "same" on
+      even inputs, one pixel less on odd ones. Needs padding="symmetric".
+    - `count_include_pad`: the 3x3/1 average poolings divide by 9 at the
+      borders too, counting the zero padding (Caffe; the default leaves it
+      out, as TF and keras.applications do).
     """
     check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
+    check_bool("use_bias", use_bias)
+    check_bool("batch_norm_scale", batch_norm_scale)
+    check_range("bn_epsilon", bn_epsilon, 0, low_inclusive=False)
+    check_choice("padding", padding, PADDINGS)
+    check_bool("ceil_mode", ceil_mode)
+    check_bool("count_include_pad", count_include_pad)
+    if ceil_mode and padding != "symmetric":
+        raise ValueError("`ceil_mode=True` (unpadded max pooling, Caffe's) needs "
+                         f"padding='symmetric'; got padding={padding!r}")
     inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
@@ -206,18 +307,26 @@ def BNInception(
         classifier_activation=classifier_activation,
         default_shape=BN_INCEPTION_SHAPE,
         min_shape=BN_INCEPTION_MIN_SHAPE,
+        published_as="bn_inception",
+        weights_structure={"use_bias": use_bias, "batch_norm_scale": batch_norm_scale,
+                           "bn_epsilon": bn_epsilon, "padding": padding,
+                           "ceil_mode": ceil_mode, "count_include_pad": count_include_pad},
     )
-    x = bn_conv(inputs, 64, 7, "conv1_7x7_s2", strides=2)
-    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1_3x3_s2")(x)
-    x = bn_conv(x, 64, 1, "conv2_3x3_reduce")
-    x = bn_conv(x, 192, 3, "conv2_3x3")
-    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool2_3x3_s2")(x)
+    options = {"use_bias": use_bias, "bn_scale": batch_norm_scale, "bn_epsilon": bn_epsilon,
+               "padding": padding}
+    x = bn_conv(inputs, 64, 7, "conv1_7x7_s2", strides=2, **options)
+    x = max_pool_3x3_s2(x, "pool1_3x3_s2", ceil_mode)
+    x = bn_conv(x, 64, 1, "conv2_3x3_reduce", **options)
+    x = bn_conv(x, 192, 3, "conv2_3x3", **options)
+    x = max_pool_3x3_s2(x, "pool2_3x3_s2", ceil_mode)
     for module, filters in BN_INCEPTION_MODULES.items():
         name_ = f"inception_{module}"
         if module in STRIDED_MODULES:
-            x = strided_inception_module(x, *filters[1:5], name=name_)
+            x = strided_inception_module(x, *filters[1:5], name=name_, ceil_mode=ceil_mode,
+                                         **options)
         else:
-            x = inception_module(x, *filters, name=name_)
+            x = inception_module(x, *filters, name=name_, count_include_pad=count_include_pad,
+                                 **options)
     x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
                                classifier_activation=classifier_activation, dropout_rate=dropout_rate)
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
@@ -496,6 +605,20 @@ def _load_aux_model_weights(model, weights):
     params=11_295_240,
     preprocessing="tf",
     aliases=("inception_v2",),
+    published_weights={
+        # Cadene's port of the Caffe BN-Inception (Xiong's TSN release): Caffe's
+        # BGR, 0-255 inputs less the mean (104, 117, 128). top-1: Cadene's README.
+        "cadene": pretrained.url_weights(
+            "http://data.lip6.fr/cadene/pretrainedmodels/bn_inception-52deb4733.pth",
+            file_hash="52deb4733", convert=inception_weights.cadene_bn_inception,
+            top1=73.524, licence="bsd-3-clause", source="cadene", input_size=(224, 224),
+            crop_fraction=0.875,
+            normalization=Normalization("caffe", 255.0, (104.0, 117.0, 128.0),
+                                        (1.0, 1.0, 1.0), "BGR"),
+            structure={"use_bias": True, "batch_norm_scale": True, "bn_epsilon": 1e-5,
+                       "padding": "symmetric", "ceil_mode": True, "count_include_pad": True},
+        ),
+    },
 )
 def bn_inception(**kwargs):
     """BN-Inception / Inception v2: GoogLeNet with batch normalization and double 3x3 branches."""

@@ -73,6 +73,14 @@ here they are keras' Rescaling and Add layers, so no custom layer is needed
 to save and load the model). Inception-v4 names its modules `inception_a1`,
 ..., `reduction_a`, `inception_b1`, ..., `reduction_b`, `inception_c1`, ...
 
+Published weights: `inception_v4` loads the ports of TF-slim's weights by
+timm (`weights="tf_in1k"`, the default) and Cadene (`"cadene"`), which need
+`factorized_order="tf_slim"` (TF-slim transposes three of the paper's 1xn /
+nx1 chains); `inception_resnet_v2` loads keras.applications' file
+(`"imagenet"`) and timm's ports (`"tf_in1k"`, `"tf_ens_adv_in1k"`), whose
+normalizations have a scale (`batch_norm_scale=True`). A tag sets the
+structure it needs itself.
+
 The 3x3/1 average poolings of the Inception modules are padded "same" and,
 as in TF-slim, do not count the padding in the average; with a 3x3 window and
 stride 1 the padding is one pixel on each side, which all three Keras
@@ -85,7 +93,8 @@ from keras import layers
 
 from kerasnets.checks import check_bool, check_choice, check_range
 from kerasnets.models import common, pretrained
-from kerasnets.registry import Paper
+from kerasnets.registry import Paper, normalization
+from kerasnets.weights import inception as inception_weights
 
 PAPER = Paper(
     "Szegedy, Ioffe, Vanhoucke, Alemi",
@@ -109,6 +118,11 @@ REDUCTION_A_FILTERS = {
 }
 # keras.applications' (TF-slim's) residual scales of the A, B and C blocks.
 RESIDUAL_SCALE = (0.17, 0.1, 0.2)
+# The order of the 1xn and nx1 convolutions in three chains (Figure 3's
+# 7x1-1x7, Figure 5's 1x7-7x1-1x7-7x1, Figure 6's 1x3-3x1): as the figures
+# draw them, or transposed as TF-slim builds them (and so timm's and Cadene's
+# ports of its Inception-v4 weights).
+FACTORIZED_ORDERS = ("paper", "tf_slim")
 
 # ---------------------------------------------------------------- building bricks
 
@@ -131,6 +145,11 @@ def conv(filters, kernel_size, strides=1, padding="same"):
 def valid_reduction(filters):
     """The 3x3/2 V convolution that ends a reduction branch."""
     return conv(filters, 3, 2, "valid")
+
+
+def factorized(kernel_size, factorized_order="paper"):
+    """A 1xn or nx1 kernel of a chain that TF-slim transposes: as drawn, or transposed."""
+    return tuple(kernel_size[::-1]) if factorized_order == "tf_slim" else kernel_size
 
 
 AVG_POOL = "avg_pool"  # 3x3/1 average pooling, same padding
@@ -168,8 +187,11 @@ def inception_module(x, branches, name, bn_scale=True):
 # ---------------------------------------------------------------- stems
 
 
-def stem_figure_3(x, bn_scale=True):
-    """Figure 3, the stem of Inception-v4 and Inception-ResNet-v2: 299x299x3 -> 35x35x384."""
+def stem_figure_3(x, bn_scale=True, factorized_order="paper"):
+    """Figure 3, the stem of Inception-v4 and Inception-ResNet-v2: 299x299x3 -> 35x35x384.
+
+    `factorized_order="tf_slim"` puts mixed_4a's 1x7 before its 7x1 (TF-slim).
+    """
     x = conv_bn(x, 32, 3, "conv_1a", strides=2, padding="valid", bn_scale=bn_scale)
     x = conv_bn(x, 32, 3, "conv_2a", padding="valid", bn_scale=bn_scale)
     x = conv_bn(x, 64, 3, "conv_2b", bn_scale=bn_scale)
@@ -178,7 +200,8 @@ def stem_figure_3(x, bn_scale=True):
         x,
         [
             [conv(64, 1), conv(96, 3, 1, "valid")],
-            [conv(64, 1), conv(64, (7, 1)), conv(64, (1, 7)), conv(96, 3, 1, "valid")],
+            [conv(64, 1), conv(64, factorized((7, 1), factorized_order)),
+             conv(64, factorized((1, 7), factorized_order)), conv(96, 3, 1, "valid")],
         ],
         "mixed_4a",
         bn_scale,
@@ -258,15 +281,19 @@ def reduction_a(x, filters, name="mixed_6a", bn_scale=True):
     )
 
 
-def inception_b(x, name, bn_scale=True):
-    """Figure 5, Inception-B: 17x17x1024 -> 17x17x1024."""
+def inception_b(x, name, bn_scale=True, factorized_order="paper"):
+    """Figure 5, Inception-B: 17x17x1024 -> 17x17x1024.
+
+    `factorized_order="tf_slim"`: the third branch starts with 7x1 (TF-slim).
+    """
+    row, column = factorized((1, 7), factorized_order), factorized((7, 1), factorized_order)
     return inception_module(
         x,
         [
             [conv(384, 1)],
             [conv(192, 1), conv(224, (1, 7)), conv(256, (7, 1))],
-            [conv(192, 1), conv(192, (1, 7)), conv(224, (7, 1)), conv(224, (1, 7)),
-             conv(256, (7, 1))],
+            [conv(192, 1), conv(192, row), conv(224, column), conv(224, row),
+             conv(256, column)],
             [AVG_POOL, conv(128, 1)],
         ],
         name,
@@ -288,10 +315,12 @@ def reduction_b(x, name, bn_scale=True):
     )
 
 
-def inception_c(x, name, bn_scale=True):
+def inception_c(x, name, bn_scale=True, factorized_order="paper"):
     """Figure 6, Inception-C: 8x8x1536 -> 8x8x1536.
 
     Two branches split in two: a 1x3 and a 3x1 convolution on the same map.
+    `factorized_order="tf_slim"`: the third branch's 3x1 comes before its 1x3
+    (TF-slim); the split pairs keep their order.
     """
     axis = common.channel_axis()
     b0 = branch(x, [conv(256, 1)], f"{name}_branch0", bn_scale)
@@ -300,8 +329,8 @@ def inception_c(x, name, bn_scale=True):
         conv_bn(b1, 256, (1, 3), f"{name}_branch1_conv2a", bn_scale=bn_scale),
         conv_bn(b1, 256, (3, 1), f"{name}_branch1_conv2b", bn_scale=bn_scale),
     ])
-    b2 = branch(x, [conv(384, 1), conv(448, (1, 3)), conv(512, (3, 1))], f"{name}_branch2",
-                bn_scale)
+    b2 = branch(x, [conv(384, 1), conv(448, factorized((1, 3), factorized_order)),
+                    conv(512, factorized((3, 1), factorized_order))], f"{name}_branch2", bn_scale)
     b2 = layers.Concatenate(axis=axis, name=f"{name}_branch2")([
         conv_bn(b2, 256, (1, 3), f"{name}_branch2_conv4a", bn_scale=bn_scale),
         conv_bn(b2, 256, (3, 1), f"{name}_branch2_conv4b", bn_scale=bn_scale),
@@ -398,6 +427,7 @@ def InceptionV4(
     classifier_activation="softmax",
     dropout_rate=0.2,
     batch_norm_scale=True,
+    factorized_order="paper",
     name="inception_v4",
 ):
     """Inception-v4 (Figure 9): stem, 4 x A, Reduction-A, 7 x B, Reduction-B, 3 x C.
@@ -406,28 +436,38 @@ def InceptionV4(
     `batch_norm_scale` gives the normalizations a learned scale (gamma): with
     it the network has the 42,679,816 trainable parameters usually quoted for
     Inception-v4 (timm's count); TF-slim leaves it out (42,648,232).
-    Inception-B and Inception-C follow the order of the 1x7 / 7x1 and 1x3 /
-    3x1 convolutions in Figures 5 and 6 (TF-slim swaps some of them; the
-    parameter count is the same).
+    `factorized_order` ("paper" or "tf_slim"): the stem, Inception-B and
+    Inception-C follow the order of the 1x7 / 7x1 and 1x3 / 3x1 convolutions
+    in Figures 3, 5 and 6 ("paper"), or TF-slim's, which transposes three of
+    those chains (mixed_4a's second branch, Inception-B's third, Inception-C's
+    third; the parameter count is the same): "tf_slim" is the structure of
+    the released weights, as timm's and Cadene's `inception_v4` build it.
+    Everything else is theirs already: convolutions without bias, batch
+    normalization with a scale and epsilon 1e-3, the stride-2 convolutions
+    "valid" and the others padded symmetrically (odd kernels, stride 1), and
+    3x3 average pooling that leaves the padding out (count_include_pad=False).
     """
     check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
     check_bool("batch_norm_scale", batch_norm_scale)
+    check_choice("factorized_order", factorized_order, FACTORIZED_ORDERS)
     inputs, weights = common.prepare_inputs(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, default_shape=DEFAULT_SHAPE,
-        min_shape=MIN_SHAPE,
+        min_shape=MIN_SHAPE, published_as="inception_v4",
+        weights_structure={"batch_norm_scale": batch_norm_scale,
+                           "factorized_order": factorized_order},
     )
-    bn_scale = batch_norm_scale
-    x = stem_figure_3(inputs, bn_scale)
+    bn_scale, order = batch_norm_scale, factorized_order
+    x = stem_figure_3(inputs, bn_scale, order)
     for i in range(1, 5):
         x = inception_a(x, f"inception_a{i}", bn_scale)
     x = reduction_a(x, REDUCTION_A_FILTERS["inception_v4"], "reduction_a", bn_scale)
     for i in range(1, 8):
-        x = inception_b(x, f"inception_b{i}", bn_scale)
+        x = inception_b(x, f"inception_b{i}", bn_scale, order)
     x = reduction_b(x, "reduction_b", bn_scale)
     for i in range(1, 4):
-        x = inception_c(x, f"inception_c{i}", bn_scale)
+        x = inception_c(x, f"inception_c{i}", bn_scale, order)
     x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
                                classifier_activation=classifier_activation,
                                dropout_rate=dropout_rate)
@@ -477,6 +517,7 @@ def InceptionResNet(
         input_shape=input_shape, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, default_shape=DEFAULT_SHAPE,
         min_shape=MIN_SHAPE, published_as=published_as,
+        weights_structure={"batch_norm_scale": batch_norm_scale},
     )
     bn_scale = batch_norm_scale
     branches = INCEPTION_RESNET_BRANCHES[version]
@@ -510,7 +551,29 @@ register = common.registration(family="inception_v4", paper=PAPER, input_shape=D
                                min_input_shape=MIN_SHAPE, preprocessing="tf")
 
 
-@register(params=42_742_984)
+# timm's and Cadene's ports of TF-slim's Inception-v4 weights (Apache-2.0, like
+# TF-slim's): inputs scaled to [-1, 1] (mean = std = 0.5 on [0, 1]), 299x299.
+V4_CHECKPOINT = {"structure": {"factorized_order": "tf_slim"}, "licence": "apache-2.0",
+                 "input_size": (299, 299), "normalization": normalization("tf")}
+
+
+@register(
+    params=42_742_984,
+    published_weights={
+        # top-1: timm's results-imagenet.csv (299, crop 0.875, bicubic).
+        "tf_in1k": pretrained.hub_weights(
+            "timm/inception_v4.tf_in1k", convert=inception_weights.timm_inception_v4,
+            top1=80.144, source="timm", crop_fraction=0.875, **V4_CHECKPOINT,
+        ),
+        # top-1: Cadene's README (pretrained-models.pytorch, "Our porting"); the
+        # file has TF-slim's 1001 classes, the background first.
+        "cadene": pretrained.url_weights(
+            "http://data.lip6.fr/cadene/pretrainedmodels/inceptionv4-8e4777a0.pth",
+            file_hash="8e4777a0", convert=inception_weights.cadene_inception_v4,
+            top1=80.062, source="cadene", crop_fraction=0.875, **V4_CHECKPOINT,
+        ),
+    },
+)
 def inception_v4(**kwargs):
     """Inception-v4: the Figure 3 stem and 14 Inception modules, 42.7M parameters."""
     return InceptionV4(**{"name": "inception_v4", **kwargs})
@@ -525,19 +588,38 @@ def inception_resnet_v1(**kwargs):
     )
 
 
+# timm's ports of TF-slim's Inception-ResNet-v2 weights: the normalizations
+# have a scale (all ones in TF-slim's files, which have none), [-1, 1] inputs.
+IRV2_CHECKPOINT = {"structure": {"batch_norm_scale": True}, "licence": "apache-2.0",
+                   "source": "timm", "input_size": (299, 299), "crop_fraction": 0.8975,
+                   "normalization": normalization("tf"),
+                   "convert": inception_weights.timm_inception_resnet_v2}
+
+
 @register(
     params=55_873_736,
-    published_weights=pretrained.tf_kernels(
-        "inception_resnet_v2", "inception_resnet_v2",
-        "e693bd0210a403b3192acc6073ad2e96", "d19885ff4a710c122648d3b5c3b684e4",
-    ),
+    published_weights={
+        **pretrained.tf_kernels(
+            "inception_resnet_v2", "inception_resnet_v2",
+            "e693bd0210a403b3192acc6073ad2e96", "d19885ff4a710c122648d3b5c3b684e4",
+            structure={"batch_norm_scale": False},
+        ),
+        # top-1: timm's results-imagenet.csv (299, crop 0.8975, bicubic).
+        "tf_in1k": pretrained.hub_weights("timm/inception_resnet_v2.tf_in1k", top1=80.434,
+                                          **IRV2_CHECKPOINT),
+        # Ensemble adversarial training (Tramer et al. 2018, arXiv 1705.07204).
+        "tf_ens_adv_in1k": pretrained.hub_weights("timm/inception_resnet_v2.tf_ens_adv_in1k",
+                                                  top1=79.998, **IRV2_CHECKPOINT),
+    },
 )
 def inception_resnet_v2(**kwargs):
     """Inception-ResNet-v2 as released (keras.applications' weights): 10 / 20 / 10 blocks.
 
     `residual_scale` applies to all blocks but the last, which TF-slim adds
     unscaled; `block_repeats` and `dropout_rate` (default 0, as released) can
-    be changed, but then the released weights no longer fit.
+    be changed, but then the released weights no longer fit. timm's ports of
+    the same TF-slim weights (`weights="tf_in1k"`, `"tf_ens_adv_in1k"`) give
+    the normalizations a scale: `batch_norm_scale=True` (the tags set it).
     """
     defaults = {"name": "inception_resnet_v2", "block_repeats": (10, 20, 10),
                 "dropout_rate": 0.0, "batch_norm_scale": False}
