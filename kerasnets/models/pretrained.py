@@ -179,7 +179,8 @@ def published_networks() -> list[str]:
     return list_models(pretrained=True)
 
 
-def published_name(model_name: str, tag: str = IMAGENET, **structure) -> str:
+def published_name(model_name: str, tag: str = IMAGENET, *, asked: str | None = None,
+                   **structure) -> str:
     """The registered name whose checkpoint `tag` fits `structure`: `model_name` itself or
     one of its presets.
 
@@ -190,7 +191,8 @@ def published_name(model_name: str, tag: str = IMAGENET, **structure) -> str:
     `structure` has every value its files need: their `PublishedWeights.structure`
     (Xception's middle_flow_repeats=8) and, for a preset, the arguments it
     fixes (MobileNet's alpha) and its input size (its files were trained at
-    that size). ValueError says what was published otherwise.
+    that size). ValueError says what was published otherwise (naming the
+    `weights` value the user `asked` for, "imagenet" for the default tag).
     """
     base = get_spec(model_name)
     given = dict(structure)
@@ -208,7 +210,7 @@ def published_name(model_name: str, tag: str = IMAGENET, **structure) -> str:
     for name, _, needs in candidates:
         if all(given.get(key) == value for key, value in needs.items()):
             return name
-    raise ValueError(_unpublished_structure(base, candidates, given, tag))
+    raise ValueError(_unpublished_structure(base, candidates, given, tag, asked or tag))
 
 
 def _presets(model_name):
@@ -227,7 +229,7 @@ def _needs(spec, files, given):
     return needs
 
 
-def _unpublished_structure(base, candidates, given, tag):
+def _unpublished_structure(base, candidates, given, tag, asked):
     """The message for a structure no published file fits."""
     shared = {key: value for key, value in candidates[0][2].items()
               if all(needs.get(key, value) == value and key in needs
@@ -235,7 +237,9 @@ def _unpublished_structure(base, candidates, given, tag):
     for key, value in shared.items():
         if given.get(key) != value:
             networks = "networks" if len(candidates) > 1 else "network"
-            return (f"`weights={tag!r}` needs {key}={value!r} (the published {networks}); "
+            which = f"`weights={asked!r}`" + (f" (the {tag!r} checkpoint)" if asked != tag
+                                               else "")
+            return (f"{which} needs {key}={value!r} (the published {networks}); "
                     f"got {key}={given.get(key)!r}")
     files = candidates[0][1]
     varying = [key for key in candidates[0][2] if key not in shared]
@@ -251,7 +255,7 @@ def _unpublished_structure(base, candidates, given, tag):
         hint = ("Use one of those, weights=None, or include_top=False with input_shape=(None, "
                 f"None, {base.input_shape[2]}) (the {base.input_shape[0]} weights, at any size).")
     wanted = f"for {wanted}" if arguments else wanted.strip()
-    return (f"`weights={tag!r}`: {files.source} publishes {files.network or base.name} "
+    return (f"`weights={asked!r}`: {files.source} publishes {files.network or base.name} "
             f"weights {wanted}; got {' and '.join(got)}. {hint}")
 
 
@@ -406,7 +410,7 @@ def resolve_weights(weights, model_name: str, *, include_top: bool, classes: int
     if not is_tag(weights, model_name):
         return weights
     tag = default_tag(get_spec(model_name)) if weights == IMAGENET else weights
-    key = published_name(model_name, tag, **structure)
+    key = published_name(model_name, tag, asked=weights, **structure)
     files = published(key, tag)
     if include_top is True and classes != files.classes:
         raise ValueError(
