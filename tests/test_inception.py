@@ -185,7 +185,8 @@ def test_bn_inception_minimum_input_and_arguments():
         with pytest.raises(ValueError, match=r"`dropout_rate` must be a number in \[0, 1\)"):
             BNInception(dropout_rate=bad, input_shape=(32, 32, 3))
     # "imagenet" is Cadene's Caffe port, which needs the Caffe structure (its tag sets it).
-    with pytest.raises(ValueError, match=r"`weights='imagenet'` \(the 'cadene' checkpoint\) needs use_bias=True"):
+    with pytest.raises(ValueError, match=r"`weights='imagenet'` \(the 'cadene' checkpoint\) "
+                                         r"needs use_bias=True"):
         BNInception(weights="imagenet")
 
 
