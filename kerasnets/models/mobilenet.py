@@ -43,11 +43,14 @@ checkpoint by a pixel); `bn_epsilon` is the BatchNorm epsilon (PyTorch's
 
 from __future__ import annotations
 
+import dataclasses
+
 from keras import layers
 
 from kerasnets.checks import check_choice, check_range
 from kerasnets.models import common, pretrained
-from kerasnets.registry import Paper
+from kerasnets.registry import Paper, normalization
+from kerasnets.weights import mobilenet as mobilenet_weights
 
 PAPER_V1 = Paper(
     "Howard, Zhu, Chen, Kalenichenko, Wang, Weyand, Andreetto, Adam",
@@ -405,18 +408,60 @@ def MobileNetV2(
 
 # ---------------------------------------------------------------- registered variants
 
+# What the PyTorch-side checkpoints need: PyTorch's padding and BatchNorm epsilon.
+PYTORCH_STRUCTURE = {"alpha": 1.0, "padding": "symmetric", "bn_epsilon": 1e-5}
+# keras.applications' files need the default structure (a tag of a PyTorch checkpoint
+# sets the other one; building that with weights="imagenet" is refused).
+KERAS_STRUCTURE = {"padding": "same", "bn_epsilon": KERAS_BN_EPSILON}
+
+V1_WEIGHTS = {
+    # timm's MobileNet v1 1.0 (Wightman 2024, the MobileNet-V4 "ra4" recipe, 3600 epochs);
+    # top-1 at 224 from the model card's comparison table (76.1 at its test size, 256).
+    "ra4_e3600_r224_in1k": pretrained.hub_weights(
+        "timm/mobilenetv1_100.ra4_e3600_r224_in1k", convert=mobilenet_weights.timm_mobilenet_v1,
+        top1=75.382, licence="apache-2.0", source="timm", network="MobileNet v1 1.0",
+        input_size=(224, 224), crop_fraction=0.875, normalization=normalization("tf"),
+        structure=PYTORCH_STRUCTURE,
+    ),
+}
+V2_WEIGHTS = {
+    # timm's MobileNet v2 1.0 (RandAugment "RA" recipe); top-1 from timm's results table
+    # (results-imagenet.csv).
+    "ra_in1k": pretrained.hub_weights(
+        "timm/mobilenetv2_100.ra_in1k", convert=mobilenet_weights.timm_mobilenet_v2,
+        top1=72.970, licence="apache-2.0", source="timm", network="MobileNet v2 1.0",
+        input_size=(224, 224), crop_fraction=0.875, normalization=normalization("torch"),
+        structure=PYTORCH_STRUCTURE,
+    ),
+    # torchvision's MobileNet_V2_Weights.IMAGENET1K_V1 (acc@1 71.878 in its docs).
+    "tv_in1k": pretrained.url_weights(
+        "https://download.pytorch.org/models/mobilenet_v2-b0353104.pth", file_hash="b0353104",
+        convert=mobilenet_weights.torchvision_mobilenet_v2, top1=71.878,
+        licence="BSD-3-Clause", source="torchvision", network="MobileNet v2 1.0",
+        input_size=(224, 224), crop_fraction=0.875, normalization=normalization("torch"),
+        structure=PYTORCH_STRUCTURE,
+    ),
+}
+
+
+def keras_files(files):
+    """keras.applications' entries, with the structure they need stated."""
+    return {tag: dataclasses.replace(published, structure={**published.structure,
+                                                            **KERAS_STRUCTURE})
+            for tag, published in files.items()}
+
 
 register = common.registration(family="mobilenet", input_shape=DEFAULT_SHAPE,
                                min_input_shape=MIN_SHAPE, preprocessing="tf")
 
 
-@register(paper=PAPER_V1, params=V1_PARAMS[1.0])
+@register(paper=PAPER_V1, params=V1_PARAMS[1.0], published_weights=V1_WEIGHTS)
 def mobilenet_v1(**kwargs):
     """MobileNet v1 1.0-224: 28 layers, 569M multiply-adds (keras.applications' weights)."""
     return MobileNetV1(**{"name": "mobilenet_v1", **kwargs})
 
 
-@register(paper=PAPER_V2, params=V2_PARAMS[1.0])
+@register(paper=PAPER_V2, params=V2_PARAMS[1.0], published_weights=V2_WEIGHTS)
 def mobilenet_v2(**kwargs):
     """MobileNet v2 1.0-224: 17 inverted residual blocks, 300M multiply-adds."""
     return MobileNetV2(**{"name": "mobilenet_v2", **kwargs})
@@ -429,7 +474,7 @@ common.register_presets("mobilenet_v1", {
         description=(f"MobileNet v1 {float(alpha)}-{size}: 28 layers, "
                      f"{V1_MACS[alpha][size] / 1e6:.1f}M multiply-adds (keras.applications' "
                      "weights)."),
-        published_weights=pretrained.mobilenet_v1_files(alpha, size),
+        published_weights=keras_files(pretrained.mobilenet_v1_files(alpha, size)),
     )
     for alpha, count in V1_PARAMS.items() for size in pretrained.MOBILENET_V1_SIZES
 })
@@ -438,7 +483,7 @@ common.register_presets("mobilenet_v2", {
         params=count, alpha=float(alpha), input_shape=(size, size, 3),
         description=(f"MobileNet v2 {float(alpha)}-{size}: 17 inverted residual blocks, "
                      f"{V2_MACS[alpha][size] / 1e6:.1f}M multiply-adds."),
-        published_weights=pretrained.mobilenet_v2_files(alpha, size),
+        published_weights=keras_files(pretrained.mobilenet_v2_files(alpha, size)),
     )
     for alpha, count in V2_PARAMS.items() for size in pretrained.MOBILENET_V2_SIZES
 })

@@ -68,8 +68,9 @@ from keras import layers
 
 from kerasnets.checks import check_choice, check_range
 from kerasnets.layers import ChannelShuffle
-from kerasnets.models import common
-from kerasnets.registry import Paper, register_model
+from kerasnets.models import common, pretrained
+from kerasnets.registry import Normalization, Paper, register_model
+from kerasnets.weights.shufflenet import megvii_shufflenet_v1
 
 PAPER = Paper(
     "Zhang, Zhou, Lin, Sun",
@@ -276,6 +277,31 @@ def ShuffleNetV1(
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 
+# megvii's released checkpoints (ShuffleNet-Series, ShuffleNetV1/README.md, "Trained
+# Models"): on OneDrive (and BaiduYun), a shared folder rather than a file URL, so they
+# are not downloaded: fetch them by hand and place them in the weights cache under
+# these names (`kerasnets.models.pretrained.cache_folder()`). Top-1 is 100 minus
+# the README's top-1 error (32.2 for g = 3, 32.0 for g = 8, 1.0x).
+MEGVII_URL = "https://1drv.ms/f/s!AgaP37NGYuEXhRfQxHRseR7eSxXo"
+MEGVII_TOP1 = {3: 67.8, 8: 68.0}
+# Their evaluation: OpenCV resize of the short side to 256, centre crop 224, BGR
+# pixels 0-255 with no mean subtracted nor scaling (their ToBGRTensor).
+MEGVII_NORMALIZATION = Normalization("caffe", 255.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "BGR")
+MEGVII_STRUCTURE = {"shuffle": "transposed", "bn_epsilon": 1e-5}
+
+
+def megvii_weights(group, structure=None):
+    """The `{"megvii": ...}` entry of the 1.0x checkpoint of g = `group`, needing `structure`
+    besides megvii's (the presets fix the groups and scale themselves)."""
+    return {"megvii": pretrained.url_weights(
+        MEGVII_URL, filename=f"shufflenet_v1_megvii_group{group}_1.0x.pth.tar",
+        convert=megvii_shufflenet_v1, top1=MEGVII_TOP1[group], licence="MIT",
+        source="megvii", network=f"ShuffleNet v1 1.0x (g = {group})", input_size=(224, 224),
+        crop_fraction=224 / 256, normalization=MEGVII_NORMALIZATION,
+        structure={**(structure or {}), **MEGVII_STRUCTURE},
+    )}
+
+
 @register_model(
     "shufflenet_v1",
     family="shufflenet",
@@ -283,9 +309,11 @@ def ShuffleNetV1(
     input_shape=DEFAULT_SHAPE,
     min_input_shape=MIN_SHAPE,
     params=PARAMS[(3, 1.0)],
-    # No published weights; the paper trains with ResNeXt's settings
-    # (fb.resnet.torch: [0, 1] scaling, ImageNet mean and std per channel).
+    # The paper trains with ResNeXt's settings (fb.resnet.torch: [0, 1] scaling,
+    # ImageNet mean and std per channel); megvii's checkpoints say their own.
     preprocessing="torch",
+    # The default network's (g = 3, 1.0x) checkpoint, as its presets have it.
+    published_weights=megvii_weights(3, {"groups": 3, "scale": 1.0}),
 )
 def shufflenet_v1(**kwargs):
     """ShuffleNet 1x (g = 3): 140M multiply-adds at 224."""
@@ -297,6 +325,8 @@ common.register_presets("shufflenet_v1", {
         params=count, groups=groups, scale=scale,
         description=(f"ShuffleNet {scale:g}x (g = {groups}): "
                      f"{MACS[groups, scale] / 1e6:.1f}M multiply-adds at 224."),
+        **({"published_weights": megvii_weights(groups)}
+           if scale == 1.0 and groups in MEGVII_TOP1 else {}),
     )
     for (groups, scale), count in PARAMS.items()
 })
