@@ -143,3 +143,27 @@ def test_symmetric_padding_is_what_pytorch_computes():
         diffs[padding] = float(np.abs(keras.ops.convert_to_numpy(model(images)) - want).max())
     assert diffs["symmetric"] < 1e-5
     assert diffs["same"] > 1e-4
+
+
+def pooled_features(reference, images):
+    """The reference's globally pooled features (its classifier's input) on NHWC `images`."""
+    features = {}
+    handle = reference.classifier.register_forward_pre_hook(
+        lambda module, inputs: features.update(x=inputs[0].detach().numpy()))
+    checkpoint_check.reference_logits(reference, images)
+    handle.remove()
+    return features["x"].reshape(len(images), -1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, tag", list(REFERENCES))
+def test_without_the_classifier_the_features_load(name, tag, tmp_path, monkeypatch):
+    without_file_hash(name, tag, monkeypatch)
+    reference = checkpoint_check.randomize(reference_for(name, tag))
+    monkeypatch.setenv("KERASNETS_CACHE_DIR", str(tmp_path))
+    checkpoint_check.prefill_cache(name, tag, reference.state_dict(), tmp_path)
+    model = kerasnets.build(name, weights=tag, include_top=False, pooling="avg",
+                            input_shape=SMALL)
+    images = checkpoint_check.images_for(name, tag, SMALL)
+    want = pooled_features(reference, images)
+    checkpoint_check.assert_close(model.predict(images, verbose=0), want, f"{name} {tag}")

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import kerasnets
+import checkpoint_check
 from checkpoint_check import assert_tag_matches
 from kerasnets import registry
 from kerasnets.layers import ChannelShuffle
@@ -117,3 +118,19 @@ def test_structure_options_are_checked(kwargs, message):
     with pytest.raises(ValueError) as error:
         kerasnets.build("shufflenet_v1", **kwargs)
     assert message in str(error.value)
+
+
+@pytest.mark.slow
+def test_without_the_classifier_the_features_load(tmp_path, monkeypatch):
+    name, tag = FAST_TAGS[0]
+    reference = checkpoint_check.randomize(reference_for(name, tag))
+    monkeypatch.setenv("KERASNETS_CACHE_DIR", str(tmp_path))
+    checkpoint_check.prefill_cache(name, tag, reference.state_dict(), tmp_path)
+    model = kerasnets.build(name, weights=tag, include_top=False, pooling="avg",
+                            input_shape=SMALL)
+    images = checkpoint_check.images_for(name, tag, SMALL)
+    features = {}
+    reference.classifier.register_forward_pre_hook(
+        lambda module, inputs: features.update(x=inputs[0].detach().numpy()))
+    checkpoint_check.reference_logits(reference, images)
+    checkpoint_check.assert_close(model.predict(images, verbose=0), features["x"], name)

@@ -39,6 +39,9 @@ convolves "valid", as PyTorch's `padding=1` does (keras' "same" pads even
 sizes only at the bottom and right, which moves every window of the
 checkpoint by a pixel); `bn_epsilon` is the BatchNorm epsilon (PyTorch's
 1e-5 where keras.applications uses 1e-3). The defaults are keras.applications'.
+Their tags, on `mobilenet_v1` and `mobilenet_v2` (alpha 1.0), set both:
+"ra4_e3600_r224_in1k" (timm, v1), "ra_in1k" (timm, v2) and "tv_in1k"
+(torchvision, v2); `weights="imagenet"` stays keras.applications' files.
 """
 
 from __future__ import annotations
