@@ -59,7 +59,8 @@ def _permuted_depthwise(m, layer, key, order):
 
 
 def megvii_shufflenet_v1(m):
-    """megvii ShuffleNetV1 (1.0x, group 3 or 8) -> `shufflenet_v1(shuffle="transposed", bn_epsilon=1e-5)`."""
+    """megvii ShuffleNetV1 1.0x (g = 3 or 8) -> `shufflenet_v1(shuffle="transposed",
+    bn_epsilon=1e-5)`."""
     m.conv("conv1", "first_conv.0")
     m.batch_norm("conv1_bn", "first_conv.1")
     groups = m.layer("stage2_unit2_gconv1").groups
