@@ -61,8 +61,9 @@ def main(argv=None) -> int:
     except (OSError, ValueError, KeyError, TypeError, ImportError, SyntaxError):
         return _full(argv)
     args = parser.parse_args(argv)  # --help, --version and usage errors exit here
-    if args.command in FAST_COMMANDS:
-        return console.print_models(index["models"], args.pattern, args.family, args.presets)
+    if args.command in FAST_COMMANDS and not getattr(args, "markdown", False):
+        return console.print_models(index["models"], args.pattern, args.family, args.presets,
+                                    args.pretrained)
     return _full(argv)
 
 

@@ -12,7 +12,6 @@ __version__ = "0.1.0"
 
 from kerasnets.logs import native_logs_filtered  # noqa: E402
 from kerasnets.registry import (  # noqa: E402
-    build,
     get_spec,
     list_models,
     model_info,
@@ -26,14 +25,18 @@ with native_logs_filtered():
     from kerasnets.profile import profile  # noqa: E402
     from kerasnets import layers  # noqa: E402,F401  (registers the custom layers)
     from kerasnets import models  # noqa: E402,F401  (registers every network and its layers)
+    from kerasnets.models import build  # noqa: E402  (registry.build, plus features_only)
     from kerasnets import training  # noqa: E402,F401  (its losses and optimizers)
+    from kerasnets.imagenet import decode_predictions, preprocess_input  # noqa: E402
 
 __all__ = [
     "__version__",
     "build",
+    "decode_predictions",
     "get_spec",
     "list_models",
     "model_info",
+    "preprocess_input",
     "profile",
     "register_alias",
     "register_model",

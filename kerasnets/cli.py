@@ -36,13 +36,22 @@ from kerasnets.console import (  # noqa: F401  (the index's names, for the tests
 )
 from kerasnets.console import make_parser as _parser
 from kerasnets.data.sources import digits
+from kerasnets.export.converted import convert_weights
 from kerasnets.export.formats import export_all, target_paths
 from kerasnets.export.files import write_text
 from kerasnets.export.metadata import model_preprocessing, weights_info
 from kerasnets.export.provenance import read_labels, training_record
 from kerasnets.logs import one_line_warnings
+from kerasnets.models.pretrained import WeightsDownloadError, is_tag
 from kerasnets.profile import profile
-from kerasnets.registry import get_spec, index
+from kerasnets.registry import (
+    default_tag,
+    get_spec,
+    index,
+    list_models,
+    normalization_for,
+    weights_tags,
+)
 
 
 def static_index() -> dict:
@@ -51,7 +60,27 @@ def static_index() -> dict:
 
 
 def _cmd_list(args) -> int:
-    return print_models(index(), args.pattern, args.family, args.presets)
+    if args.markdown:
+        if not args.pretrained:
+            raise ValueError("--markdown prints the weights table: use it with --pretrained")
+        print(weights_markdown(list_models(args.pattern, args.family, pretrained=True)), end="")
+        return 0
+    return print_models(index(), args.pattern, args.family, args.presets, args.pretrained)
+
+
+def weights_markdown(names) -> str:
+    """The published weights of `names` as a Markdown table, one row per tag."""
+    lines = ["| network | tag | source | top-1 (%) | input | licence |",
+             "|---|---|---|---|---|---|"]
+    for name in names:
+        default = default_tag(get_spec(name))
+        for tag, published in weights_tags(name).items():
+            size = published.input_size or get_spec(name).input_shape[:2]
+            mark = f"`{tag}` (imagenet)" if tag == default and tag != "imagenet" else f"`{tag}`"
+            top1 = "-" if published.top1 is None else f"{published.top1:.2f}"
+            lines.append(f"| {name} | {mark} | {published.source} | {top1} | "
+                         f"{'x'.join(map(str, size))} | {published.licence} |")
+    return "\n".join(lines) + "\n"
 
 
 def _cmd_index(args) -> int:
@@ -110,9 +139,43 @@ def _cmd_info(args) -> int:
     print(f"  preprocessing {spec.preprocessing}")
     if spec.aliases:
         print(f"  aliases       {', '.join(spec.aliases)}")
+    print_weights(spec.name)
     if args.table:
         print()
         print(prof.table(only_nonzero=True))
+    return 0
+
+
+def print_weights(name) -> None:
+    """The published checkpoints of `name`: tag, source, top-1, size, crop, licence."""
+    tags = weights_tags(name)
+    if not tags:
+        print("  weights       none published (weights=None, or a file you trained)")
+        return
+    default = default_tag(get_spec(name))
+    print(f"  weights       {len(tags)} tag(s); weights=\"imagenet\" loads {default!r}")
+    rows = [("tag", "source", "top-1", "input", "crop", "licence")]
+    for tag, published in tags.items():
+        size = published.input_size or get_spec(name).input_shape[:2]
+        rows.append((tag, published.source,
+                     "-" if published.top1 is None else f"{published.top1:.2f}",
+                     "x".join(map(str, size)),
+                     "-" if published.crop_fraction is None else f"{published.crop_fraction:g}",
+                     published.licence or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("    " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _cmd_convert(args) -> int:
+    result = convert_weights(args.name, args.weights, args.out, checkpoint=args.checkpoint,
+                             overwrite=args.overwrite)
+    arguments = ", ".join(f"{key}={value!r}" for key, value in result.build_arguments.items()
+                          if key != "weights")
+    print(f"wrote {result.path} (sha256 {result.sha256})")
+    print(f"wrote {result.description_path}")
+    print(f"load it with: kerasnets.build({args.name!r}, weights={result.path!r}"
+          f"{', ' + arguments if arguments else ''})")
     return 0
 
 
@@ -234,6 +297,9 @@ def _load_model(args, plan):
         kwargs["classes"] = args.classes
     if args.weights is not None:
         kwargs["weights"] = None if args.weights == "none" else args.weights
+    if is_tag(kwargs.get("weights"), spec.name):
+        # The checkpoint's normalization (export_all's weights_tag), not the network's mode.
+        return spec.build(**kwargs), args.preprocessing
     return spec.build(**kwargs), args.preprocessing or spec.preprocessing
 
 
@@ -255,15 +321,18 @@ def _cmd_export(args) -> int:
     if plan.labels_source is not None and not args.labels:
         print(f"class names: {len(plan.class_names)} from {plan.labels_source}")
     model, preprocessing = _load_model(args, plan)
+    tag = args.weights if plan.spec is not None and is_tag(args.weights, plan.name) else None
     data, source = None, None
     if plan.calibration is not None:
         chosen, source = plan.calibration
-        data = _calibration_data(chosen, model, preprocessing)
+        data = _calibration_data(chosen, model, preprocessing or (
+            normalization_for(plan.name, tag) if tag else None))
     result = export_all(model, {plan.key: plan.path}, representative_data=data,
                         calibration_source=source, io_dtype=args.io_dtype,
                         class_names=plan.class_names, preprocessing=preprocessing,
                         overwrite=args.overwrite, verify=not args.no_verify,
-                        weights=weights)[plan.key]
+                        weights=weights, weights_tag=tag,
+                        network=plan.name if tag else None)[plan.key]
     if args.format == "saved_model":
         inside = ", ".join(["labels.txt"] * (result.labels_path is not None) + ["metadata.json"])
         print(f"wrote SavedModel {result.path} ({result.size_bytes:,} bytes), with {inside} "
@@ -282,7 +351,8 @@ def _cmd_export(args) -> int:
     return 0
 
 
-COMMANDS = {"list": _cmd_list, "info": _cmd_info, "export": _cmd_export, "index": _cmd_index}
+COMMANDS = {"list": _cmd_list, "info": _cmd_info, "export": _cmd_export, "index": _cmd_index,
+            "convert": _cmd_convert}
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -295,7 +365,8 @@ def run(args) -> int:
     one_line_warnings()
     try:
         return COMMANDS[args.command](args)
-    except FileExistsError as err:
+    except (FileExistsError, FileNotFoundError, WeightsDownloadError, ImportError) as err:
+        # An existing output, a missing input file, no network, a missing optional package.
         print(f"kerasnets {args.command}: error: {err}", file=sys.stderr)
         return 1
     except ValueError as err:

@@ -40,24 +40,27 @@ def read_index(path=None) -> dict:
         return json.load(handle)
 
 
-def print_models(models, pattern=None, family=None, presets=False) -> int:
+def print_models(models, pattern=None, family=None, presets=False, pretrained=False) -> int:
     """Prints the `models` (entries of the index) that match, one a line; 1 if none does.
 
     As `kerasnets.list_models`: `pattern` is a case-insensitive glob on the
-    names, presets are left out unless `presets`.
+    names, presets are left out unless `presets`; `pretrained` keeps the
+    networks with published weights and prints their tags.
     """
     rows = [m for m in models
             if (presets or m["alias_of"] is None)
             and (pattern is None or fnmatch.fnmatchcase(m["name"], pattern.lower()))
-            and (family is None or m["family"] == family)]
+            and (family is None or m["family"] == family)
+            and (not pretrained or m.get("weights"))]
     if not rows:
-        print(f"no registered model matches {pattern or '*'!r}", file=sys.stderr)
+        what = "with published weights " if pretrained else ""
+        print(f"no registered model {what}matches {pattern or '*'!r}", file=sys.stderr)
         return 1
     width = max(len(m["name"]) for m in rows)
     for m in rows:
         shape = "x".join(str(d) for d in m["input_shape"])
-        print(f"{m['name']:<{width}}  {m['family']:<10} {shape:<11} {m['params']:>13,}  "
-              f"{m['description']}")
+        last = f"weights: {', '.join(m['weights'])}" if pretrained else m["description"]
+        print(f"{m['name']:<{width}}  {m['family']:<10} {shape:<11} {m['params']:>13,}  {last}")
     return 0
 
 
@@ -76,6 +79,11 @@ def make_parser(version) -> argparse.ArgumentParser:
     p_list.add_argument("--presets", action="store_true",
                         help="also the presets (mobilenet_v2_0.35_96, shufflenet_v1_g8_0.5, ...)")
 
+    p_list.add_argument("--pretrained", action="store_true",
+                        help="only the networks with published weights, with their tags")
+    p_list.add_argument("--markdown", action="store_true",
+                        help="with --pretrained: the weights table (network, tag, source, "
+                             "top-1, licence) in Markdown, as README.md has it")
     p_info = sub.add_parser(
         "info", help="paper, input size, parameters and multiply-adds of one network"
     )
@@ -125,6 +133,22 @@ def make_parser(version) -> argparse.ArgumentParser:
     p_export.add_argument("--no-verify", action="store_true",
                           help="skip running the export against the Keras model")
 
+    p_convert = sub.add_parser(
+        "convert",
+        help="convert a published PyTorch checkpoint to a Keras .weights.h5 file",
+        description="Loads the checkpoint a weights tag names (downloaded, or --checkpoint FILE) "
+                    "and writes OUT/NAME.TAG.weights.h5 with NAME.TAG.json (sha256, source, "
+                    "the build arguments that load it): the file then loads without torch.",
+    )
+    p_convert.add_argument("name", help="a registered network")
+    p_convert.add_argument("--weights", default="imagenet", metavar="TAG",
+                           help="the tag (`kerasnets info NAME` lists them; default: imagenet)")
+    p_convert.add_argument("--checkpoint", metavar="FILE",
+                           help="a local copy of the source's file, instead of downloading it")
+    p_convert.add_argument("--out", default="converted", metavar="DIR",
+                           help="output folder (default: converted)")
+    p_convert.add_argument("--overwrite", action="store_true",
+                           help="replace existing files of the same name")
     p_index = sub.add_parser(
         "index", help="the registry as JSON, as the fast `list` reads it (maintainers)",
         description=f"Prints the static index of the registry that `kerasnets --help`, "

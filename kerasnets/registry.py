@@ -284,10 +284,17 @@ def weights_tags(name: str) -> dict[str, PublishedWeights]:
     already named (MobileNet's "imagenet" files live on its presets)."""
     spec = get_spec(name)
     tags = dict(spec.published_weights)
-    for preset in _presets(spec):
+    # The preset that builds the network's own defaults comes first (mobilenet_v1_1.0_224).
+    presets = sorted(_presets(spec), key=lambda preset: not _builds_defaults(preset, spec))
+    for preset in presets:
         for tag, published in preset.published_weights.items():
             tags.setdefault(tag, published)
     return tags
+
+
+def _builds_defaults(preset: ModelSpec, spec: ModelSpec) -> bool:
+    """Whether `preset` builds `spec`'s default network (same input, same parameter count)."""
+    return preset.input_shape == spec.input_shape and preset.params == spec.params
 
 
 def published_weights(name: str, tag: str = IMAGENET) -> PublishedWeights:

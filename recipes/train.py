@@ -107,6 +107,10 @@ def build_parser():
     add("--model-arg", type=model_arg, action="append", metavar="KEY=VALUE",
         help="a hyper-parameter of the model's builder, e.g. alpha=0.5 or aux_logits=true; "
              "repeat for several")
+    add("--weights", metavar="TAG|FILE",
+        help="fine-tune from published weights (a tag of the model: imagenet, tv_in1k, ...; "
+             "`kerasnets info NAME` lists them) or a weights file; a new classifier replaces "
+             "the checkpoint's when the classes differ (default: random initialisation)")
     add("--data", type=data_source, metavar="SOURCE",
         help="digits, folder:PATH or tfds:NAME (default: digits)")
     add("--epochs", type=positive_int, metavar="N",
@@ -211,7 +215,8 @@ def main(argv=None, callbacks=()):
     model_args = dict(config.model_args) if not args.model else {}
     model_args.update(dict(args.model_arg or ()))
     changes = {
-        "model": spec.name, "model_args": model_args, "data": args.data,
+        "model": spec.name, "model_args": model_args, "weights": args.weights,
+        "data": args.data,
         "epochs": args.epochs, "batch_size": args.batch_size,
         "learning_rate": args.learning_rate, "weight_decay": args.weight_decay,
         "weight_decay_mode": args.weight_decay_mode, "image_size": args.image_size,

@@ -22,8 +22,12 @@ def main(job_path):
 
     import kerasnets
 
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from checkpoint_check import without_file_hash
+
     results = {}
     for case in job["cases"]:
+        without_file_hash(case["name"], case["tag"])
         kwargs = dict(case.get("kwargs") or {})
         if kwargs.get("input_shape") is not None:
             kwargs["input_shape"] = tuple(kwargs["input_shape"])

@@ -396,7 +396,7 @@ def test_imagenet_weights_resolve_to_keras_applications_files(monkeypatch, tmp_p
     _save_legacy_h5(reference, path)
     fetched = []
 
-    def fake_fetch(key, *, include_top):
+    def fake_fetch(key, *, include_top, tag="imagenet"):
         fetched.append((key, include_top))
         return path
 

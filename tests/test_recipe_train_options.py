@@ -120,3 +120,34 @@ def test_tfds_data_prepared_on_first_use_then_trained_on_from_its_files(tmp_path
     assert "lenet5 on tfds:kerasnets_blobs: 40 train, 12 validation, 12 test images of " \
            "32x32x1" in result.stdout
     assert (out / "lenet5.keras").is_file() and (out / "lenet5").is_dir()
+
+
+def test_fine_tuning_from_a_weights_tag_keeps_the_checkpoint_and_adds_a_head(tmp_path,
+                                                                             monkeypatch):
+    """--weights TAG: the checkpoint's features, a new 10-class classifier (its own had 5)."""
+    from checkpoint_check import prefill_cache, randomize
+    from test_weights_transfer import TOY, TorchLeNet5, register_tag
+
+    from kerasnets.models import pretrained
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    register_tag(monkeypatch, "toy", pretrained.url_weights("http://127.0.0.1:9/lenet5-toy.pth",
+                                                            **{**TOY, "classes": 5}))
+    monkeypatch.setenv(pretrained.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    reference = randomize(TorchLeNet5())
+    reference.output = __import__("torch").nn.Linear(84, 5)
+    prefill_cache("lenet5", "toy", reference.state_dict(), tmp_path / "cache")
+    main = load_script(SCRIPT, "train_recipe").main
+    result = run_inline(main, ["--weights", "nope", "--output-dir", str(tmp_path / "bad")])
+    error = one_error(result, "error")
+    assert "`weights` must be a weights tag of 'lenet5' or the path of a weights file; got " \
+           "'nope' (its tags: toy)" in error
+    result = run_inline(main, ["--weights", "toy", "--epochs", "1", "--learning-rate", "1e-12",
+                               "--no-tflite", "--quiet", "--output-dir", str(tmp_path / "out")])
+    assert result.returncode == 0, result.stderr[-3000:]
+    import keras
+
+    model = keras.saving.load_model(tmp_path / "out" / "lenet5.keras")
+    kernel = reference.c1.weight.detach().numpy().transpose(2, 3, 1, 0)
+    np.testing.assert_allclose(model.get_layer("c1").get_weights()[0], kernel, atol=1e-6)
+    assert model.output_shape == (None, 10)

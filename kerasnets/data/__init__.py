@@ -15,7 +15,7 @@ from kerasnets.data.evaluate import (
     predict_dense,
     top_k_accuracy,
 )
-from kerasnets.data.pipeline import default_policy, eval_pipeline, train_pipeline
+from kerasnets.data.pipeline import default_policy, eval_pipeline, train_pipeline, weights_inputs
 from kerasnets.data.preprocess import channel_means, preprocess
 from kerasnets.data.sources import Splits, batched, digits, image_folder, tfds
 from kerasnets.data.transforms import center_crop, decode, multi_scale, ten_crop
@@ -44,4 +44,5 @@ __all__ = [
     "tfds",
     "top_k_accuracy",
     "train_pipeline",
+    "weights_inputs",
 ]

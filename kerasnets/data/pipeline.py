@@ -6,7 +6,10 @@ registry's mode), batches and prefetches, with parallel maps. Randomness is
 stateless: each element gets its own seed from `tf.data.Dataset.random`, a
 new sequence every epoch, so that with `seed` and `deterministic=True` two
 runs give identical batches. `eval_pipeline` gives centre crops, ten crops or
-multi-scale views (see `kerasnets.data.evaluate`).
+multi-scale views (see `kerasnets.data.evaluate`). With `weights=` (a
+published weights tag of the network, or "imagenet"), preprocessing travels
+with the checkpoint: its mean/std and channel order (BGR for Caffe
+checkpoints), its crop fraction and its input size replace the network's.
 
 A source is a :class:`~kerasnets.data.sources.Splits` (its `split` is used)
 or a `tf.data.Dataset` of `(image, label)` pairs, the image a file path
@@ -30,10 +33,15 @@ from kerasnets.data.transforms import (
     multi_scale,
     ten_crop,
 )
-from kerasnets.registry import PREPROCESSING_MODES, get_spec
+from kerasnets.registry import (
+    PREPROCESSING_MODES,
+    get_spec,
+    normalization_for,
+    published_weights,
+)
 
 __all__ = ["POLICIES", "EVAL_METHODS", "decode", "default_policy", "train_pipeline",
-           "eval_pipeline", "resolve_preprocessing", "split_dataset"]
+           "eval_pipeline", "resolve_preprocessing", "weights_inputs", "split_dataset"]
 
 # The names of the training augmentation policies (kerasnets.data.augment.POLICIES).
 POLICIES = tuple(aug.POLICIES)
@@ -51,22 +59,24 @@ def train_pipeline(model_name, source, batch_size=32, *, policy=None, image_size
                    shuffle_buffer=None, repeat=False, drop_remainder=False,
                    scale_range=None, pca=True, rotation=0.0, noise=0.0, randaugment=False,
                    mixup=0.0, cutmix=0.0, num_classes=None, preprocessing=None, mean=None,
-                   std=None, split="train"):
+                   std=None, split="train", weights=None):
     """The training `tf.data.Dataset` of `model_name` over a source: (images, labels) batches.
 
-    Images come out `image_size` square (the registry's input size by default)
-    with the model's channels, augmented by `policy` (:func:`default_policy` by
-    default) then, if asked, `rotation` (max degrees), Gaussian `noise`
-    (stddev), Keras' `RandAugment`, `MixUp` (alpha) and `CutMix` (factor), and
-    preprocessed by `preprocessing` (the registry's mode by default; `mean`
-    and `std` as in :func:`kerasnets.data.preprocess.preprocess`). Labels are
-    int32, or one-hot float32 of `num_classes` (from a Splits source by
-    default) with MixUp or CutMix. `batch_size` is an integer in [1, 65536]
-    (`kerasnets.data.sources.MAX_BATCH_SIZE`). `scale_range` is VGG's
-    [S_min, S_max], two integers with image_size <= S_min <= S_max ((256, 512)
-    scaled by image_size / 224 by default; equal ends for a fixed S), for the
-    "vgg" policy only: the others refuse it. `pca` switches AlexNet's PCA
-    lighting (skipped for 1-channel models, which have no RGB to shift).
+    Images come out `image_size` square (the registry's input size by default; the
+    checkpoint's with `weights`) with the model's channels, augmented by `policy`
+    (:func:`default_policy` by default) then, if asked, `rotation` (max degrees),
+    Gaussian `noise` (stddev), Keras' `RandAugment`, `MixUp` (alpha) and `CutMix`
+    (factor), and preprocessed by `preprocessing` (the registry's mode by default;
+    `mean` and `std` as in :func:`kerasnets.data.preprocess.preprocess`), or, with
+    `weights` (None, "imagenet" or a weights tag of the network), as that
+    checkpoint expects: see :func:`weights_inputs`. Labels are int32, or one-hot
+    float32 of `num_classes` (from a Splits source by default) with MixUp or
+    CutMix. `batch_size` is an integer in [1, 65536]
+    (`kerasnets.data.sources.MAX_BATCH_SIZE`). `scale_range` is VGG's [S_min,
+    S_max], two integers with image_size <= S_min <= S_max ((256, 512) scaled by
+    image_size / 224 by default; equal ends for a fixed S), for the "vgg" policy
+    only: the others refuse it. `pca` switches AlexNet's PCA lighting (skipped for
+    1-channel models, which have no RGB to shift).
 
     `cache` (True for memory or a file name) keeps decoded images between
     epochs; the Keras layers (RandAugment, MixUp, CutMix) run sequentially on
@@ -75,7 +85,8 @@ def train_pipeline(model_name, source, batch_size=32, *, policy=None, image_size
     lets parallel maps hand elements over out of order, for speed.
     """
     spec = get_spec(model_name)
-    size = _size(image_size, spec)
+    inputs = weights_inputs(spec, weights, preprocessing, mean, std)
+    size = _size(image_size, spec, inputs["input_size"])
     channels = spec.input_shape[-1]
     policy = default_policy(model_name) if policy is None else policy
     check_choice("policy", policy, POLICIES)
@@ -90,7 +101,7 @@ def train_pipeline(model_name, source, batch_size=32, *, policy=None, image_size
     check_range("cutmix", cutmix, 0)
     if seed is not None:
         check_range("seed", seed, 0, 2**31 - 2, integer=True)
-    mode = resolve_preprocessing(preprocessing, spec)
+    mode = inputs["preprocessing"]
     ds, num_classes = split_dataset(source, split, num_classes)
     if (mixup or cutmix) and not num_classes:
         raise ValueError("`num_classes` is needed for one-hot labels with `mixup` or `cutmix`")
@@ -114,7 +125,7 @@ def train_pipeline(model_name, source, batch_size=32, *, policy=None, image_size
     ds = tf.data.Dataset.zip((ds, seeds))
     policy_fn = aug.POLICIES[policy]
     options = aug.PolicyOptions(size=size, scale_range=scale_range, pca=pca,
-                                crop_fraction=spec.crop_fraction)
+                                crop_fraction=inputs["crop_fraction"])
 
     def augment(element, element_seed):
         image, label = element
@@ -142,7 +153,7 @@ def train_pipeline(model_name, source, batch_size=32, *, policy=None, image_size
 
 def eval_pipeline(model_name, source, batch_size=32, *, method="center", image_size=None,
                   resize=None, scales=None, cache=False, preprocessing=None, mean=None,
-                  std=None, split="validation", deterministic=True):
+                  std=None, split="validation", deterministic=True, weights=None):
     """The evaluation `tf.data.Dataset` of `model_name`: (views, labels) batches, in order.
 
     `method` "center": images (B, size, size, C), the centre crop after
@@ -153,16 +164,20 @@ def eval_pipeline(model_name, source, batch_size=32, *, method="center", image_s
     `scales` ((256, 384, 512) scaled by size / 224 by default). `resize` and
     every scale are integers no smaller than the crop `size` (a ValueError
     here, not when the data is read); `batch_size` is an integer in [1, 65536].
+    `weights` (None, "imagenet" or a weights tag of the network): the
+    checkpoint's input size, crop fraction and preprocessing replace the
+    network's (:func:`weights_inputs`), as the source evaluated it.
     Dense evaluation works on whole images: see
     :func:`kerasnets.data.evaluate.evaluate_dense`.
     """
     spec = get_spec(model_name)
-    size = _size(image_size, spec)
+    inputs = weights_inputs(spec, weights, preprocessing, mean, std)
+    size = _size(image_size, spec, inputs["input_size"])
     channels = spec.input_shape[-1]
     check_choice("method", method, EVAL_METHODS)
     check_range("batch_size", batch_size, 1, MAX_BATCH_SIZE, integer=True)
-    mode = resolve_preprocessing(preprocessing, spec)
-    resize = default_resize(size, spec.crop_fraction) if resize is None \
+    mode = inputs["preprocessing"]
+    resize = default_resize(size, inputs["crop_fraction"]) if resize is None \
         else _resize(resize, size)
     scales = default_scales(size) if scales is None else _scales(scales, size)
     ds, _ = split_dataset(source, split, None)
@@ -189,9 +204,9 @@ def eval_pipeline(model_name, source, batch_size=32, *, method="center", image_s
     return _finish(ds, deterministic)
 
 
-def _size(image_size, spec):
+def _size(image_size, spec, input_size=None):
     if image_size is None:
-        height, width = spec.input_shape[:2]
+        height, width = input_size or spec.input_shape[:2]
         if height != width:
             raise ValueError(f"{spec.name} takes {height}x{width} inputs: pass a square `image_size`")
         return int(height)
@@ -258,6 +273,41 @@ def resolve_preprocessing(preprocessing, spec):
     mode = spec.preprocessing if preprocessing is None else preprocessing
     check_choice("preprocessing", mode, PREPROCESSING_MODES)
     return mode
+
+
+def weights_inputs(spec, weights=None, preprocessing=None, mean=None, std=None):
+    """What the inputs of network `spec` (a ModelSpec or name) with `weights` must be.
+
+    A dict: "preprocessing" (a mode, or the checkpoint's
+    :class:`~kerasnets.registry.Normalization`: what
+    :func:`kerasnets.data.preprocess.preprocess` applies), "crop_fraction" and
+    "input_size" ((height, width), or None for the network's). With
+    `weights=None` these are the network's (and `preprocessing` its mode when
+    given). With a tag (or "imagenet", the default tag) they are the
+    checkpoint's, where it states them; `preprocessing` may then only name
+    the checkpoint's own mode, and `mean`/`std` are refused, since the
+    checkpoint fixes them.
+    """
+    spec = get_spec(spec) if isinstance(spec, str) else spec
+    if weights is None:
+        return {"preprocessing": resolve_preprocessing(preprocessing, spec),
+                "crop_fraction": spec.crop_fraction, "input_size": None}
+    if not isinstance(weights, str):
+        raise ValueError(f"`weights` must be None or a weights tag of {spec.name} (a string); "
+                         f"got {type(weights).__name__} {weights!r}")
+    published = published_weights(spec.name, weights)
+    norm = normalization_for(spec.name, weights)
+    if mean is not None or std is not None:
+        raise ValueError(f"`mean` and `std` come with weights={weights!r} ({published.source}'s "
+                         f"checkpoint: mean {norm.mean}, std {norm.std}, {norm.channel_order}); "
+                         f"got mean={mean!r}, std={std!r}: leave them out or use weights=None")
+    if preprocessing is not None and preprocessing != norm.mode:
+        raise ValueError(f"`preprocessing` {preprocessing!r} contradicts weights={weights!r}, "
+                         f"whose checkpoint expects the {norm.mode!r} normalization: leave "
+                         f"`preprocessing` out or use weights=None")
+    return {"preprocessing": norm,
+            "crop_fraction": published.crop_fraction or spec.crop_fraction,
+            "input_size": tuple(published.input_size) if published.input_size else None}
 
 
 def split_dataset(source, split, num_classes=None):

@@ -3,8 +3,11 @@
 The mode comes from the registry (`kerasnets.get_spec(name).preprocessing`):
 "caffe" (0-255 BGR, channel means subtracted: AlexNet, VGG, ResNet v1),
 "tf" (scaled to [-1, 1]: Inception, Xception, MobileNet), "torch" (mean/std
-per channel) or "unit" (left in [0, 1]). Images here are float tensors with
-channels last, any rank.
+per channel) or "unit" (left in [0, 1]). Published weights bring their own
+statistics (`kerasnets.registry.normalization_for(name, tag)`: torchvision's
+mean/std, Caffe's BGR means, timm's 0.5/0.5), a
+:class:`~kerasnets.registry.Normalization` that :func:`preprocess` takes in
+place of a mode. Images here are float tensors with channels last, any rank.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from kerasnets.registry import (  # noqa: F401  (the ImageNet statistics, re-exp
     PREPROCESSING_MODES,
     TORCH_MEAN,
     TORCH_STD,
+    Normalization,
     get_spec,
     normalization,
 )
 
 __all__ = ["CAFFE_MEAN_RGB", "TORCH_MEAN", "TORCH_STD", "preprocess", "preprocessing_mode",
-           "channel_means"]
+           "normalize", "channel_means"]
 
 
 def preprocessing_mode(model_name):
@@ -39,7 +43,14 @@ def preprocess(images, mode, mean=None, std=None):
     ImageNet's by default, or the training set's from :func:`channel_means`,
     as in the VGG paper). "tf": 2x - 1. "torch": (x - mean) / std with `mean`
     and `std` on the [0, 1] scale (ImageNet's by default). "unit": x.
+    A :class:`~kerasnets.registry.Normalization` (a checkpoint's statistics)
+    in place of `mode` applies its own numbers: see :func:`normalize`.
     """
+    if isinstance(mode, Normalization):
+        if mean is not None or std is not None:
+            raise ValueError(f"`mean` and `std` come with the normalization {mode.mode!r} "
+                             f"given as `mode`; got mean={mean!r}, std={std!r}")
+        return normalize(images, mode)
     check_choice("mode", mode, PREPROCESSING_MODES)
     images = tf.cast(images, tf.float32)
     if mode == "unit":
@@ -56,6 +67,21 @@ def preprocess(images, mode, mean=None, std=None):
     mean, std = _per_channel(mean, channels, "mean"), _per_channel(std, channels, "std")
     images = (images * norm.scale - mean) / std
     return images[..., ::-1] if reorder and channels == 3 else images
+
+
+def normalize(images, norm):
+    """[0, 1] images (RGB, channels last) as `norm` says: `(x * scale - mean) / std` per
+    channel, the channels in `norm.channel_order` (BGR: reversed first)."""
+    images = tf.cast(images, tf.float32)
+    channels = images.shape[-1]
+    if channels is not None and channels != len(norm.mean):
+        raise ValueError(f"the {norm.mode!r} normalization ({norm.channel_order}) takes "
+                         f"{len(norm.mean)}-channel images; got {channels} channels")
+    if norm.channel_order == "BGR":
+        images = images[..., ::-1]
+    mean = tf.constant(norm.mean, tf.float32)
+    std = tf.constant(norm.std, tf.float32)
+    return (images * norm.scale - mean) / std
 
 
 def _per_channel(values, channels, argument):

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from kerasnets.checks import check_choice, check_range
 from kerasnets.data.preprocess import preprocess
-from kerasnets.registry import PREPROCESSING_MODES
+from kerasnets.registry import PREPROCESSING_MODES, Normalization
 
 __all__ = ["Splits", "digits", "image_folder", "tfds", "batched", "IMAGE_FORMATS",
            "MAX_BATCH_SIZE", "SOURCE_FORMS", "parse_source", "open_source", "tfds_splits"]
@@ -73,7 +73,8 @@ def digits(image_size=32, channels=1, validation_fraction=0.1, test_fraction=0.2
     check_range("validation_fraction", validation_fraction, 0, 1, high_inclusive=False)
     check_range("test_fraction", test_fraction, 0, 1, high_inclusive=False)
     check_range("seed", seed, 0, 2**32 - 1, integer=True)
-    check_choice("preprocessing", preprocessing, PREPROCESSING_MODES)
+    if not isinstance(preprocessing, Normalization):  # else a checkpoint's own numbers
+        check_choice("preprocessing", preprocessing, PREPROCESSING_MODES)
 
     from sklearn.datasets import load_digits
 
@@ -352,7 +353,9 @@ def _image_size(image_size):
 
 def _scale(images, preprocessing):
     """Maps [0, 1] RGB (or gray) images to the input range of a preprocessing mode."""
-    if preprocessing in ("torch", "caffe") and images.shape[-1] != 3:
+    needs_rgb = preprocessing in ("torch", "caffe") or (
+        isinstance(preprocessing, Normalization) and len(preprocessing.mean) == 3)
+    if needs_rgb and images.shape[-1] != 3:
         raise ValueError(
             f"`preprocessing` {preprocessing!r} normalizes 3 RGB channels; use channels=3"
         )

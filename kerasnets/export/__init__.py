@@ -15,6 +15,7 @@ refuses to replace an existing one without `overwrite=True`, and is verified
 against the Keras model before it is written unless `verify=False`.
 """
 
+from kerasnets.export.converted import ConvertedWeights, convert_weights
 from kerasnets.export.formats import FORMATS, ExportOptions, export_all
 from kerasnets.export.keras_file import save_keras
 from kerasnets.export.saved_model import SavedModelExport, SavedModelRunner, export_saved_model
@@ -32,6 +33,8 @@ from kerasnets.export.tflite import (
 from kerasnets.export.verify import ExportResult, VerificationError
 
 __all__ = [
+    "convert_weights",
+    "ConvertedWeights",
     "export_all",
     "FORMATS",
     "ExportOptions",

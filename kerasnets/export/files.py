@@ -138,6 +138,35 @@ def write_text(path, text):
             os.remove(tmp)
 
 
+def save_atomically(save, path, overwrite, suffix):
+    """Calls `save(tmp)` on a temporary file beside `path`, then moves it into place.
+
+    An existing `path` is replaced only with `overwrite` (else FileExistsError,
+    even for one that appeared meanwhile); a failed save removes the
+    temporary file and leaves `path` as it was. The file keeps the mode of the
+    one it replaces, or gets a new file's under the umask.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    name = os.path.basename(path)[: -len(suffix)]
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.tmp-", suffix=suffix)
+    os.close(fd)
+    try:
+        mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else new_file_mode()
+        save(tmp)
+        os.chmod(tmp, mode)
+        fsync(tmp)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            move_no_clobber(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+    fsync_folder(folder)
+
+
 def exists_error(path):
     return FileExistsError(
         f"{path} already exists; pass overwrite=True (--overwrite in the recipes) to replace it"

@@ -7,17 +7,9 @@ failed save leaves whatever was at the path before untouched.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 
-from kerasnets.export.files import (
-    exists_error,
-    fsync,
-    fsync_folder,
-    move_no_clobber,
-    new_file_mode,
-)
+from kerasnets.export.files import exists_error, save_atomically
 from kerasnets.export.verify import ExportResult
 
 __all__ = ["save_keras"]
@@ -38,30 +30,5 @@ def save_keras(model, path, overwrite=False):
     if not overwrite and os.path.lexists(path):
         raise exists_error(path)
 
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    name = os.path.basename(path)[: -len(".keras")]
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.tmp-", suffix=".keras")
-    os.close(fd)
-    try:
-        model.save(tmp, overwrite=True)
-        os.chmod(tmp, _file_mode(path))
-        fsync(tmp)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            move_no_clobber(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-    fsync_folder(folder)
+    save_atomically(lambda tmp: model.save(tmp, overwrite=True), path, overwrite, ".keras")
     return ExportResult(format="keras", path=path, size_bytes=os.path.getsize(path))
-
-
-def _file_mode(path):
-    """The mode `path` has, or that a new file gets under the umask (mkstemp makes 0600)."""
-    try:
-        return os.stat(path).st_mode & 0o777
-    except OSError:
-        return new_file_mode()

@@ -1,12 +1,16 @@
 """What an app must know to feed an exported model: preprocessing in numbers, and more.
 
-The registry names a preprocessing mode per network (`ModelSpec.preprocessing`);
-here each mode becomes the per-channel `mean` and `std` that map a camera pixel
-`p` in [0, 255] to the model's input, `x = (p - mean) / std`, in the channel
-order given, as TFLite metadata's NormalizationOptions state it. The other
-facts every export's `metadata.json` holds are made here too: where the
-weights come from (`weights_info`: random ones are said to be random), the
-class names checked against the model, the versions that wrote it.
+The registry names a preprocessing mode per network (`ModelSpec.preprocessing`),
+and each published checkpoint its own statistics (a
+:class:`~kerasnets.registry.Normalization`: torchvision's mean/std, Caffe's BGR
+means); here either becomes the per-channel `mean` and `std` that map a camera
+pixel `p` in [0, 255] to the model's input, `x = (p - mean) / std`, in the
+channel order given, as TFLite metadata's NormalizationOptions state it. The
+other facts every export's `metadata.json` holds are made here too: where the
+weights come from (`weights_info`: random ones are said to be random;
+`published_export`: a weights tag's checkpoint, its preprocessing and, for
+ImageNet, the 1000 class names of `labels.txt`), the class names checked
+against the model, the versions that wrote it.
 """
 
 from __future__ import annotations
@@ -15,10 +19,20 @@ import keras
 import numpy as np
 
 from kerasnets import __version__
-from kerasnets.registry import get_spec, normalization
+from kerasnets.imagenet import NUM_CLASSES, class_names
+from kerasnets.registry import (
+    Normalization,
+    get_spec,
+    normalization,
+    normalization_for,
+    published_weights,
+)
 
 __all__ = ["preprocessing_info", "random_inputs", "model_preprocessing", "weights_info",
-           "check_class_names", "producer", "value_range"]
+           "published_export", "check_class_names", "producer", "value_range"]
+
+# The data set whose class names ship with the package (kerasnets.imagenet).
+IMAGENET_DATASET = "imagenet-1k"
 
 _WORDS = {
     "unit": "scale pixels from [0, 255] to [0, 1]",
@@ -31,18 +45,26 @@ _WORDS = {
 
 
 def preprocessing_info(mode, channels=3):
-    """The preprocessing `mode` (caffe/tf/torch/unit) as words and numbers, for `channels`."""
+    """The preprocessing `mode` (caffe/tf/torch/unit, or a checkpoint's
+    :class:`~kerasnets.registry.Normalization`) as words and numbers, for `channels`."""
     if mode is None:
         return {
             "mode": None,
             "description": "unknown: the model was not built from the registry and no "
                            "preprocessing was given",
         }
-    if mode not in _WORDS:
+    if isinstance(mode, Normalization):
+        norm, words = mode, _normalization_words(mode)
+        if len(norm.mean) != channels:
+            raise ValueError(f"the {norm.mode!r} normalization ({norm.channel_order}) is for "
+                             f"{len(norm.mean)}-channel images; the model takes {channels}")
+        mode = norm.mode
+    elif mode not in _WORDS:
         raise ValueError(f"unknown preprocessing mode {mode!r}; one of caffe, tf, torch, unit")
-    norm = normalization(mode, channels)
+    else:
+        norm, words = normalization(mode, channels), _WORDS[mode]
     mean, std = (list(round(v, 4) for v in values) for values in norm.pixel_mean_std())
-    order, words = norm.channel_order, _WORDS[mode]
+    order = norm.channel_order
     return {
         "mode": mode,
         "description": words,
@@ -54,11 +76,27 @@ def preprocessing_info(mode, channels=3):
     }
 
 
+def _normalization_words(norm):
+    """A checkpoint's normalization in words: its mode's when it is that mode's arithmetic."""
+    if norm.mode in _WORDS:
+        try:
+            if normalization(norm.mode, len(norm.mean)) == norm:
+                return _WORDS[norm.mode]
+        except ValueError:
+            pass
+    reorder = "reorder channels RGB to BGR, " if norm.channel_order == "BGR" else ""
+    scale = f"{norm.scale:g}"
+    return (f"{reorder}scale pixels from [0, 255] to [0, {scale}], subtract the checkpoint's "
+            f"mean and divide by its standard deviation, per channel")
+
+
 def value_range(mode):
-    """(low, high) of the inputs that `mode` makes from pixels in [0, 255]; None if unknown."""
+    """(low, high) of the inputs that `mode` (or a Normalization) makes from pixels in
+    [0, 255]; None if unknown."""
     if mode is None:
         return None
-    info = preprocessing_info(mode, 3)
+    channels = len(mode.mean) if isinstance(mode, Normalization) else 3
+    info = preprocessing_info(mode, channels)
     mean, std = np.float64(info["mean"]), np.float64(info["std"])
     return float(np.min((0.0 - mean) / std)), float(np.max((255.0 - mean) / std))
 
@@ -66,6 +104,33 @@ def value_range(mode):
 def weights_info(random, source):
     """The `weights` entry of an export's metadata: `random` (True: untrained) and `source`."""
     return {"random": bool(random), "source": str(source)}
+
+
+def published_export(network, tag, model=None):
+    """What an export of `network` built with the weights `tag` ("imagenet" or a tag) records.
+
+    A dict: "preprocessing", the checkpoint's
+    :class:`~kerasnets.registry.Normalization` (:func:`preprocessing_info` reads it);
+    "weights", the metadata's `weights` entry (:func:`weights_info` with the
+    network, the tag and its "checkpoint": source, URL, format, top-1, licence,
+    input size, crop fraction, builder structure); "class_names", the 1000
+    ImageNet class names (`kerasnets.imagenet`) for an ImageNet-1k checkpoint
+    whose classifier `model` keeps (None otherwise: include_top=False, or other
+    classes).
+    """
+    spec = get_spec(network)
+    published = published_weights(spec.name, tag)
+    checkpoint = published.describe()
+    checkpoint.pop("normalization")  # the metadata's "preprocessing" states it
+    weights = weights_info(False, f"{published.source}'s {published.network or spec.name} "
+                                  f"checkpoint (weights={tag!r})")
+    weights.update(network=spec.name, tag=tag, checkpoint=checkpoint)
+    names = None
+    classes = None if model is None else model.outputs[0].shape[-1]
+    if published.dataset == IMAGENET_DATASET and classes == NUM_CLASSES:
+        names = class_names()
+    return {"preprocessing": normalization_for(spec.name, tag), "weights": weights,
+            "class_names": names}
 
 
 def check_class_names(model, class_names):
@@ -104,10 +169,14 @@ def model_preprocessing(model):
 
 
 def random_inputs(shape, mode, count=8, seed=0):
-    """`count` random images of `shape` (H, W, C), preprocessed as `mode` would (unit if None)."""
+    """`count` random images of `shape` (H, W, C), preprocessed as `mode` (a mode or a
+    Normalization) would (unit if None)."""
     rng = np.random.default_rng(seed)
     pixels = rng.uniform(0.0, 255.0, size=(count, *shape)).astype(np.float32)
-    if mode is None or (mode in ("caffe", "torch") and shape[-1] != 3):
+    if isinstance(mode, Normalization):
+        if len(mode.mean) != shape[-1]:
+            mode = "unit"
+    elif mode is None or (mode in ("caffe", "torch") and shape[-1] != 3):
         mode = "unit"
     info = preprocessing_info(mode, shape[-1])
     mean = np.float32(info["mean"])

@@ -19,7 +19,11 @@ structure, call order and layer names follow keras.applications' DenseNet
 `predictions`), so `densenet121`, `densenet169` and `densenet201` take its
 weights with `set_weights` or `load_weights`, and keep its choices: batch
 normalization epsilon 1.001e-5, no convolution biases (every feature map is
-normalized before anything uses it). keras.applications leaves its two
+normalized before anything uses it). Their `weights="imagenet"` are
+keras.applications' files; `weights="tv_in1k"` loads torchvision's
+checkpoints (as timm hosts them: `timm/densenet121.tv_in1k`), which need
+`bn_epsilon=1e-5` (set by the tag; `kerasnets.weights.densenet` maps the
+keys). torchvision's stem pads as ours does. keras.applications leaves its two
 ZeroPadding2D layers unnamed; here they are `conv1_pad` and `pool1_pad`
 (its ResNet names), which changes no weight order.
 
@@ -38,7 +42,8 @@ from keras import layers
 
 from kerasnets.checks import check_bool, check_choice, check_range
 from kerasnets.models import common, pretrained
-from kerasnets.registry import Paper
+from kerasnets.registry import Paper, normalization
+from kerasnets.weights.densenet import torchvision_densenet
 
 PAPER = Paper(
     "Huang, Liu, van der Maaten, Weinberger",
@@ -79,8 +84,8 @@ def _min_shape(stem, blocks):
     return (size, size, 3)
 
 
-def _bn_relu(x, name):
-    x = layers.BatchNormalization(axis=common.channel_axis(), epsilon=BN_EPSILON,
+def _bn_relu(x, name, bn_epsilon=BN_EPSILON):
+    x = layers.BatchNormalization(axis=common.channel_axis(), epsilon=bn_epsilon,
                                   name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
@@ -89,7 +94,7 @@ def _dropout(x, drop_rate, name):
     return layers.Dropout(drop_rate, name=f"{name}_drop")(x) if drop_rate else x
 
 
-def dense_layer(x, growth_rate, name, bottleneck=True, drop_rate=0.0):
+def dense_layer(x, growth_rate, name, bottleneck=True, drop_rate=0.0, bn_epsilon=BN_EPSILON):
     """The composite function H_l: [BN-ReLU-1x1 conv (4k)]-BN-ReLU-3x3 conv (k), concatenated.
 
     Section 3. The names are those of keras.applications' `conv_block`:
@@ -97,26 +102,27 @@ def dense_layer(x, growth_rate, name, bottleneck=True, drop_rate=0.0):
     and its BN-ReLU, `{name}_2_conv` the 3x3 convolution; without the
     bottleneck the `_1_` layers are simply absent.
     """
-    y = _bn_relu(x, f"{name}_0")
+    y = _bn_relu(x, f"{name}_0", bn_epsilon)
     if bottleneck:
         y = layers.Conv2D(BOTTLENECK_WIDTH * growth_rate, 1, use_bias=False,
                           name=f"{name}_1_conv")(y)
         y = _dropout(y, drop_rate, f"{name}_1")
-        y = _bn_relu(y, f"{name}_1")
+        y = _bn_relu(y, f"{name}_1", bn_epsilon)
     y = layers.Conv2D(growth_rate, 3, padding="same", use_bias=False, name=f"{name}_2_conv")(y)
     y = _dropout(y, drop_rate, f"{name}_2")
     return layers.Concatenate(axis=common.channel_axis(), name=f"{name}_concat")([x, y])
 
 
-def dense_block(x, layers_in_block, growth_rate, name, bottleneck=True, drop_rate=0.0):
+def dense_block(x, layers_in_block, growth_rate, name, bottleneck=True, drop_rate=0.0,
+                bn_epsilon=BN_EPSILON):
     """`layers_in_block` dense layers: adds layers_in_block * growth_rate channels."""
     for i in range(1, layers_in_block + 1):
         x = dense_layer(x, growth_rate, f"{name}_block{i}", bottleneck=bottleneck,
-                        drop_rate=drop_rate)
+                        drop_rate=drop_rate, bn_epsilon=bn_epsilon)
     return x
 
 
-def transition_layer(x, compression, name, drop_rate=0.0):
+def transition_layer(x, compression, name, drop_rate=0.0, bn_epsilon=BN_EPSILON):
     """BN-ReLU-1x1 conv to floor(compression * m) channels, then 2x2 average pooling, stride 2.
 
     Section 3 (transition layers, compression). The pooling has valid
@@ -130,23 +136,30 @@ def transition_layer(x, compression, name, drop_rate=0.0):
             f"`compression` {compression!r} leaves no channels of the {channels} entering "
             f"{name}: use a larger compression (floor(compression * {channels}) >= 1)"
         )
-    x = _bn_relu(x, name)
+    x = _bn_relu(x, name, bn_epsilon)
     x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_conv")(x)
     x = _dropout(x, drop_rate, name)
     return layers.AveragePooling2D(2, strides=2, name=f"{name}_pool")(x)
 
 
-def imagenet_stem(x, filters):
-    """Table 1: 7x7/2 convolution, BN-ReLU, 3x3/2 max pooling (224 -> 56)."""
+def imagenet_stem(x, filters, bn_epsilon=BN_EPSILON):
+    """Table 1: 7x7/2 convolution, BN-ReLU, 3x3/2 max pooling (224 -> 56).
+
+    Both pad one (three) pixels on every side, as torchvision's DenseNet:
+    the zero padding of the pooling is the -inf of PyTorch's after the ReLU.
+    """
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(x)
     x = layers.Conv2D(filters, 7, strides=2, use_bias=False, name="conv1_conv")(x)
-    x = _bn_relu(x, "conv1")
+    x = _bn_relu(x, "conv1", bn_epsilon)
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
     return layers.MaxPooling2D(3, strides=2, name="pool1")(x)
 
 
-def cifar_stem(x, filters):
-    """Section 4.2: one 3x3 convolution; the first dense layer's BN-ReLU follows it."""
+def cifar_stem(x, filters, bn_epsilon=BN_EPSILON):
+    """Section 4.2: one 3x3 convolution; the first dense layer's BN-ReLU follows it.
+
+    `bn_epsilon` is unused (no normalization here): the signature is `imagenet_stem`'s.
+    """
     return layers.Conv2D(filters, 3, padding="same", use_bias=False, name="conv1_conv")(x)
 
 
@@ -171,6 +184,7 @@ def DenseNet(
     initial_channels=None,
     stem="imagenet",
     drop_rate=0.0,
+    bn_epsilon=BN_EPSILON,
     include_top=True,
     weights=None,
     input_tensor=None,
@@ -190,8 +204,11 @@ def DenseNet(
     paper's choice for DenseNet-BC and ImageNet), `stem` "imagenet" (7x7/2
     conv and max pooling, default input 224x224) or "cifar" (3x3 conv,
     default input 32x32), `drop_rate` the dropout after each convolution but
-    the first. `published_as` is the registered twin whose keras.applications
-    weights `weights="imagenet"` loads (None: none are published).
+    the first. `bn_epsilon` (> 0) is every batch normalization's epsilon:
+    keras.applications' 1.001e-5 by default, 1e-5 in torchvision's DenseNet
+    (`nn.BatchNorm2d`'s default), whose checkpoints (tag "tv_in1k") need it.
+    `published_as` is the registered network whose published weights
+    `weights="imagenet"` (or a tag) loads (None: none are published).
     """
     block_config = _check_block_config(block_config)
     check_range("growth_rate", growth_rate, 1, integer=True)
@@ -203,6 +220,7 @@ def DenseNet(
     check_range("initial_channels", initial_channels, 1, integer=True)
     check_choice("stem", stem, STEMS)
     check_range("drop_rate", drop_rate, 0, 1, high_inclusive=False)
+    check_range("bn_epsilon", bn_epsilon, 0, low_inclusive=False)
     inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
@@ -214,20 +232,37 @@ def DenseNet(
         default_shape=IMAGENET_SHAPE if stem == "imagenet" else CIFAR_SHAPE,
         min_shape=_min_shape(stem, len(block_config)),
         published_as=published_as,
+        weights_structure={"bn_epsilon": bn_epsilon},
     )
     make_stem = imagenet_stem if stem == "imagenet" else cifar_stem
-    x = make_stem(inputs, int(initial_channels))
+    x = make_stem(inputs, int(initial_channels), bn_epsilon)
     # keras.applications' names: dense block b is conv{b+1}, the transition after it pool{b+1}.
     for b, layers_in_block in enumerate(block_config, start=2):
         x = dense_block(x, layers_in_block, growth_rate, f"conv{b}", bottleneck=bottleneck,
-                        drop_rate=drop_rate)
+                        drop_rate=drop_rate, bn_epsilon=bn_epsilon)
         if b < len(block_config) + 1:
-            x = transition_layer(x, compression, f"pool{b}", drop_rate=drop_rate)
-    x = layers.BatchNormalization(axis=common.channel_axis(), epsilon=BN_EPSILON, name="bn")(x)
+            x = transition_layer(x, compression, f"pool{b}", drop_rate=drop_rate,
+                                 bn_epsilon=bn_epsilon)
+    x = layers.BatchNormalization(axis=common.channel_axis(), epsilon=bn_epsilon, name="bn")(x)
     x = layers.Activation("relu", name="relu")(x)
     x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
                                classifier_activation=classifier_activation)
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
+
+
+def torchvision_weights(network, top1):
+    """torchvision's checkpoint of `network`, as timm hosts it (`timm/densenet121.tv_in1k`).
+
+    Ported from LuaTorch by torchvision (BSD-3-Clause); `top1` is its docs'
+    acc@1 (torchvision/models/densenet.py), at 224x224 after resizing to 256
+    (crop 0.875), torch's ImageNet mean/std on RGB in [0, 1]. It needs
+    nn.BatchNorm2d's epsilon, 1e-5.
+    """
+    return pretrained.hub_weights(
+        f"timm/{network}.tv_in1k", convert=torchvision_densenet, top1=top1,
+        licence="BSD-3-Clause", source="torchvision", structure={"bn_epsilon": 1e-5},
+        input_size=(224, 224), crop_fraction=0.875, normalization=normalization("torch"),
+    )
 
 
 # What the ImageNet and the CIFAR networks' registry entries share.
@@ -244,10 +279,11 @@ register_cifar = common.registration(
 
 @register_imagenet(
     params=8_062_504,
-    published_weights=pretrained.tf_kernels(
-        "densenet", "densenet121",
-        "9d60b8095a5708f2dcce2bca79d332c7", "30ee3e1110167f948a6b9946edeeb738",
-    ),
+    published_weights={
+        **pretrained.tf_kernels("densenet", "densenet121", "9d60b8095a5708f2dcce2bca79d332c7",
+                                "30ee3e1110167f948a6b9946edeeb738", structure={"bn_epsilon": BN_EPSILON}),
+        "tv_in1k": torchvision_weights("densenet121", top1=74.434),
+    },
 )
 def densenet121(**kwargs):
     """DenseNet-121 (DenseNet-BC, k = 32, blocks 6-12-24-16; keras.applications' weights)."""
@@ -257,10 +293,11 @@ def densenet121(**kwargs):
 
 @register_imagenet(
     params=14_307_880,
-    published_weights=pretrained.tf_kernels(
-        "densenet", "densenet169",
-        "d699b8f76981ab1b30698df4c175e90b", "b8c4d4c20dd625c148057b9ff1c1176b",
-    ),
+    published_weights={
+        **pretrained.tf_kernels("densenet", "densenet169", "d699b8f76981ab1b30698df4c175e90b",
+                                "b8c4d4c20dd625c148057b9ff1c1176b", structure={"bn_epsilon": BN_EPSILON}),
+        "tv_in1k": torchvision_weights("densenet169", top1=75.600),
+    },
 )
 def densenet169(**kwargs):
     """DenseNet-169 (DenseNet-BC, k = 32, blocks 6-12-32-32; keras.applications' weights)."""
@@ -270,10 +307,11 @@ def densenet169(**kwargs):
 
 @register_imagenet(
     params=20_242_984,
-    published_weights=pretrained.tf_kernels(
-        "densenet", "densenet201",
-        "1ceb130c1ea1b78c3bf6114dbdfd8807", "c13680b51ded0fb44dff2d8f86ac8bb1",
-    ),
+    published_weights={
+        **pretrained.tf_kernels("densenet", "densenet201", "1ceb130c1ea1b78c3bf6114dbdfd8807",
+                                "c13680b51ded0fb44dff2d8f86ac8bb1", structure={"bn_epsilon": BN_EPSILON}),
+        "tv_in1k": torchvision_weights("densenet201", top1=76.896),
+    },
 )
 def densenet201(**kwargs):
     """DenseNet-201 (DenseNet-BC, k = 32, blocks 6-12-48-32; keras.applications' weights)."""

@@ -21,17 +21,20 @@ losses are weighted by 0.3; `aux_logits=True` returns them as extra outputs
 Layer names follow the BVLC Caffe model (`inception_3a_3x3_reduce` for
 `inception_3a/3x3_reduce`). The paper's table pads nothing explicitly; we use
 "same" padding throughout, which gives its sizes 224 -> 112 -> 56 -> 28 -> 14
--> 7.
+-> 7. `padding="symmetric", ceil_mode=True` is the BVLC Caffe model's own
+arithmetic (conv1 padded by 3 on every side, stride-2 pooling in Caffe's
+ceil mode), which its published weights need (`weights="bvlc"`).
 """
 
 from __future__ import annotations
 
 from keras import layers
 
-from kerasnets.checks import check_bool, check_range
+from kerasnets.checks import check_bool, check_choice, check_range
 from kerasnets.layers import LocalResponseNormalization
-from kerasnets.models import common
-from kerasnets.registry import Paper, register_model
+from kerasnets.models import common, pretrained
+from kerasnets.registry import Normalization, Paper, register_model
+from kerasnets.weights.caffe import bvlc_googlenet
 
 PAPER = Paper(
     "Szegedy, Liu, Jia, Sermanet, Reed, Anguelov, Erhan, Vanhoucke, Rabinovich",
@@ -75,15 +78,40 @@ DEFAULT_SHAPE = (224, 224, 3)
 MIN_SHAPE_AUX = (65, 65, 3)
 
 
-def conv_relu(x, filters, kernel_size, name, strides=1):
-    """A "same"-padded convolution with bias and ReLU, as every convolution in the paper."""
+PADDING_CHOICES = ("same", "symmetric")
+
+
+def conv_relu(x, filters, kernel_size, name, strides=1, padding="same"):
+    """A convolution with bias and ReLU, as every convolution in the paper.
+
+    "same" padding, or with `padding="symmetric"` (the strided conv1 only)
+    (kernel_size - 1) / 2 zeros on every side, as Caffe and PyTorch pad; keras
+    "same" pads a stride-2 7x7 convolution of an even input by 2 before and 3
+    after.
+    """
+    if padding == "symmetric" and strides > 1:
+        x = layers.ZeroPadding2D((kernel_size - 1) // 2, name=f"{name}_pad")(x)
+        padding = "valid"
+    else:
+        padding = "same"
     return layers.Conv2D(
-        filters, kernel_size, strides=strides, padding="same", activation="relu", name=name
+        filters, kernel_size, strides=strides, padding=padding, activation="relu", name=name
     )(x)
 
 
-def max_pool(x, name, strides=2):
-    """3x3 max pooling, "same"-padded (stride 2 between stages, 1 inside modules)."""
+def max_pool(x, name, strides=2, ceil_mode=False):
+    """3x3 max pooling, "same"-padded (stride 2 between stages, 1 inside modules).
+
+    `ceil_mode=True` pools stride 2 as Caffe does (and PyTorch's
+    `ceil_mode=True`): no padding, and a last, partial window at the bottom and
+    right edges, ceil((n - 3) / 2) + 1 outputs (keras "same": ceil(n / 2), one
+    more for odd n). One row and column of zeros after the map gives those
+    windows; zeros are what clipping leaves, since the pooled maps are ReLU
+    outputs (non-negative).
+    """
+    if ceil_mode and strides > 1:
+        x = layers.ZeroPadding2D(((0, 1), (0, 1)), name=f"{name}_pad")(x)
+        return layers.MaxPooling2D(3, strides=strides, padding="valid", name=name)(x)
     return layers.MaxPooling2D(3, strides=strides, padding="same", name=name)(x)
 
 
@@ -106,7 +134,8 @@ def auxiliary_classifier(x, name, *, dropout_rate, classes, classifier_activatio
     """An auxiliary classifier, on 4a or 4d (section 5).
 
     5x5/3 average pooling, a 1x1 convolution of 128 maps, a fully connected
-    layer of 1024 units, dropout, and a linear layer with softmax. The pooling is "valid" (14x14 -> 4x4, so the FC layer sees 4*4*128 = 2048
+    layer of 1024 units, dropout, and a linear layer with softmax. The
+    pooling is "valid" (14x14 -> 4x4, so the FC layer sees 4*4*128 = 2048
     values at 224x224); it also avoids Keras' torch backend, which pads
     uneven "same" average pooling by replicating edges.
 
@@ -133,6 +162,8 @@ def GoogLeNet(
     dropout_rate=0.4,
     aux_dropout_rate=0.7,
     lrn=True,
+    padding="same",
+    ceil_mode=False,
     name="googlenet",
 ):
     """GoogLeNet (Szegedy et al. 2015), Table 1.
@@ -145,9 +176,19 @@ def GoogLeNet(
     65. `lrn=False` drops the two response normalizations (which later work
     found to add little). The main classifier pools globally, so any input of
     at least 32x32 works with include_top=True.
+
+    `padding="symmetric"` pads the strided conv1 by 3 on every side (Caffe,
+    PyTorch) instead of keras "same" (2 before, 3 after); `ceil_mode=True`
+    pools stride 2 in Caffe's ceil mode (the same sizes as "same" for even
+    maps, one less for odd ones). Both are the BVLC Caffe GoogLeNet's
+    arithmetic and that of its PyTorch port (crowsonkb/pytorch-caffe-models),
+    which `weights="bvlc"` sets. That checkpoint is the deploy network,
+    without the auxiliary classifiers: it does not load with `aux_logits=True`.
     """
     check_bool("aux_logits", aux_logits)
     check_bool("lrn", lrn)
+    check_choice("padding", padding, PADDING_CHOICES)
+    check_bool("ceil_mode", ceil_mode)
     check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
     check_range("aux_dropout_rate", aux_dropout_rate, 0, 1, high_inclusive=False)
     if aux_logits and include_top is not True:
@@ -165,6 +206,8 @@ def GoogLeNet(
         classifier_activation=classifier_activation,
         default_shape=DEFAULT_SHAPE,
         min_shape=MIN_SHAPE_AUX if aux_logits else MIN_SHAPE,
+        published_as="googlenet",
+        weights_structure={"lrn": lrn, "padding": padding, "ceil_mode": ceil_mode},
     )
     if aux_logits:
         spatial = inputs.shape[1:3] if common.channel_axis() == -1 else inputs.shape[2:4]
@@ -175,15 +218,15 @@ def GoogLeNet(
                 f"got input shape {tuple(inputs.shape[1:])}"
             )
 
-    x = conv_relu(inputs, 64, 7, "conv1_7x7_s2", strides=2)
-    x = max_pool(x, "pool1_3x3_s2")
+    x = conv_relu(inputs, 64, 7, "conv1_7x7_s2", strides=2, padding=padding)
+    x = max_pool(x, "pool1_3x3_s2", ceil_mode=ceil_mode)
     if lrn:
         x = LocalResponseNormalization(**LRN_ARGS, name="pool1_norm1")(x)
     x = conv_relu(x, 64, 1, "conv2_3x3_reduce")
     x = conv_relu(x, 192, 3, "conv2_3x3")
     if lrn:
         x = LocalResponseNormalization(**LRN_ARGS, name="conv2_norm2")(x)
-    x = max_pool(x, "pool2_3x3_s2")
+    x = max_pool(x, "pool2_3x3_s2", ceil_mode=ceil_mode)
 
     aux_args = dict(dropout_rate=aux_dropout_rate, classes=classes,
                     classifier_activation=classifier_activation)
@@ -191,7 +234,7 @@ def GoogLeNet(
     for module, filters in INCEPTION_MODULES.items():
         if module in ("4a", "5a"):
             # Caffe's pool3 ends stage 3 and pool4 stage 4.
-            x = max_pool(x, f"pool{int(module[0]) - 1}_3x3_s2")
+            x = max_pool(x, f"pool{int(module[0]) - 1}_3x3_s2", ceil_mode=ceil_mode)
         x = inception_module(x, *filters, name=f"inception_{module}")
         if aux_logits and module == "4a":
             aux_outputs.append(auxiliary_classifier(x, "aux1", **aux_args))
@@ -199,7 +242,8 @@ def GoogLeNet(
             aux_outputs.append(auxiliary_classifier(x, "aux2", **aux_args))
 
     x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
-                               classifier_activation=classifier_activation, dropout_rate=dropout_rate)
+                               classifier_activation=classifier_activation,
+                               dropout_rate=dropout_rate)
     outputs = [x, *aux_outputs] if aux_logits else x
     return common.finish_model(inputs, outputs, input_tensor=input_tensor, weights=weights,
                                name=name)
@@ -217,6 +261,24 @@ def GoogLeNet(
     preprocessing="caffe",
     aliases=("inception_v1",),
     aux_loss_weight=0.3,  # section 5: the auxiliary losses weighted by 0.3
+    published_weights={
+        # The BVLC model (https://github.com/BVLC/caffe/tree/master/models/bvlc_googlenet:
+        # "released for unrestricted use"; 68.7% top-1 with the centre crop, its readme) as
+        # crowsonkb/pytorch-caffe-models ports it (MIT); the hash is the sha256 prefix in
+        # the file name, which torch.hub checks.
+        "bvlc": pretrained.url_weights(
+            "https://github.com/crowsonkb/pytorch-caffe-models/releases/download/models-2/"
+            "bvlc_googlenet-1f25f8c8778a8802.pth",
+            file_hash="1f25f8c8778a8802", convert=bvlc_googlenet, top1=68.7,
+            licence="unrestricted (BVLC model zoo); PyTorch port MIT", source="BVLC",
+            network="BVLC GoogLeNet",
+            structure={"lrn": True, "padding": "symmetric", "ceil_mode": True},
+            input_size=(224, 224), crop_fraction=224 / 256,
+            # 0-255 BGR less the BGR means (the port's transform: 104, 117, 123).
+            normalization=Normalization("caffe", 255.0, (104.0, 117.0, 123.0),
+                                        (1.0, 1.0, 1.0), "BGR"),
+        ),
+    },
 )
 def googlenet(**kwargs):
     """GoogLeNet / Inception v1: nine inception modules, LRN, global average pooling."""

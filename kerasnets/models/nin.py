@@ -17,15 +17,21 @@ replicating edges).
 
 The classifier convolution keeps the ReLU of the released models before the
 global average pooling and the softmax.
+
+The released ImageNet model pools in Caffe's ceil mode (224 -> 54 -> 27 -> 13
+-> 6, where "valid" pooling gives 26, 12 and 5): `ceil_mode=True`, which its
+published weights set (`weights="caffe"`, the PyTorch port
+ProGamerGov/pytorch-nin).
 """
 
 from __future__ import annotations
 
 from keras import layers
 
-from kerasnets.checks import check_choice, check_range
-from kerasnets.models import common
-from kerasnets.registry import Paper
+from kerasnets.checks import check_bool, check_choice, check_range
+from kerasnets.models import common, pretrained
+from kerasnets.registry import Normalization, Paper
+from kerasnets.weights.caffe import caffe_nin
 
 PAPER = Paper(
     "Lin, Chen, Yan",
@@ -67,6 +73,24 @@ def mlpconv(x, filters, kernel_size, strides, padding, name):
     return x
 
 
+def pool(x, kind, size, strides, padding, name, ceil_mode=False):
+    """Max or average pooling; `ceil_mode=True` (max pooling) as Caffe pools.
+
+    Caffe (and PyTorch's `ceil_mode=True`) keeps a last, partial window at the
+    bottom and right edges: ceil((n - size) / stride) + 1 outputs where
+    "valid" pooling gives floor(...) + 1. Zeros after the map give those
+    windows; zeros are what clipping leaves, since the pooled maps are ReLU
+    outputs (non-negative).
+    """
+    if ceil_mode:
+        # For the 3x3/2 pooling of the ImageNet model: one row and column of
+        # zeros give floor(n / 2) = ceil((n - 3) / 2) + 1 windows, none of them
+        # starting in the padding.
+        x = layers.ZeroPadding2D(((0, 1), (0, 1)), name=f"{name}_pad")(x)
+    pool_layer = layers.MaxPooling2D if kind == "max" else layers.AveragePooling2D
+    return pool_layer(size, strides=strides, padding=padding, name=name)(x)
+
+
 def NiN(
     config="imagenet",
     include_top=True,
@@ -77,15 +101,27 @@ def NiN(
     classes=1000,
     classifier_activation="softmax",
     dropout_rate=0.5,
+    ceil_mode=False,
     name="nin",
 ):
     """Network in Network: mlpconv layers, a per-class map, global average pooling.
 
     The classifier is the last 1x1 convolution (one map per class) and the
     global average pooling; include_top=False stops before that convolution.
+    `ceil_mode=True` pools as Caffe does (partial windows at the bottom and
+    right edges kept), as the released ImageNet model and its PyTorch port
+    (ProGamerGov/pytorch-nin, `ceil_mode=True`) do; only for configurations
+    that max-pool ("imagenet").
     """
     check_choice("config", config, tuple(CONFIGS))
     check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
+    check_bool("ceil_mode", ceil_mode)
+    if ceil_mode and any(p is not None and p[:3] != ("max", 3, 2) for *_, p, _ in CONFIGS[config]):
+        raise ValueError(
+            f"`ceil_mode=True` pools as Caffe's max pooling does; configuration {config!r} "
+            "average-pools too, whose partial windows Caffe divides otherwise: use "
+            "ceil_mode=False"
+        )
     default_shape, min_shape = SHAPES[config]
     inputs, weights = common.prepare_inputs(
         include_top=include_top,
@@ -97,16 +133,16 @@ def NiN(
         classifier_activation=classifier_activation,
         default_shape=default_shape,
         min_shape=min_shape,
+        published_as="nin" if config == "imagenet" else None,
+        weights_structure={"ceil_mode": ceil_mode},
     )
     x = inputs
-    for i, (filters, kernel_size, strides, padding, pool, dropout) in enumerate(
+    for i, (filters, kernel_size, strides, padding, pooling_after, dropout) in enumerate(
         CONFIGS[config], start=1
     ):
         x = mlpconv(x, filters, kernel_size, strides, padding, name=f"block{i}")
-        if pool is not None:
-            kind, size, stride, pool_padding = pool
-            pool_layer = layers.MaxPooling2D if kind == "max" else layers.AveragePooling2D
-            x = pool_layer(size, strides=stride, padding=pool_padding, name=f"block{i}_pool")(x)
+        if pooling_after is not None:
+            x = pool(x, *pooling_after, name=f"block{i}_pool", ceil_mode=ceil_mode)
         if dropout:
             x = layers.Dropout(dropout_rate, name=f"block{i}_dropout")(x)
 
@@ -132,6 +168,22 @@ register = common.registration(family="nin", paper=PAPER)
     params=7_595_176,
     # The authors' ImageNet model was trained with AlexNet's recipe.
     augmentation="alexnet",
+    published_weights={
+        # The Caffe model zoo's NIN-ImageNet (https://gist.github.com/mavenlin/
+        # d802a5849de39225bcc6: "license: BSD", top-1 59.36% on the validation set, centre
+        # 224 crops of 256 images) as ProGamerGov/pytorch-nin ports it (no licence stated).
+        "caffe": pretrained.url_weights(
+            "https://raw.githubusercontent.com/ProGamerGov/pytorch-nin/master/nin_imagenet.pth",
+            convert=caffe_nin, top1=59.36, licence="BSD (Caffe model zoo)",
+            source="Caffe model zoo",
+            network="NIN-ImageNet", structure={"ceil_mode": True},
+            input_size=(224, 224), crop_fraction=224 / 256,
+            # Trained on 0-255 BGR less the ImageNet mean image, whose channel means are
+            # about (104, 117, 123).
+            normalization=Normalization("caffe", 255.0, (104.0, 117.0, 123.0),
+                                        (1.0, 1.0, 1.0), "BGR"),
+        ),
+    },
 )
 def nin(**kwargs):
     """Network in Network for ImageNet (the authors' released model)."""

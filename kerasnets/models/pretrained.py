@@ -53,14 +53,46 @@ IMAGENET_CLASSES = 1000
 HUB_URL = "https://huggingface.co/{repo}/resolve/main/{filename}"
 
 
-def keras_applications(folder, top_name, top_hash, notop_name, notop_hash, **details):
+# The top-1 accuracy keras.applications publishes for its files, by file stem: 100 minus
+# the single-crop top-1 error of keras-applications' README table (ILSVRC-2012 validation,
+# 224x224, 299x299 for Inception and Xception), and keras.io/api/applications' table for
+# the networks that README leaves out (ResNet-101/152 and the v2s). MobileNet's are for
+# input 224 per width; keras.applications publishes none for its smaller inputs.
+KERAS_TOP1 = {
+    "vgg16": 71.268, "vgg19": 71.256, "resnet50": 74.704, "resnet101": 76.4,
+    "resnet152": 76.6, "resnet50v2": 76.0, "resnet101v2": 77.2, "resnet152v2": 78.0,
+    "inception_v3": 77.898, "inception_resnet_v2": 80.256, "xception": 79.006,
+    "densenet121": 74.52, "densenet169": 76.074, "densenet201": 77.064,
+    "mobilenet_v1_0.25": 51.582, "mobilenet_v1_0.5": 64.292, "mobilenet_v1_0.75": 68.412,
+    "mobilenet_v1_1.0": 70.424, "mobilenet_v2_0.35": 60.086, "mobilenet_v2_0.5": 65.194,
+    "mobilenet_v2_0.75": 69.532, "mobilenet_v2_1.0": 71.336, "mobilenet_v2_1.3": 74.68,
+    "mobilenet_v2_1.4": 75.23,
+}
+# The licences of the weights keras.applications hosts, by folder, as its documentation
+# states them (the weights of the original authors' releases it ported).
+KERAS_LICENCES = {
+    "vgg16": "CC-BY-4.0", "vgg19": "CC-BY-4.0",
+    "resnet": "MIT",  # v1: Kaiming He's release; the v2 files are Apache-2.0 (below)
+    "inception_v3": "Apache-2.0", "inception_resnet_v2": "Apache-2.0", "xception": "MIT",
+    "densenet": "BSD-3-Clause", "mobilenet": "Apache-2.0", "mobilenet_v2": "Apache-2.0",
+}
+
+
+def keras_applications(folder, top_name, top_hash, notop_name, notop_hash, *, key,
+                       **details):
     """The `{"imagenet": ...}` entry of a registration for two files of keras.applications.
 
-    `details` are PublishedWeights' `network` and `structure`.
+    `key` is the file stem whose published top-1 `KERAS_TOP1` holds (None
+    where keras.applications publishes none); `details` are PublishedWeights'
+    `network` and `structure`.
     """
+    licence = KERAS_LICENCES[folder]
+    if folder == "resnet":
+        licence = "Apache-2.0" if key.endswith("v2") else "MIT"
     return {IMAGENET: PublishedWeights(
         WeightsFile(top_name, f"{BASE_URL}{folder}/{top_name}", top_hash),
         WeightsFile(notop_name, f"{BASE_URL}{folder}/{notop_name}", notop_hash),
+        top1=KERAS_TOP1.get(key), licence=licence,
         **details,
     )}
 
@@ -70,7 +102,7 @@ def tf_kernels(folder, stem, top_hash, notop_hash, **details):
     (the hashes are those in keras/src/applications/*.py, keras 3.15)."""
     name = f"{stem}_weights_tf_dim_ordering_tf_kernels"
     return keras_applications(folder, f"{name}.h5", top_hash, f"{name}_notop.h5", notop_hash,
-                              **details)
+                              key=stem, **details)
 
 
 # MobileNet v1: every width multiplier at every input size keras.applications
@@ -88,6 +120,7 @@ def mobilenet_v1_files(alpha, size):
     text = _MOBILENET_V1_ALPHA_TEXT[alpha]
     return keras_applications("mobilenet", f"mobilenet_{text}_{size}_tf.h5", None,
                               f"mobilenet_{text}_{size}_tf_no_top.h5", None,
+                              key=f"mobilenet_v1_{float(alpha)}" if size == 224 else None,
                               network="MobileNet v1", structure={"depth_multiplier": 1})
 
 
@@ -95,6 +128,7 @@ def mobilenet_v2_files(alpha, size):
     """The published MobileNet v2 files of width `alpha` at input `size` (no hashes)."""
     name = f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{size}"
     return keras_applications("mobilenet_v2", f"{name}.h5", None, f"{name}_no_top.h5", None,
+                              key=f"mobilenet_v2_{float(alpha)}" if size == 224 else None,
                               network="MobileNet v2")
 
 

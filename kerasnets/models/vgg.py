@@ -11,6 +11,11 @@ Layer names and weight order follow keras.applications VGG16/VGG19
 (`block1_conv1`, ..., `fc1`, `fc2`, `predictions`), so their weight files load
 into `vgg16` and `vgg19`. keras.applications leaves out the dropout layers;
 they carry no weights, so the weight order is the same.
+
+torchvision's VGG (`weights="tv_in1k"`, from timm's copy on the Hugging Face hub)
+has this very structure: 3x3 convolutions padded by 1, 2x2/2 pooling, the three
+fully connected layers; it needs no structure option, only its own input
+normalization (RGB, ImageNet mean and std).
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from keras import layers
 from kerasnets.checks import check_choice, check_range
 from kerasnets.layers import LocalResponseNormalization
 from kerasnets.models import common, pretrained
-from kerasnets.registry import Paper
+from kerasnets.registry import Paper, normalization
+from kerasnets.weights.vgg import timm_vgg
 
 PAPER = Paper(
     "Simonyan, Zisserman",
@@ -129,6 +135,19 @@ def VGG(
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
 
 
+def torchvision_weights(name, top1):
+    """The `tv_in1k` tag: torchvision's `name` weights as timm hosts them (`timm/{name}.tv_in1k`).
+
+    `top1`: torchvision's published acc@1 (the weights tables of
+    https://pytorch.org/vision/stable/models.html, `VGG11_Weights.IMAGENET1K_V1`, ...).
+    """
+    return pretrained.hub_weights(
+        f"timm/{name}.tv_in1k", convert=timm_vgg, top1=top1, licence="BSD-3-Clause",
+        source="torchvision", input_size=(224, 224), crop_fraction=0.875,
+        normalization=normalization("torch"),
+    )
+
+
 register = common.registration(family="vgg", paper=PAPER, input_shape=DEFAULT_SHAPE,
                                min_input_shape=MIN_SHAPE, fixed_input=True, augmentation="vgg")
 
@@ -145,13 +164,17 @@ def _register(config, params, doc, published_weights=None):
     return register(name, params=params, published_weights=published_weights)(builder)
 
 
-vgg11 = _register("A", 132_863_336, "VGG configuration A: 11 weight layers.")
+vgg11 = _register("A", 132_863_336, "VGG configuration A: 11 weight layers.",
+                  {"tv_in1k": torchvision_weights("vgg11", 69.020)})
 vgg11_lrn = _register("A-LRN", 132_863_336, "VGG configuration A-LRN: A with LRN.")
-vgg13 = _register("B", 133_047_848, "VGG configuration B: 13 weight layers.")
+vgg13 = _register("B", 133_047_848, "VGG configuration B: 13 weight layers.",
+                  {"tv_in1k": torchvision_weights("vgg13", 69.928)})
 vgg16_conv1 = _register("C", 133_638_952, "VGG configuration C: 16 layers, with 1x1 convolutions.")
 vgg16 = _register("D", 138_357_544, "VGG configuration D (VGG16): 16 weight layers.",
-                  pretrained.tf_kernels("vgg16", "vgg16", "64373286793e3c8b2b4e3219cbf3544b",
-                                        "6d6bbae143d832006294945121d1f1fc"))
+                  {**pretrained.tf_kernels("vgg16", "vgg16", "64373286793e3c8b2b4e3219cbf3544b",
+                                           "6d6bbae143d832006294945121d1f1fc"),
+                   "tv_in1k": torchvision_weights("vgg16", 71.592)})
 vgg19 = _register("E", 143_667_240, "VGG configuration E (VGG19): 19 weight layers.",
-                  pretrained.tf_kernels("vgg19", "vgg19", "cbe5617147190e668d6c5d5026f83318",
-                                        "253f8cb515780f3b799900260a226db6"))
+                  {**pretrained.tf_kernels("vgg19", "vgg19", "cbe5617147190e668d6c5d5026f83318",
+                                           "253f8cb515780f3b799900260a226db6"),
+                   "tv_in1k": torchvision_weights("vgg19", 72.376)})

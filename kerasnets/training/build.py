@@ -18,7 +18,7 @@ from kerasnets.training import auxiliary
 from kerasnets.training.losses import classification_loss, is_logits
 from kerasnets.training.optimizers import build_optimizer
 
-__all__ = ["KERNEL_NAMES", "build_model", "compile_model", "inference_model",
+__all__ = ["KERNEL_NAMES", "build_model", "compile_model", "inference_model", "pretrained_model",
            "mixed_precision_policy", "reinitialize"]
 
 # The variables an initialiser replaces: kernels of convolutions (plain, depthwise,
@@ -93,8 +93,11 @@ def build_model(config, input_shape, classes, name=None):
     """
     kwargs = dict(config.model_args)
     kwargs.update(input_shape=tuple(input_shape), classes=int(classes))
-    model = registry.build(name or config.model, **kwargs)
-    reinitialize(model, config.initializer, seed=config.seed)
+    if config.weights is None:
+        model = registry.build(name or config.model, **kwargs)
+        reinitialize(model, config.initializer, seed=config.seed)
+    else:
+        model = pretrained_model(name or config.model, config.weights, kwargs)
     if any(out.dtype != "float32" for out in model.outputs):
         outputs = [keras.layers.Activation("linear", dtype="float32",
                                            name=f"{out_name}_float32")(out)
@@ -102,6 +105,32 @@ def build_model(config, input_shape, classes, name=None):
         model = keras.Model(model.inputs, outputs if len(outputs) > 1 else outputs[0],
                             name=model.name)
     return model
+
+
+def pretrained_model(name, weights, kwargs):
+    """The model to fine-tune: `name` with `weights` (a tag, "imagenet" or a weights file).
+
+    A checkpoint whose classifier fits (same classes, the input its fully
+    connected layers need) is loaded whole. Otherwise its features are
+    (include_top=False) and a new classifier goes on top, as keras.applications'
+    fine-tuning guide does it: global average pooling, then the Dense layer
+    "predictions" with `classes` outputs, freshly initialised.
+    """
+    spec = registry.get_spec(name)
+    if not isinstance(weights, str) or weights not in registry.weights_tags(spec.name) and (
+            weights != registry.IMAGENET):
+        return registry.build(name, weights=weights, **kwargs)  # a file of the same network
+    published = registry.published_weights(spec.name, weights)
+    size = tuple(kwargs["input_shape"][:2])
+    if kwargs["classes"] == published.classes and (not spec.fixed_input
+                                                   or size == spec.input_shape[:2]):
+        return registry.build(name, weights=weights, **kwargs)
+    classes = kwargs.pop("classes")
+    activation = kwargs.pop("classifier_activation", "softmax")
+    features = registry.build(name, weights=weights, include_top=False, pooling="avg", **kwargs)
+    outputs = keras.layers.Dense(classes, activation=activation, name="predictions")(
+        features.output)
+    return keras.Model(features.inputs, outputs, name=features.name)
 
 
 def inference_model(model):

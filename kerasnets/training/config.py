@@ -33,6 +33,7 @@ import math
 import os
 from typing import Any
 
+from kerasnets import registry
 from kerasnets.data import augment
 from kerasnets.data.sources import SOURCE_FORMS, parse_source
 
@@ -84,6 +85,9 @@ class TrainConfig:
                   "stochastic diagonal Levenberg-Marquardt.)")
     model: str = "lenet5"
     model_args: dict = dataclasses.field(default_factory=dict)
+    # Start from published weights (a tag of the model, "imagenet") or a weights file:
+    # fine-tuning. None: the builder's random initialisation.
+    weights: str | None = None
     data: str = "digits"
     epochs: int = 60
     batch_size: int = 32
@@ -173,6 +177,7 @@ def validate(config: TrainConfig, source: str = "") -> None:
     _string("model", c.model, source)
     if not isinstance(c.model_args, dict) or not all(isinstance(k, str) for k in c.model_args):
         _fail("model_args", "a mapping of builder arguments", c.model_args, source)
+    check_weights(c.model, c.weights, source)
     check_data(c.data, source)
     _positive_int("epochs", c.epochs, source)
     _positive_int("batch_size", c.batch_size, source)
@@ -266,6 +271,24 @@ def check_schedule(schedule, source=""):
         _choice("schedule.monitor", full["monitor"], MONITORS, source)
         _number("schedule.min_lr", full["min_lr"], source)
     return full
+
+
+def check_weights(model, weights, source=""):
+    """`weights` is None, a weights tag of `model` ("imagenet" where it has any) or a file."""
+    if weights is None:
+        return
+    _string("weights", weights, source)
+    if os.path.isfile(weights):
+        return
+    try:
+        tags = registry.weights_tags(model)
+    except ValueError:
+        return  # the unknown model name is reported on its own
+    if weights in tags or (weights == registry.IMAGENET and tags):
+        return
+    known = f"its tags: {', '.join(tags)}" if tags else f"{model!r} has no published weights"
+    raise ConfigError(f"`weights`{_where(source)} must be a weights tag of {model!r} or the path "
+                      f"of a weights file; got {weights!r} ({known})")
 
 
 def check_initializer(initializer, source=""):

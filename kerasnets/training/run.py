@@ -22,6 +22,7 @@ import numpy as np
 from kerasnets import data as kd
 from kerasnets.data.sources import open_source, parse_source
 from kerasnets.export import SavedModelRunner, evaluate_tflite, export_all
+from kerasnets.models.pretrained import is_tag
 from kerasnets.registry import get_spec
 from kerasnets.training.auxiliary import without_auxiliary_heads
 from kerasnets.training.build import (
@@ -86,8 +87,12 @@ class Data:
 def load_data(config, spec, image_size, batch_size, seed):
     """The :class:`Data` of `config.data` ("digits", "folder:PATH", "tfds:NAME") for `spec`."""
     channels = spec.input_shape[-1]
+    # Fine-tuning from a published checkpoint: its normalization (torchvision's mean/std,
+    # Caffe's BGR means), not the network's mode.
+    tag = published_tag(config, spec)
+    preprocessing = kd.weights_inputs(spec, tag)["preprocessing"]
     splits = open_source(config.data, image_size=image_size, channels=channels,
-                         preprocessing=spec.preprocessing)
+                         preprocessing=preprocessing)
     if parse_source(config.data)[0] == "digits":
         augment = None
         if config.shift > 0:
@@ -100,15 +105,20 @@ def load_data(config, spec, image_size, batch_size, seed):
     size = image_size[0]
     policy = None if config.policy == "auto" else config.policy
     train = kd.train_pipeline(spec.name, splits, batch_size, policy=policy, image_size=size,
-                              seed=seed, scale_range=config.scale_range)
+                              seed=seed, scale_range=config.scale_range, weights=tag)
     sizes = splits.sizes
-    evaluation = {"image_size": size, "resize": None}
+    evaluation = {"image_size": size, "resize": None, "weights": tag}
     validation = kd.eval_pipeline(spec.name, splits, EVAL_BATCH, split="validation", **evaluation) \
         if sizes["validation"] else None
     test = kd.eval_pipeline(spec.name, splits, EVAL_BATCH, split="test", **evaluation) \
         if sizes["test"] else None
     calibration = kd.eval_pipeline(spec.name, splits, 32, split="train", **evaluation).unbatch()
     return Data(train, validation, test, calibration, splits.class_names, sizes)
+
+
+def published_tag(config, spec):
+    """The weights tag the run fine-tunes from (None: random initialisation or a file)."""
+    return config.weights if is_tag(config.weights, spec.name) else None
 
 
 def _square(spec, image_size):
@@ -189,7 +199,7 @@ def train(config, output_dir="savedmodels", *, overwrite=False, tflite=False, ve
             top5 = _metric(result, "top5_accuracy")
             log(f"test accuracy: {accuracy:.4f}")
         final = local_model(inference_model(without_auxiliary_heads(model)), distribution)
-        exports = _export(final, paths, data, spec, config.data, tflite, overwrite,
+        exports = _export(final, paths, data, spec, config, tflite, overwrite,
                           log=log if distribution.is_chief else _quiet)
     return TrainResult(model=model, history=history, test_accuracy=accuracy, test_top5=top5,
                        paths=paths, distribution=distribution, global_batch_size=global_batch,
@@ -264,7 +274,7 @@ def _metric(result, name):
     return None
 
 
-def _export(model, paths, data, spec, source, tflite, overwrite, log):
+def _export(model, paths, data, spec, config, tflite, overwrite, log):
     """The final model as .keras, SavedModel (and TFLite float32 and int8), each SavedModel
     and TFLite file with its test accuracy as exported; {format key: accuracy}."""
     images = labels = None
@@ -272,12 +282,13 @@ def _export(model, paths, data, spec, source, tflite, overwrite, log):
         images, labels = (np.concatenate(part) for part in zip(*data.test.as_numpy_iterator()))
     keys = ("keras", "saved_model") + (("tflite", "tflite_int8") if tflite else ())
     try:
+        tag = published_tag(config, spec)
         results = export_all(
             model, {key: paths[key] for key in keys}, class_names=data.class_names,
-            preprocessing=spec.preprocessing, overwrite=overwrite,
+            preprocessing=kd.weights_inputs(spec, tag)["preprocessing"], overwrite=overwrite,
             sample_inputs=images[:8] if images is not None else None,
             representative_data=data.calibration,
-            calibration_source=f"the training split of {source}")
+            calibration_source=f"the training split of {config.data}")
     except FileExistsError as err:
         raise OutputExistsError(f"an export appeared during training: {err}; pass "
                                 "--overwrite to replace it") from None
