@@ -291,7 +291,7 @@ class Stop(Exception):
 def asked(monkeypatch):
     calls = []
 
-    def fake_fetch(key, *, include_top):
+    def fake_fetch(key, *, include_top, tag="imagenet"):
         calls.append((key, include_top))
         raise Stop
 

@@ -292,8 +292,11 @@ def test_argument_errors():
         with pytest.raises(ValueError,
                            match=r"`scale` must be one of \(0.25, 0.5, 1.0, 1.5, 2.0\)"):
             ShuffleNetV1(scale=bad)
-    with pytest.raises(ValueError, match=r"no ImageNet weights are published for this network"):
-        kerasnets.build("shufflenet_v1", weights="imagenet")
+    # "imagenet" is megvii's checkpoint, which the builder called directly does not twin.
+    with pytest.raises(ValueError, match=r"`weights='megvii'` needs shuffle='transposed'"):
+        ShuffleNetV1(weights="imagenet")
+    with pytest.raises(ValueError, match=r"`weights='megvii'` needs scale=1.0"):
+        ShuffleNetV1(weights="imagenet", scale=0.5, shuffle="transposed", bn_epsilon=1e-5)
     with pytest.raises(ValueError, match=r"height must be at least 32"):
         ShuffleNetV1(include_top=False, input_shape=(31, 32, 3))
     with pytest.raises(ValueError, match=r"`classes` must be an integer"):

@@ -30,15 +30,30 @@ convolutions pad one pixel at the bottom and right (TensorFlow's "same" for
 even sizes) with an explicit ZeroPadding2D, as keras.applications does.
 keras.applications leaves the global average pooling unnamed; here it is
 `global_average_pooling`, which changes no weight order.
+
+Structure options for PyTorch-side checkpoints (timm's `mobilenetv1_100`,
+`mobilenetv2_100`, torchvision's `mobilenet_v2`): `padding="symmetric"` pads
+every stride-2 layer (the first convolution and the stride-2 depthwise
+convolutions) one pixel on each side with an explicit ZeroPadding2D and then
+convolves "valid", as PyTorch's `padding=1` does (keras' "same" pads even
+sizes only at the bottom and right, which moves every window of the
+checkpoint by a pixel); `bn_epsilon` is the BatchNorm epsilon (PyTorch's
+1e-5 where keras.applications uses 1e-3). The defaults are keras.applications'.
+Their tags, on `mobilenet_v1` and `mobilenet_v2` (alpha 1.0), set both:
+"ra4_e3600_r224_in1k" (timm, v1), "ra_in1k" (timm, v2) and "tv_in1k"
+(torchvision, v2); `weights="imagenet"` stays keras.applications' files.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from keras import layers
 
-from kerasnets.checks import check_range
+from kerasnets.checks import check_choice, check_range
 from kerasnets.models import common, pretrained
-from kerasnets.registry import Paper
+from kerasnets.registry import Paper, normalization
+from kerasnets.weights import mobilenet as mobilenet_weights
 
 PAPER_V1 = Paper(
     "Howard, Zhu, Chen, Kalenichenko, Wang, Weyand, Andreetto, Adam",
@@ -57,8 +72,12 @@ DEFAULT_SHAPE = (224, 224, 3)
 # keras.applications' minimum: five stride-2 stages leave a 1x1 map.
 MIN_SHAPE = (32, 32, 3)
 
-# keras.applications' batch normalization for v2 (v1 uses the Keras defaults).
+# keras.applications' batch normalization for v2 (v1 uses the Keras defaults:
+# the same epsilon, momentum 0.99); `bn_epsilon` replaces the epsilon.
 V2_BN = {"epsilon": 1e-3, "momentum": 0.999}
+KERAS_BN_EPSILON = 1e-3
+# "same": keras.applications' (TensorFlow's) padding; "symmetric": PyTorch's.
+PADDINGS = ("same", "symmetric")
 
 # Table 1 of the v1 paper: (pointwise filters, stride) of the 13 depthwise
 # separable convolutions after the first 3x3/2 convolution of 32 filters.
@@ -116,34 +135,58 @@ V2_MACS = {
 # ---------------------------------------------------------------- MobileNet v1
 
 
-def standard_conv(x, filters, strides=2, name="conv1"):
+def strided_padding(x, padding, name):
+    """The input of a stride-2 3x3 layer and the padding mode that layer then takes.
+
+    "same" leaves the padding to the layer (keras.applications); "symmetric"
+    pads one pixel on every side here and returns "valid" (PyTorch's padding=1).
+    """
+    if padding == "same":
+        return x, "same"
+    return layers.ZeroPadding2D(1, name=name)(x), "valid"
+
+
+def standard_conv(x, filters, strides=2, name="conv1", padding="same",
+                  bn_epsilon=KERAS_BN_EPSILON):
     """Table 1's first layer: a full 3x3 convolution without bias, BN and ReLU6."""
-    x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=name)(x)
-    x = layers.BatchNormalization(axis=common.channel_axis(), name=f"{name}_bn")(x)
+    x, conv_padding = strided_padding(x, padding, f"{name}_pad")
+    x = layers.Conv2D(filters, 3, strides=strides, padding=conv_padding, use_bias=False,
+                      name=name)(x)
+    x = layers.BatchNormalization(axis=common.channel_axis(), epsilon=bn_epsilon,
+                                  name=f"{name}_bn")(x)
     return layers.ReLU(6.0, name=f"{name}_relu")(x)
 
 
-def depthwise_separable_conv(x, pointwise_filters, block_id, strides=1, depth_multiplier=1):
+def depthwise_separable_conv(x, pointwise_filters, block_id, strides=1, depth_multiplier=1,
+                             padding="same", bn_epsilon=KERAS_BN_EPSILON):
     """Figure 3 (right): 3x3 depthwise conv, BN, ReLU6, then 1x1 pointwise conv, BN, ReLU6.
 
     `pointwise_filters` is already multiplied by the width multiplier.
     """
     axis = common.channel_axis()
     if strides == 1:
-        padding = "same"
-    else:
+        conv_padding = "same"
+    elif padding == "same":
         # TensorFlow's "same" for even sizes, made explicit (keras.applications).
         x = layers.ZeroPadding2D(((0, 1), (0, 1)), name=f"conv_pad_{block_id}")(x)
-        padding = "valid"
+        conv_padding = "valid"
+    else:
+        x, conv_padding = strided_padding(x, padding, f"conv_pad_{block_id}")
     x = layers.DepthwiseConv2D(
-        3, strides=strides, padding=padding, depth_multiplier=depth_multiplier,
+        3, strides=strides, padding=conv_padding, depth_multiplier=depth_multiplier,
         use_bias=False, name=f"conv_dw_{block_id}",
     )(x)
-    x = layers.BatchNormalization(axis=axis, name=f"conv_dw_{block_id}_bn")(x)
+    x = layers.BatchNormalization(axis=axis, epsilon=bn_epsilon, name=f"conv_dw_{block_id}_bn")(x)
     x = layers.ReLU(6.0, name=f"conv_dw_{block_id}_relu")(x)
     x = layers.Conv2D(pointwise_filters, 1, use_bias=False, name=f"conv_pw_{block_id}")(x)
-    x = layers.BatchNormalization(axis=axis, name=f"conv_pw_{block_id}_bn")(x)
+    x = layers.BatchNormalization(axis=axis, epsilon=bn_epsilon, name=f"conv_pw_{block_id}_bn")(x)
     return layers.ReLU(6.0, name=f"conv_pw_{block_id}_relu")(x)
+
+
+def check_structure(padding, bn_epsilon):
+    """The checkpoint-structure options shared by both MobileNets."""
+    check_choice("padding", padding, PADDINGS)
+    check_range("bn_epsilon", bn_epsilon, 0, low_inclusive=False)
 
 
 def _check_alpha_v1(alpha):
@@ -166,6 +209,8 @@ def MobileNetV1(
     alpha=1.0,
     depth_multiplier=1,
     dropout_rate=1e-3,
+    padding="same",
+    bn_epsilon=KERAS_BN_EPSILON,
     published_as="mobilenet_v1",
     name="mobilenet_v1",
 ):
@@ -178,10 +223,15 @@ def MobileNetV1(
     is refused: the paper defines alpha in (0, 1]. `weights="imagenet"` loads
     the file of `published_as`'s preset of this alpha and input size
     (`mobilenet_v1_0.25_128`, ...; an input of unknown size takes the 224 one).
+
+    `padding` ("same", keras.applications'; "symmetric", PyTorch's: timm's
+    `mobilenetv1_100`) is the padding of the stride-2 layers and `bn_epsilon`
+    the BatchNorm epsilon (1e-3, keras'; 1e-5 in timm); see the module docstring.
     """
     _check_alpha_v1(alpha)
     check_range("depth_multiplier", depth_multiplier, 1, integer=True)
     check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
+    check_structure(padding, bn_epsilon)
     depth_multiplier = int(depth_multiplier)
     inputs, weights = common.prepare_inputs(
         include_top=include_top,
@@ -194,13 +244,15 @@ def MobileNetV1(
         default_shape=DEFAULT_SHAPE,
         min_shape=MIN_SHAPE,
         published_as=published_as,
-        weights_structure={"alpha": alpha, "depth_multiplier": depth_multiplier},
+        weights_structure={"alpha": alpha, "depth_multiplier": depth_multiplier,
+                           "padding": padding, "bn_epsilon": bn_epsilon},
     )
-    x = standard_conv(inputs, int(V1_FIRST_FILTERS * alpha))
+    x = standard_conv(inputs, int(V1_FIRST_FILTERS * alpha), padding=padding,
+                      bn_epsilon=bn_epsilon)
     for block_id, (filters, strides) in enumerate(V1_BLOCKS, start=1):
         x = depthwise_separable_conv(
             x, int(filters * alpha), block_id, strides=strides,
-            depth_multiplier=depth_multiplier,
+            depth_multiplier=depth_multiplier, padding=padding, bn_epsilon=bn_epsilon,
         )
 
     def convolutional_classifier(x):
@@ -248,35 +300,40 @@ def _correct_pad(x, kernel_size=3):
     return tuple(pads)
 
 
-def inverted_residual(x, expansion, filters, stride, block_id):
+def inverted_residual(x, expansion, filters, stride, block_id, padding="same",
+                      bn_epsilon=KERAS_BN_EPSILON):
     """Table 1 of the v2 paper: 1x1 expansion + ReLU6, 3x3 depthwise + ReLU6, linear 1x1.
 
     `filters` is the output width (already multiplied and rounded). The
     block adds its input back only at stride 1 with as many input as output
     channels (Figure 4). The first block (t = 1) has no expansion layer, and
-    keras.applications names it `expanded_conv`.
+    keras.applications names it `expanded_conv`. `padding` and `bn_epsilon`
+    as in `MobileNetV2`.
     """
     axis = common.channel_axis()
+    bn = {**V2_BN, "epsilon": bn_epsilon}
     in_channels = x.shape[axis]
     inputs = x
     prefix = f"block_{block_id}_"
     if block_id:
         x = layers.Conv2D(expansion * in_channels, 1, use_bias=False, name=f"{prefix}expand")(x)
-        x = layers.BatchNormalization(axis=axis, **V2_BN, name=f"{prefix}expand_BN")(x)
+        x = layers.BatchNormalization(axis=axis, **bn, name=f"{prefix}expand_BN")(x)
         x = layers.ReLU(6.0, name=f"{prefix}expand_relu")(x)
     else:
         prefix = "expanded_conv_"
     if stride == 2:
-        x = layers.ZeroPadding2D(_correct_pad(x), name=f"{prefix}pad")(x)
+        # "same": TensorFlow's windows, made explicit (keras.applications' correct_pad).
+        x = layers.ZeroPadding2D(_correct_pad(x) if padding == "same" else 1,
+                                 name=f"{prefix}pad")(x)
     x = layers.DepthwiseConv2D(
         3, strides=stride, padding="same" if stride == 1 else "valid", use_bias=False,
         name=f"{prefix}depthwise",
     )(x)
-    x = layers.BatchNormalization(axis=axis, **V2_BN, name=f"{prefix}depthwise_BN")(x)
+    x = layers.BatchNormalization(axis=axis, **bn, name=f"{prefix}depthwise_BN")(x)
     x = layers.ReLU(6.0, name=f"{prefix}depthwise_relu")(x)
     # The linear bottleneck: no non-linearity after the projection (section 3.2).
     x = layers.Conv2D(filters, 1, use_bias=False, name=f"{prefix}project")(x)
-    x = layers.BatchNormalization(axis=axis, **V2_BN, name=f"{prefix}project_BN")(x)
+    x = layers.BatchNormalization(axis=axis, **bn, name=f"{prefix}project_BN")(x)
     if stride == 1 and in_channels == filters:
         return layers.Add(name=f"{prefix}add")([inputs, x])
     return x
@@ -291,6 +348,8 @@ def MobileNetV2(
     classes=1000,
     classifier_activation="softmax",
     alpha=1.0,
+    padding="same",
+    bn_epsilon=KERAS_BN_EPSILON,
     published_as="mobilenet_v2",
     name="mobilenet_v2",
 ):
@@ -301,8 +360,14 @@ def MobileNetV2(
     widened only for alpha > 1 (section 4, "we do not apply the width
     multiplier to the last convolutional layer" below 1). `weights="imagenet"`
     loads the file of `published_as`'s preset of this alpha and input size.
+
+    `padding` ("same", keras.applications'; "symmetric", PyTorch's: timm's
+    `mobilenetv2_100` and torchvision's `mobilenet_v2`) is the padding of the
+    stride-2 layers and `bn_epsilon` the BatchNorm epsilon (1e-3, keras'; 1e-5
+    in timm and torchvision); see the module docstring.
     """
     check_range("alpha", alpha, *V2_ALPHA_RANGE)
+    check_structure(padding, bn_epsilon)
     inputs, weights = common.prepare_inputs(
         include_top=include_top,
         weights=weights,
@@ -314,26 +379,29 @@ def MobileNetV2(
         default_shape=DEFAULT_SHAPE,
         min_shape=MIN_SHAPE,
         published_as=published_as,
-        weights_structure={"alpha": alpha},
+        weights_structure={"alpha": alpha, "padding": padding, "bn_epsilon": bn_epsilon},
     )
     axis = common.channel_axis()
+    bn = {**V2_BN, "epsilon": bn_epsilon}
+    x, conv_padding = strided_padding(inputs, padding, "Conv1_pad")
     x = layers.Conv2D(
-        make_divisible(V2_FIRST_FILTERS * alpha), 3, strides=2, padding="same",
+        make_divisible(V2_FIRST_FILTERS * alpha), 3, strides=2, padding=conv_padding,
         use_bias=False, name="Conv1",
-    )(inputs)
-    x = layers.BatchNormalization(axis=axis, **V2_BN, name="bn_Conv1")(x)
+    )(x)
+    x = layers.BatchNormalization(axis=axis, **bn, name="bn_Conv1")(x)
     x = layers.ReLU(6.0, name="Conv1_relu")(x)
     block_id = 0
     for expansion, channels, repeats, first_stride in V2_BOTTLENECKS:
         filters = make_divisible(int(channels * alpha))
         for i in range(repeats):
             x = inverted_residual(
-                x, expansion, filters, first_stride if i == 0 else 1, block_id
+                x, expansion, filters, first_stride if i == 0 else 1, block_id,
+                padding=padding, bn_epsilon=bn_epsilon,
             )
             block_id += 1
     last = make_divisible(V2_LAST_FILTERS * alpha) if alpha > 1.0 else V2_LAST_FILTERS
     x = layers.Conv2D(last, 1, use_bias=False, name="Conv_1")(x)
-    x = layers.BatchNormalization(axis=axis, **V2_BN, name="Conv_1_bn")(x)
+    x = layers.BatchNormalization(axis=axis, **bn, name="Conv_1_bn")(x)
     x = layers.ReLU(6.0, name="out_relu")(x)
     x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
                                classifier_activation=classifier_activation,
@@ -343,18 +411,60 @@ def MobileNetV2(
 
 # ---------------------------------------------------------------- registered variants
 
+# What the PyTorch-side checkpoints need: PyTorch's padding and BatchNorm epsilon.
+PYTORCH_STRUCTURE = {"alpha": 1.0, "padding": "symmetric", "bn_epsilon": 1e-5}
+# keras.applications' files need the default structure (a tag of a PyTorch checkpoint
+# sets the other one; building that with weights="imagenet" is refused).
+KERAS_STRUCTURE = {"padding": "same", "bn_epsilon": KERAS_BN_EPSILON}
+
+V1_WEIGHTS = {
+    # timm's MobileNet v1 1.0 (Wightman 2024, the MobileNet-V4 "ra4" recipe, 3600 epochs);
+    # top-1 at 224 from the model card's comparison table (76.1 at its test size, 256).
+    "ra4_e3600_r224_in1k": pretrained.hub_weights(
+        "timm/mobilenetv1_100.ra4_e3600_r224_in1k", convert=mobilenet_weights.timm_mobilenet_v1,
+        top1=75.382, licence="apache-2.0", source="timm", network="MobileNet v1 1.0",
+        input_size=(224, 224), crop_fraction=0.875, normalization=normalization("tf"),
+        structure=PYTORCH_STRUCTURE,
+    ),
+}
+V2_WEIGHTS = {
+    # timm's MobileNet v2 1.0 (RandAugment "RA" recipe); top-1 from timm's results table
+    # (results-imagenet.csv).
+    "ra_in1k": pretrained.hub_weights(
+        "timm/mobilenetv2_100.ra_in1k", convert=mobilenet_weights.timm_mobilenet_v2,
+        top1=72.970, licence="apache-2.0", source="timm", network="MobileNet v2 1.0",
+        input_size=(224, 224), crop_fraction=0.875, normalization=normalization("torch"),
+        structure=PYTORCH_STRUCTURE,
+    ),
+    # torchvision's MobileNet_V2_Weights.IMAGENET1K_V1 (acc@1 71.878 in its docs).
+    "tv_in1k": pretrained.url_weights(
+        "https://download.pytorch.org/models/mobilenet_v2-b0353104.pth", file_hash="b0353104",
+        convert=mobilenet_weights.torchvision_mobilenet_v2, top1=71.878,
+        licence="BSD-3-Clause", source="torchvision", network="MobileNet v2 1.0",
+        input_size=(224, 224), crop_fraction=0.875, normalization=normalization("torch"),
+        structure=PYTORCH_STRUCTURE,
+    ),
+}
+
+
+def keras_files(files):
+    """keras.applications' entries, with the structure they need stated."""
+    return {tag: dataclasses.replace(published, structure={**published.structure,
+                                                            **KERAS_STRUCTURE})
+            for tag, published in files.items()}
+
 
 register = common.registration(family="mobilenet", input_shape=DEFAULT_SHAPE,
                                min_input_shape=MIN_SHAPE, preprocessing="tf")
 
 
-@register(paper=PAPER_V1, params=V1_PARAMS[1.0])
+@register(paper=PAPER_V1, params=V1_PARAMS[1.0], published_weights=V1_WEIGHTS)
 def mobilenet_v1(**kwargs):
     """MobileNet v1 1.0-224: 28 layers, 569M multiply-adds (keras.applications' weights)."""
     return MobileNetV1(**{"name": "mobilenet_v1", **kwargs})
 
 
-@register(paper=PAPER_V2, params=V2_PARAMS[1.0])
+@register(paper=PAPER_V2, params=V2_PARAMS[1.0], published_weights=V2_WEIGHTS)
 def mobilenet_v2(**kwargs):
     """MobileNet v2 1.0-224: 17 inverted residual blocks, 300M multiply-adds."""
     return MobileNetV2(**{"name": "mobilenet_v2", **kwargs})
@@ -367,7 +477,7 @@ common.register_presets("mobilenet_v1", {
         description=(f"MobileNet v1 {float(alpha)}-{size}: 28 layers, "
                      f"{V1_MACS[alpha][size] / 1e6:.1f}M multiply-adds (keras.applications' "
                      "weights)."),
-        published_weights=pretrained.mobilenet_v1_files(alpha, size),
+        published_weights=keras_files(pretrained.mobilenet_v1_files(alpha, size)),
     )
     for alpha, count in V1_PARAMS.items() for size in pretrained.MOBILENET_V1_SIZES
 })
@@ -376,7 +486,7 @@ common.register_presets("mobilenet_v2", {
         params=count, alpha=float(alpha), input_shape=(size, size, 3),
         description=(f"MobileNet v2 {float(alpha)}-{size}: 17 inverted residual blocks, "
                      f"{V2_MACS[alpha][size] / 1e6:.1f}M multiply-adds."),
-        published_weights=pretrained.mobilenet_v2_files(alpha, size),
+        published_weights=keras_files(pretrained.mobilenet_v2_files(alpha, size)),
     )
     for alpha, count in V2_PARAMS.items() for size in pretrained.MOBILENET_V2_SIZES
 })

@@ -42,7 +42,22 @@ is left out where the preceding 1x1 convolution is not grouped (g = 1, and
 the first unit of Stage 2): a fixed permutation after a dense convolution
 changes nothing the next layers can learn.
 
-No ImageNet weights are published for ShuffleNet in keras.applications.
+No ImageNet weights are published for ShuffleNet in keras.applications; the
+authors' (megvii's ShuffleNet-Series, PyTorch) load with two structure options.
+`shuffle="transposed"` is the channel shuffle of their released code: it
+reshapes the channels to (C / g, g) where the paper (section 3.1) reshapes
+them to (g, C / g) before the transpose, so it is the inverse permutation of
+the paper's (`ChannelShuffle(C // g)` instead of `ChannelShuffle(g)`); both
+send every group's output to every next group, but a trained checkpoint
+needs its own. `bn_epsilon` is the BatchNorm epsilon (Keras' 1e-3 by default,
+PyTorch's 1e-5 in their code). The rest of their ShuffleNet v1 is this one:
+the channels of Table 1 for 1.0x, the ungrouped first 1x1 convolution of
+Stage 2 (their `first_group`), zero-padded max pooling after a ReLU and
+average pooling that counts the padding, no ReLU on the shortcut of a
+stride-2 unit (its input already follows a ReLU). Their code shuffles after
+the ungrouped convolution too; that permutation is folded into its weights
+when the checkpoint is converted (`kerasnets.weights.shufflenet`), and their
+bias-free classifier loads with a zero bias.
 """
 
 from __future__ import annotations
@@ -51,9 +66,11 @@ import math
 
 from keras import layers
 
+from kerasnets.checks import check_choice, check_range
 from kerasnets.layers import ChannelShuffle
-from kerasnets.models import common
-from kerasnets.registry import Paper, register_model
+from kerasnets.models import common, pretrained
+from kerasnets.registry import Normalization, Paper, register_model
+from kerasnets.weights.shufflenet import megvii_shufflenet_v1
 
 PAPER = Paper(
     "Zhang, Zhou, Lin, Sun",
@@ -67,6 +84,9 @@ DEFAULT_SHAPE = (224, 224, 3)
 MIN_SHAPE = (32, 32, 3)
 
 GROUPS = (1, 2, 3, 4, 8)
+# "paper": section 3.1's channel shuffle; "transposed": megvii's released code's.
+SHUFFLES = ("paper", "transposed")
+KERAS_BN_EPSILON = 1e-3
 SCALES = (0.25, 0.5, 1.0, 1.5, 2.0)
 FIRST_CONV_FILTERS = 24
 # Section 3.3: "we set the number of bottleneck channels to 1/4 of the output
@@ -125,24 +145,27 @@ def first_conv_channels(groups, scale):
     return int(math.ceil(FIRST_CONV_FILTERS * scale / groups)) * groups
 
 
-def conv_bn(x, filters, kernel_size, name, strides=1, groups=1, relu=True):
+def conv_bn(x, filters, kernel_size, name, strides=1, groups=1, relu=True,
+            bn_epsilon=KERAS_BN_EPSILON):
     """A convolution without bias (every one is followed by BN), BN and optionally ReLU."""
     x = layers.Conv2D(
         filters, kernel_size, strides=strides, groups=groups, use_bias=False, name=name
     )(x)
-    x = layers.BatchNormalization(axis=common.channel_axis(), name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(axis=common.channel_axis(), epsilon=bn_epsilon,
+                                  name=f"{name}_bn")(x)
     if relu:
         x = layers.ReLU(name=f"{name}_relu")(x)
     return x
 
 
-def shuffle_unit(x, out_channels, groups, strides, name, group_first_conv=True):
+def shuffle_unit(x, out_channels, groups, strides, name, group_first_conv=True,
+                 shuffle="paper", bn_epsilon=KERAS_BN_EPSILON):
     """Figure 2 (b) at stride 1, (c) at stride 2: GConv-shuffle-DWConv-GConv + shortcut.
 
     `out_channels` are the unit's output channels (after the concatenation at
     stride 2, whose branch then makes out_channels - in_channels of them);
     the bottleneck has out_channels / 4. `group_first_conv=False` is Stage 2's
-    ungrouped first 1x1 convolution.
+    ungrouped first 1x1 convolution. `shuffle` and `bn_epsilon` as in `ShuffleNetV1`.
     """
     axis = common.channel_axis()
     in_channels = x.shape[axis]
@@ -150,9 +173,11 @@ def shuffle_unit(x, out_channels, groups, strides, name, group_first_conv=True):
     bottleneck = out_channels // BOTTLENECK_RATIO
     first_groups = groups if group_first_conv else 1
     shortcut = x
-    x = conv_bn(x, bottleneck, 1, f"{name}_gconv1", groups=first_groups)
+    x = conv_bn(x, bottleneck, 1, f"{name}_gconv1", groups=first_groups, bn_epsilon=bn_epsilon)
     if first_groups > 1:
-        x = ChannelShuffle(groups, name=f"{name}_shuffle")(x)
+        # "transposed" reshapes to (C / g, g): the inverse permutation of the paper's.
+        shuffle_groups = groups if shuffle == "paper" else bottleneck // groups
+        x = ChannelShuffle(shuffle_groups, name=f"{name}_shuffle")(x)
     if strides == 2:
         x = layers.ZeroPadding2D(1, name=f"{name}_dwconv_pad")(x)
     x = layers.DepthwiseConv2D(
@@ -160,8 +185,9 @@ def shuffle_unit(x, out_channels, groups, strides, name, group_first_conv=True):
         name=f"{name}_dwconv",
     )(x)
     # Section 3.2: no ReLU after the depthwise convolution.
-    x = layers.BatchNormalization(axis=axis, name=f"{name}_dwconv_bn")(x)
-    x = conv_bn(x, branch_channels, 1, f"{name}_gconv2", groups=groups, relu=False)
+    x = layers.BatchNormalization(axis=axis, epsilon=bn_epsilon, name=f"{name}_dwconv_bn")(x)
+    x = conv_bn(x, branch_channels, 1, f"{name}_gconv2", groups=groups, relu=False,
+                bn_epsilon=bn_epsilon)
     if strides == 2:
         shortcut = layers.ZeroPadding2D(1, name=f"{name}_shortcut_pad")(shortcut)
         shortcut = layers.AveragePooling2D(
@@ -173,13 +199,15 @@ def shuffle_unit(x, out_channels, groups, strides, name, group_first_conv=True):
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
-def stage(x, out_channels, units, groups, stage_id):
+def stage(x, out_channels, units, groups, stage_id, shuffle="paper",
+          bn_epsilon=KERAS_BN_EPSILON):
     """Table 1: one stride-2 unit, then `units - 1` stride-1 units, all `out_channels` wide."""
     for unit in range(1, units + 1):
         x = shuffle_unit(
             x, out_channels, groups, strides=2 if unit == 1 else 1,
             name=f"stage{stage_id}_unit{unit}",
             group_first_conv=not (stage_id == 2 and unit == 1),
+            shuffle=shuffle, bn_epsilon=bn_epsilon,
         )
     return x
 
@@ -200,14 +228,23 @@ def ShuffleNetV1(
     classifier_activation="softmax",
     groups=3,
     scale=1.0,
+    shuffle="paper",
+    bn_epsilon=KERAS_BN_EPSILON,
+    published_as="shufflenet_v1",
     name="shufflenet_v1",
 ):
     """ShuffleNet s x (g = `groups`, s = `scale`), Zhang et al. 2018, Table 1.
 
     See the module docstring for the channels of s != 1 and the padding.
+    `shuffle` is the channel shuffle: "paper" (section 3.1) or "transposed"
+    (megvii's ShuffleNet-Series code, the inverse permutation); `bn_epsilon`
+    the BatchNorm epsilon (1e-3, Keras'; 1e-5 in megvii's code). `weights`
+    takes a tag of `published_as` (megvii's checkpoints of g = 3 and 8 at 1.0x).
     """
     _check_number_choice("groups", groups, GROUPS)
     _check_number_choice("scale", scale, SCALES)
+    check_choice("shuffle", shuffle, SHUFFLES)
+    check_range("bn_epsilon", bn_epsilon, 0, low_inclusive=False)
     if isinstance(groups, float) and not groups.is_integer():
         raise ValueError(f"`groups` must be one of {GROUPS}; got {groups!r}")
     groups, scale = int(groups), float(scale)
@@ -221,19 +258,48 @@ def ShuffleNetV1(
         classifier_activation=classifier_activation,
         default_shape=DEFAULT_SHAPE,
         min_shape=MIN_SHAPE,
+        published_as=published_as,
+        weights_structure={"groups": groups, "scale": scale, "shuffle": shuffle,
+                           "bn_epsilon": bn_epsilon},
     )
     x = layers.ZeroPadding2D(1, name="conv1_pad")(inputs)
-    x = conv_bn(x, first_conv_channels(groups, scale), 3, "conv1", strides=2)
+    x = conv_bn(x, first_conv_channels(groups, scale), 3, "conv1", strides=2,
+                bn_epsilon=bn_epsilon)
     x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
     x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
     for stage_id, (channels, units) in enumerate(
         zip(stage_channels(groups, scale), STAGE_UNITS), start=2
     ):
-        x = stage(x, channels, units, groups, stage_id)
+        x = stage(x, channels, units, groups, stage_id, shuffle=shuffle, bn_epsilon=bn_epsilon)
     x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
                                classifier_activation=classifier_activation,
                                pool_name="global_average_pooling")
     return common.finish_model(inputs, x, input_tensor=input_tensor, weights=weights, name=name)
+
+
+# megvii's released checkpoints (ShuffleNet-Series, ShuffleNetV1/README.md, "Trained
+# Models"): on OneDrive (and BaiduYun), a shared folder rather than a file URL, so they
+# are not downloaded: fetch them by hand and place them in the weights cache under
+# these names (`kerasnets.models.pretrained.cache_folder()`). Top-1 is 100 minus
+# the README's top-1 error (32.2 for g = 3, 32.0 for g = 8, 1.0x).
+MEGVII_URL = "https://1drv.ms/f/s!AgaP37NGYuEXhRfQxHRseR7eSxXo"
+MEGVII_TOP1 = {3: 67.8, 8: 68.0}
+# Their evaluation: OpenCV resize of the short side to 256, centre crop 224, BGR
+# pixels 0-255 with no mean subtracted nor scaling (their ToBGRTensor).
+MEGVII_NORMALIZATION = Normalization("caffe", 255.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "BGR")
+MEGVII_STRUCTURE = {"shuffle": "transposed", "bn_epsilon": 1e-5}
+
+
+def megvii_weights(group, structure=None):
+    """The `{"megvii": ...}` entry of the 1.0x checkpoint of g = `group`, needing `structure`
+    besides megvii's (the presets fix the groups and scale themselves)."""
+    return {"megvii": pretrained.url_weights(
+        MEGVII_URL, filename=f"shufflenet_v1_megvii_group{group}_1.0x.pth.tar",
+        convert=megvii_shufflenet_v1, top1=MEGVII_TOP1[group], licence="MIT",
+        source="megvii", network=f"ShuffleNet v1 1.0x (g = {group})", input_size=(224, 224),
+        crop_fraction=224 / 256, normalization=MEGVII_NORMALIZATION,
+        structure={**(structure or {}), **MEGVII_STRUCTURE},
+    )}
 
 
 @register_model(
@@ -243,9 +309,11 @@ def ShuffleNetV1(
     input_shape=DEFAULT_SHAPE,
     min_input_shape=MIN_SHAPE,
     params=PARAMS[(3, 1.0)],
-    # No published weights; the paper trains with ResNeXt's settings
-    # (fb.resnet.torch: [0, 1] scaling, ImageNet mean and std per channel).
+    # The paper trains with ResNeXt's settings (fb.resnet.torch: [0, 1] scaling,
+    # ImageNet mean and std per channel); megvii's checkpoints say their own.
     preprocessing="torch",
+    # The default network's (g = 3, 1.0x) checkpoint, as its presets have it.
+    published_weights=megvii_weights(3, {"groups": 3, "scale": 1.0}),
 )
 def shufflenet_v1(**kwargs):
     """ShuffleNet 1x (g = 3): 140M multiply-adds at 224."""
@@ -257,6 +325,8 @@ common.register_presets("shufflenet_v1", {
         params=count, groups=groups, scale=scale,
         description=(f"ShuffleNet {scale:g}x (g = {groups}): "
                      f"{MACS[groups, scale] / 1e6:.1f}M multiply-adds at 224."),
+        **({"published_weights": megvii_weights(groups)}
+           if scale == 1.0 and groups in MEGVII_TOP1 else {}),
     )
     for (groups, scale), count in PARAMS.items()
 })
