@@ -168,6 +168,9 @@ class PublishedWeights:
     classes: int = 1000
     dataset: str = "imagenet-1k"
     hub: str | None = None
+    # False where the source shares a folder page (OneDrive) rather than the file:
+    # it is fetched by hand into the cache, never downloaded.
+    direct_download: bool = True
 
     def __post_init__(self):
         if self.format not in WEIGHTS_FORMATS:
@@ -183,6 +186,7 @@ class PublishedWeights:
             "source": self.source,
             "url": self.top.url,
             "hub": self.hub,
+            "direct_download": self.direct_download,
             "format": self.format,
             "top1": self.top1,
             "licence": self.licence,
@@ -326,23 +330,43 @@ def normalization_for(name: str, weights=None) -> Normalization:
 
 
 def _tag_structure(spec: ModelSpec, kwargs: dict) -> dict:
-    """The structure the checkpoint `kwargs["weights"]` names needs (when it is one of the
-    spec's tags); an explicit argument that contradicts it is an error."""
+    """The structure the checkpoint `kwargs["weights"]` names needs (when it is a tag of
+    the spec or of its presets); an explicit argument that contradicts it is an error.
+
+    Among the network's and its presets' checkpoints of that tag, the first
+    whose needs (its structure, and a preset's own arguments) agree with the
+    explicit arguments is taken: `build("shufflenet_v1", weights="megvii",
+    groups=8)` takes the g = 8 preset's checkpoint.
+    """
     weights = kwargs.get("weights")
-    if not isinstance(weights, str) or weights not in spec.published_weights and weights != IMAGENET:
+    if not isinstance(weights, str) or weights not in weights_tags(spec.name) and (
+            weights != IMAGENET):
         return {}
     tag = default_tag(spec) if weights == IMAGENET else weights
-    if tag not in spec.published_weights:
-        return {}  # none, or a preset's keras.applications files (chosen by the builder)
-    structure = dict(spec.published_weights[tag].structure)
-    for key, value in structure.items():
+    candidates = []
+    for owner in [spec, *_presets(spec)]:
+        published = owner.published_weights.get(tag)
+        if published is None or (owner is not spec and tag == IMAGENET):
+            continue  # keras.applications' preset files are chosen by the builder
+        needs = dict(published.structure)
+        if owner is not spec:
+            needs.update({key: value for key, value in owner.defaults.items()
+                          if key not in ("name", "input_shape")})
+        candidates.append((owner, published, needs))
+    for _, _, needs in candidates:
+        if all(kwargs.get(key, value) == value for key, value in needs.items()):
+            return needs
+    if not candidates:
+        return {}
+    owner, published, needs = candidates[0]
+    for key, value in needs.items():
         if key in kwargs and kwargs[key] != value:
             raise ValueError(
-                f"weights={weights!r} ({spec.published_weights[tag].source}'s {spec.name} "
-                f"checkpoint) needs {key}={value!r}; got {key}={kwargs[key]!r}. Leave {key} "
-                "out (the tag sets it) or use weights=None."
+                f"weights={weights!r} ({published.source}'s {owner.name} checkpoint) needs "
+                f"{key}={value!r}; got {key}={kwargs[key]!r}. Leave {key} out (the tag sets "
+                "it) or use weights=None."
             )
-    return structure
+    return needs
 
 
 def _check_input_tensor(value) -> None:

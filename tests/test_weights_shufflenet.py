@@ -73,8 +73,13 @@ def test_tags_are_registered_with_their_facts():
         assert published.normalization.channel_order == "BGR"
         assert published.normalization.pixel_mean_std() == ((0.0,) * 3, (1.0,) * 3)
         assert f"group{group}" in published.top.filename
-    with pytest.raises(ValueError, match="needs groups=3; got groups=8"):
-        kerasnets.build("shufflenet_v1", weights="megvii", groups=8)
+        assert published.direct_download is False  # a shared folder: fetched by hand
+    # groups=8 takes the g = 8 preset's checkpoint; g = 4 has none.
+    structure = registry._tag_structure(registry.get_spec("shufflenet_v1"),
+                                        {"weights": "megvii", "groups": 8})
+    assert structure["groups"] == 8 and structure["shuffle"] == "transposed"
+    with pytest.raises(ValueError, match="needs groups=3; got groups=4"):
+        kerasnets.build("shufflenet_v1", weights="megvii", groups=4)
 
 
 # ---------------------------------------------------------------- structure options

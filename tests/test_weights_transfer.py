@@ -210,3 +210,22 @@ def test_tag_structure_is_set_by_the_tag_and_conflicts_are_refused(monkeypatch):
     assert info["default_weights"] == "toy"
     assert info["weights"]["toy"]["structure"] == {"shortcut": "zero_pad"}
     assert info["weights"]["toy"]["top1"] == 99.0
+
+
+def test_a_manual_download_says_where_to_put_the_file(tmp_path, monkeypatch):
+    """megvii shares a folder page: nothing is fetched, the message says what to do."""
+    monkeypatch.setenv(pretrained.CACHE_DIR_ENV, str(tmp_path))
+    published = pretrained.url_weights("https://1drv.ms/f/s!folder", filename="toy.pth.tar",
+                                       direct_download=False, **TOY)
+    with pytest.raises(pretrained.WeightsDownloadError,
+                       match=r"are not downloaded automatically: a test shares them at "
+                             r"https://1drv.ms/f/s!folder \(a folder page, not a file\)\. "
+                             r"Download the file there by hand and save it as "
+                             + str(tmp_path) + r"/models/toy.pth.tar"):
+        pretrained.fetch_published(published, include_top=True, label="toy")
+    assert not (tmp_path / "models").exists()
+    # Placed there, it is used.
+    (tmp_path / "models").mkdir()
+    torch.save(TorchLeNet5().state_dict(), tmp_path / "models" / "toy.pth.tar")
+    assert pretrained.fetch_published(published, include_top=True, label="toy") == str(
+        tmp_path / "models" / "toy.pth.tar")

@@ -318,6 +318,14 @@ def fetch_published(files: PublishedWeights, *, include_top: bool, label: str) -
             if _hash_matches(cached, entry.file_hash):
                 return cached
             os.remove(cached)
+    if not files.direct_download:
+        raise WeightsDownloadError(
+            f"the weights of {label} are not downloaded automatically: {files.source} shares "
+            f"them at {entry.url} (a folder page, not a file). Download the file there by hand "
+            f"and save it as {cached} (or set {CACHE_DIR_ENV} to a folder whose "
+            f"'{CACHE_SUBDIR}' subfolder holds it), or convert a copy you have with "
+            "`kerasnets convert NAME --weights TAG --checkpoint FILE`."
+        )
     try:
         if files.hub is not None:
             return _hub_download(files.hub, entry.url.rsplit("/", 1)[-1])

@@ -297,7 +297,7 @@ def megvii_weights(group, structure=None):
         MEGVII_URL, filename=f"shufflenet_v1_megvii_group{group}_1.0x.pth.tar",
         convert=megvii_shufflenet_v1, top1=MEGVII_TOP1[group], licence="MIT",
         source="megvii", network=f"ShuffleNet v1 1.0x (g = {group})", input_size=(224, 224),
-        crop_fraction=224 / 256, normalization=MEGVII_NORMALIZATION,
+        crop_fraction=224 / 256, normalization=MEGVII_NORMALIZATION, direct_download=False,
         structure={**(structure or {}), **MEGVII_STRUCTURE},
     )}
 
