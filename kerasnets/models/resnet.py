@@ -114,9 +114,17 @@ CIFAR_CLASSES = 10
 # keras.applications' ResNet normalization epsilon (the Caffe models' 1e-5,
 # nudged above cuDNN's minimum).
 BN_EPSILON = 1.001e-5
+# PyTorch's BatchNorm2d default, which torchvision's, timm's and akamaster's checkpoints have.
+TORCH_BN_EPSILON = 1e-5
 BOTTLENECK_EXPANSION = 4
 
 SHORTCUTS = ("projection", "zero_pad")
+# Where option A puts the zero channels: after the input's (fb.resnet.torch) or
+# half on each side (akamaster's CIFAR ResNets: F.pad(x, (..., planes // 4, planes // 4))).
+ZERO_PAD_SIDES = ("after", "both")
+# Where a bottleneck downsamples: its first 1x1 convolution (keras.applications,
+# the original Caffe models) or its 3x3 (torchvision's "ResNet v1.5", timm, ResNeXt).
+STRIDE_AT = ("1x1", "3x3")
 DROP_PATH_SCALE_AT = ("train", "test")
 DOWNSAMPLE_AT = ("first", "last")
 
@@ -148,9 +156,9 @@ V2_STRIDES = (2, 2, 2, 1)
 # ----------------------------------------------------------------- pieces of a block
 
 
-def batch_norm(x, name):
+def batch_norm(x, name, epsilon=BN_EPSILON):
     return layers.BatchNormalization(
-        axis=common.channel_axis(), epsilon=BN_EPSILON, name=name
+        axis=common.channel_axis(), epsilon=epsilon, name=name
     )(x)
 
 
@@ -172,13 +180,16 @@ def conv3x3(x, filters, prefix, stride=1, use_bias=True, groups=1):
 
 
 def shortcut_connection(x, out_channels, stride, name, *, shortcut="projection",
-                        use_bias=True, normalize=True):
+                        use_bias=True, normalize=True, bn_epsilon=BN_EPSILON,
+                        zero_pad_side="after"):
     """The shortcut of a block: identity, or what matches the residual branch's shape.
 
     Where the channels change: with `shortcut="projection"` (option B) a 1x1
     convolution with `stride` (`{name}_0_conv`, then `{name}_0_bn` unless
     `normalize=False`, as in pre-activation units); with `"zero_pad"` (option
-    A) 1x1/`stride` subsampling and zero channels. Where only the size
+    A) 1x1/`stride` subsampling and zero channels, appended after the input's
+    (`zero_pad_side="after"`) or split evenly before and after it (`"both"`,
+    the extra one after). Where only the size
     changes, 1x1/`stride` max pooling (`{name}_0_pool`, keras.applications'
     v2 downsampling).
     """
@@ -188,7 +199,7 @@ def shortcut_connection(x, out_channels, stride, name, *, shortcut="projection",
     if in_channels != out_channels and shortcut == "projection":
         x = layers.Conv2D(out_channels, 1, strides=stride, use_bias=use_bias,
                           name=f"{name}_0_conv")(x)
-        return batch_norm(x, f"{name}_0_bn") if normalize else x
+        return batch_norm(x, f"{name}_0_bn", bn_epsilon) if normalize else x
     if stride > 1:
         x = layers.MaxPooling2D(1, strides=stride, name=f"{name}_0_pool")(x)
     if in_channels != out_channels:
@@ -197,7 +208,9 @@ def shortcut_connection(x, out_channels, stride, name, *, shortcut="projection",
                 f"`shortcut='zero_pad'` can only add channels; block {name} goes from "
                 f"{in_channels} to {out_channels}"
             )
-        x = ChannelZeroPadding((0, out_channels - in_channels), name=f"{name}_0_pad")(x)
+        extra = out_channels - in_channels
+        before = extra // 2 if zero_pad_side == "both" else 0
+        x = ChannelZeroPadding((before, extra - before), name=f"{name}_0_pad")(x)
     return x
 
 
@@ -217,19 +230,21 @@ def merge(shortcut, residual, name, *, drop_rate=0.0, drop_scale_at="train", se_
 
 
 def basic_block(x, filters, stride=1, *, name, shortcut="projection", use_bias=True,
-                drop_rate=0.0, drop_scale_at="train", se_ratio=None):
+                drop_rate=0.0, drop_scale_at="train", se_ratio=None, bn_epsilon=BN_EPSILON,
+                zero_pad_side="after"):
     """The building block of Figure 2 (left): two 3x3 convolutions, each with BN, ReLU after the sum.
 
     He et al. (2016), ResNet-18/34 and the CIFAR networks. Downsampling is done
     by the first convolution.
     """
     residual_shortcut = shortcut_connection(x, filters, stride, name, shortcut=shortcut,
-                                            use_bias=use_bias)
+                                            use_bias=use_bias, bn_epsilon=bn_epsilon,
+                                            zero_pad_side=zero_pad_side)
     x = conv3x3(x, filters, f"{name}_1", stride=stride, use_bias=use_bias)
-    x = batch_norm(x, f"{name}_1_bn")
+    x = batch_norm(x, f"{name}_1_bn", bn_epsilon)
     x = layers.Activation("relu", name=f"{name}_1_relu")(x)
     x = conv3x3(x, filters, f"{name}_2", use_bias=use_bias)
-    x = batch_norm(x, f"{name}_2_bn")
+    x = batch_norm(x, f"{name}_2_bn", bn_epsilon)
     x = merge(residual_shortcut, x, name, drop_rate=drop_rate, drop_scale_at=drop_scale_at,
               se_ratio=se_ratio)
     return layers.Activation("relu", name=f"{name}_out")(x)
@@ -237,11 +252,13 @@ def basic_block(x, filters, stride=1, *, name, shortcut="projection", use_bias=T
 
 def bottleneck_block(x, filters, stride=1, *, name, shortcut="projection", use_bias=True,
                      drop_rate=0.0, drop_scale_at="train", se_ratio=None, cardinality=1,
-                     bottleneck_width=64, stride_at="1x1"):
+                     bottleneck_width=64, stride_at="1x1", bn_epsilon=BN_EPSILON,
+                     zero_pad_side="after"):
     """The bottleneck of Figure 5 (right): 1x1 reduce, 3x3, 1x1 expand (x4), ReLU after the sum.
 
     He et al. (2016), ResNet-50/101/152, with keras.applications' layers and
-    `stride_at="1x1"` (its first 1x1 convolution downsamples). With
+    `stride_at="1x1"` (its first 1x1 convolution downsamples; `"3x3"` is
+    torchvision's and timm's "ResNet v1.5"). With
     `cardinality` > 1 it is ResNeXt's block (Xie et al., Figure 3c): the 3x3
     convolution has `cardinality` groups of `bottleneck_width * filters / 64`
     channels (`bottleneck_width` is the d of "32x4d"), and ResNeXt
@@ -252,29 +269,30 @@ def bottleneck_block(x, filters, stride=1, *, name, shortcut="projection", use_b
     stride_1x1, stride_3x3 = (stride, 1) if stride_at == "1x1" else (1, stride)
     # The shortcut is made first: keras.applications' weight order.
     residual_shortcut = shortcut_connection(x, out_channels, stride, name, shortcut=shortcut,
-                                            use_bias=use_bias)
+                                            use_bias=use_bias, bn_epsilon=bn_epsilon,
+                                            zero_pad_side=zero_pad_side)
     x = layers.Conv2D(width, 1, strides=stride_1x1, use_bias=use_bias, name=f"{name}_1_conv")(x)
-    x = batch_norm(x, f"{name}_1_bn")
+    x = batch_norm(x, f"{name}_1_bn", bn_epsilon)
     x = layers.Activation("relu", name=f"{name}_1_relu")(x)
     x = conv3x3(x, width, f"{name}_2", stride=stride_3x3, use_bias=use_bias,
                 groups=cardinality)
-    x = batch_norm(x, f"{name}_2_bn")
+    x = batch_norm(x, f"{name}_2_bn", bn_epsilon)
     x = layers.Activation("relu", name=f"{name}_2_relu")(x)
     x = layers.Conv2D(out_channels, 1, use_bias=use_bias, name=f"{name}_3_conv")(x)
-    x = batch_norm(x, f"{name}_3_bn")
+    x = batch_norm(x, f"{name}_3_bn", bn_epsilon)
     x = merge(residual_shortcut, x, name, drop_rate=drop_rate, drop_scale_at=drop_scale_at,
               se_ratio=se_ratio)
     return layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def preactivation(x, name):
+def preactivation(x, name, bn_epsilon=BN_EPSILON):
     """BN and ReLU before the weights: the "full pre-activation" of Identity Mappings, Fig. 4e."""
-    x = batch_norm(x, f"{name}_preact_bn")
+    x = batch_norm(x, f"{name}_preact_bn", bn_epsilon)
     return layers.Activation("relu", name=f"{name}_preact_relu")(x)
 
 
 def _preact_shortcut(x, preact, out_channels, stride, name, shortcut, use_bias,
-                     shortcut_from_preact):
+                     shortcut_from_preact, zero_pad_side="after"):
     in_channels = x.shape[common.channel_axis()]
     projection = shortcut == "projection" and in_channels != out_channels
     # Projections see the activated input (keras.applications v2); identity
@@ -282,22 +300,24 @@ def _preact_shortcut(x, preact, out_channels, stride, name, shortcut, use_bias,
     # "the first activation right after conv1 and before splitting").
     source = preact if projection or shortcut_from_preact else x
     return shortcut_connection(source, out_channels, stride, name, shortcut=shortcut,
-                               use_bias=use_bias, normalize=False)
+                               use_bias=use_bias, normalize=False,
+                               zero_pad_side=zero_pad_side)
 
 
 def preact_basic_block(x, filters, stride=1, *, name, shortcut="zero_pad", use_bias=False,
                        drop_rate=0.0, drop_scale_at="train", se_ratio=None,
-                       shortcut_from_preact=False):
+                       shortcut_from_preact=False, bn_epsilon=BN_EPSILON,
+                       zero_pad_side="after"):
     """A full pre-activation basic unit: (BN, ReLU, 3x3 convolution) twice, nothing after the sum.
 
     He et al., "Identity Mappings in Deep Residual Networks" (2016), Fig. 4e,
     for the CIFAR networks.
     """
-    preact = preactivation(x, name)
+    preact = preactivation(x, name, bn_epsilon)
     residual_shortcut = _preact_shortcut(x, preact, filters, stride, name, shortcut, use_bias,
-                                         shortcut_from_preact)
+                                         shortcut_from_preact, zero_pad_side)
     x = conv3x3(preact, filters, f"{name}_1", stride=stride, use_bias=use_bias)
-    x = batch_norm(x, f"{name}_1_bn")
+    x = batch_norm(x, f"{name}_1_bn", bn_epsilon)
     x = layers.Activation("relu", name=f"{name}_1_relu")(x)
     x = conv3x3(x, filters, f"{name}_2", use_bias=use_bias)
     return merge(residual_shortcut, x, name, drop_rate=drop_rate, drop_scale_at=drop_scale_at,
@@ -306,7 +326,8 @@ def preact_basic_block(x, filters, stride=1, *, name, shortcut="zero_pad", use_b
 
 def preact_bottleneck_block(x, filters, stride=1, *, name, shortcut="projection",
                             use_bias=True, drop_rate=0.0, drop_scale_at="train", se_ratio=None,
-                            shortcut_from_preact=False):
+                            shortcut_from_preact=False, bn_epsilon=BN_EPSILON,
+                            zero_pad_side="after"):
     """A full pre-activation bottleneck unit (Identity Mappings, Fig. 4e), keras.applications' v2.
 
     BN-ReLU, then 1x1, BN-ReLU 3x3 (with the stride), BN-ReLU 1x1 expanding 4
@@ -315,15 +336,15 @@ def preact_bottleneck_block(x, filters, stride=1, *, name, shortcut="projection"
     (when `use_bias`).
     """
     out_channels = BOTTLENECK_EXPANSION * filters
-    preact = preactivation(x, name)
+    preact = preactivation(x, name, bn_epsilon)
     residual_shortcut = _preact_shortcut(x, preact, out_channels, stride, name, shortcut,
-                                         use_bias, shortcut_from_preact)
+                                         use_bias, shortcut_from_preact, zero_pad_side)
     x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_1_conv")(preact)
-    x = batch_norm(x, f"{name}_1_bn")
+    x = batch_norm(x, f"{name}_1_bn", bn_epsilon)
     x = layers.Activation("relu", name=f"{name}_1_relu")(x)
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name=f"{name}_2_pad")(x)
     x = layers.Conv2D(filters, 3, strides=stride, use_bias=False, name=f"{name}_2_conv")(x)
-    x = batch_norm(x, f"{name}_2_bn")
+    x = batch_norm(x, f"{name}_2_bn", bn_epsilon)
     x = layers.Activation("relu", name=f"{name}_2_relu")(x)
     x = layers.Conv2D(out_channels, 1, use_bias=use_bias, name=f"{name}_3_conv")(x)
     return merge(residual_shortcut, x, name, drop_rate=drop_rate, drop_scale_at=drop_scale_at,
@@ -333,22 +354,24 @@ def preact_bottleneck_block(x, filters, stride=1, *, name, shortcut="projection"
 # ----------------------------------------------------------------- stems and stacks
 
 
-def imagenet_stem(x, *, preact=False, use_bias=True, filters=64):
+def imagenet_stem(x, *, preact=False, use_bias=True, filters=64, bn_epsilon=BN_EPSILON):
     """Table 1's conv1 (7x7/2, 64) and the 3x3/2 max pooling; BN-ReLU only when not pre-activated."""
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(x)
     x = layers.Conv2D(filters, 7, strides=2, use_bias=use_bias, name="conv1_conv")(x)
     if not preact:
-        x = batch_norm(x, "conv1_bn")
+        x = batch_norm(x, "conv1_bn", bn_epsilon)
         x = layers.Activation("relu", name="conv1_relu")(x)
+    # Zeros, where PyTorch pads max pooling with -inf: the same after the ReLU
+    # (v2 pools the convolution's raw output, as keras.applications' ResNet50V2).
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
     return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
 
 
-def cifar_stem(x, *, preact=False, use_bias=False, filters=16):
+def cifar_stem(x, *, preact=False, use_bias=False, filters=16, bn_epsilon=BN_EPSILON):
     """Section 4.2: one 3x3 convolution of 16 maps; BN-ReLU only when not pre-activated."""
     x = layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, name="conv1_conv")(x)
     if not preact:
-        x = batch_norm(x, "conv1_bn")
+        x = batch_norm(x, "conv1_bn", bn_epsilon)
         x = layers.Activation("relu", name="conv1_relu")(x)
     return x
 
@@ -395,6 +418,8 @@ def ResNet(
     preact=False,
     shortcut="projection",
     use_bias=True,
+    bn_epsilon=BN_EPSILON,
+    zero_pad_side="after",
     downsample_at="first",
     block_kwargs=None,
     published_as=None,
@@ -421,6 +446,16 @@ def ResNet(
     name in STEMS or a function `x -> x`. `preact=True` leaves the stem's
     BN-ReLU out and adds `post_bn`, `post_relu` before pooling (v2).
     `shortcut` is "projection" (option B) or "zero_pad" (option A).
+
+    Structure options, for the checkpoints of other implementations (each
+    published tag sets those it needs): `use_bias` (convolution biases;
+    torchvision's and timm's ResNets have none), `bn_epsilon` (> 0; the
+    default 1.001e-5 is keras.applications', PyTorch's BatchNorm2d has
+    1e-5), `zero_pad_side` ("after" or "both": where option A shortcuts put
+    their zero channels; "both" is akamaster's CIFAR ResNets, half on each
+    side of the input's). The stem and the blocks receive `bn_epsilon` and
+    `zero_pad_side` only when they differ from the defaults, so a stem or a
+    block written for the defaults need not take them.
     `drop_path_rate` (1 - p_L, in [0, 1)) and `drop_path_scale_at` ("train"
     or "test") set stochastic depth, `se_ratio` (None or > 0) a
     squeeze-and-excitation gate in every block, `dropout_rate` (in [0, 1)) a
@@ -441,6 +476,9 @@ def ResNet(
     if se_ratio is not None:
         check_range("se_ratio", se_ratio, 0, low_inclusive=False)
     check_choice("shortcut", shortcut, SHORTCUTS)
+    check_bool("use_bias", use_bias)
+    check_range("bn_epsilon", bn_epsilon, 0, low_inclusive=False)
+    check_choice("zero_pad_side", zero_pad_side, ZERO_PAD_SIDES)
     check_choice("downsample_at", downsample_at, DOWNSAMPLE_AT)
     check_bool("preact", preact)
     if not callable(stem):
@@ -457,21 +495,28 @@ def ResNet(
         default_shape=default_shape,
         min_shape=min_shape,
         published_as=published_as,
+        weights_structure=weights_structure(block_kwargs, use_bias=use_bias,
+                                            bn_epsilon=bn_epsilon, zero_pad_side=zero_pad_side),
     )
+    stem_kwargs = {} if bn_epsilon == BN_EPSILON else {"bn_epsilon": bn_epsilon}
+    structure_kwargs = dict(stem_kwargs)
+    if zero_pad_side != "after":
+        structure_kwargs["zero_pad_side"] = zero_pad_side
     num_blocks = sum(stage.blocks for stage in stages)
     drop_rates = (
         linear_decay_rates(drop_path_rate, num_blocks) if drop_path_rate > 0
         else [0.0] * num_blocks
     )
-    x = stem(inputs, preact=preact, use_bias=use_bias, filters=stages[0].filters)
+    x = stem(inputs, preact=preact, use_bias=use_bias, filters=stages[0].filters,
+             **stem_kwargs)
     x = stack_stages(
         x, block, stages, drop_rates=drop_rates, downsample_at=downsample_at,
         first_block_kwargs={"shortcut_from_preact": True} if preact else None,
         shortcut=shortcut, use_bias=use_bias, drop_scale_at=drop_path_scale_at,
-        se_ratio=se_ratio, **(block_kwargs or {}),
+        se_ratio=se_ratio, **structure_kwargs, **(block_kwargs or {}),
     )
     if preact:
-        x = batch_norm(x, "post_bn")
+        x = batch_norm(x, "post_bn", bn_epsilon)
         x = layers.Activation("relu", name="post_relu")(x)
     x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
                                classifier_activation=classifier_activation,
@@ -493,11 +538,28 @@ def ResNet(
     return model
 
 
-def ImageNetResNet(depth, *, name, **kwargs):
-    """ResNet-`depth` of Table 1 (v1): basic blocks for 18 and 34 layers, bottlenecks above."""
+def weights_structure(block_kwargs, **structure):
+    """The builder arguments published weights depend on: `structure` and the blocks' shape."""
+    shape = {key: value for key, value in (block_kwargs or {}).items()
+             if key in ("stride_at", "cardinality", "bottleneck_width")}
+    return {**structure, **shape}
+
+
+def ImageNetResNet(depth, *, name, stride_at=None, **kwargs):
+    """ResNet-`depth` of Table 1 (v1): basic blocks for 18 and 34 layers, bottlenecks above.
+
+    `stride_at` is where a bottleneck downsamples: "1x1" (None: the default,
+    keras.applications' and the original Caffe models') or "3x3"
+    (torchvision's and timm's ResNet-50/101/152, "ResNet v1.5"). Basic blocks
+    downsample in their first 3x3 convolution: for them only None or "3x3".
+    """
     check_choice("depth", depth, tuple(IMAGENET_BLOCKS))
-    block = basic_block if depth < 50 else bottleneck_block
-    return ResNet(imagenet_stages(IMAGENET_BLOCKS[depth]), block, name=name, **kwargs)
+    if stride_at is not None:
+        check_choice("stride_at", stride_at, STRIDE_AT if depth >= 50 else ("3x3",))
+    if depth < 50:
+        return ResNet(imagenet_stages(IMAGENET_BLOCKS[depth]), basic_block, name=name, **kwargs)
+    return ResNet(imagenet_stages(IMAGENET_BLOCKS[depth]), bottleneck_block, name=name,
+                  block_kwargs={"stride_at": stride_at or "1x1"}, **kwargs)
 
 
 def ResNetV2(depth, *, name, **kwargs):
