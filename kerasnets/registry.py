@@ -23,6 +23,11 @@ __all__ = [
     "Paper",
     "ModelSpec",
     "WeightsFile",
+    "WEIGHTS_FORMATS",
+    "default_tag",
+    "weights_tags",
+    "published_weights",
+    "normalization_for",
     "PublishedWeights",
     "PREPROCESSING_MODES",
     "Normalization",
@@ -116,23 +121,80 @@ class WeightsFile:
     file_hash: str | None = None
 
 
+# The formats a published checkpoint comes in: a Keras weights file, or a PyTorch
+# state dict as safetensors or as a torch.save'd (.pth) file, converted on loading.
+WEIGHTS_FORMATS = ("keras", "safetensors", "pth")
+# What `weights="imagenet"` means for a network whose tags have no "imagenet" key: its first tag.
+IMAGENET = "imagenet"
+
+
 @dataclasses.dataclass(frozen=True)
 class PublishedWeights:
-    """The published files of one network: with the classifier (`top`) and without (`notop`).
+    """One published checkpoint of a network (a weights tag).
+
+    `top` is the file with the classifier; `notop` the file without it where the
+    source publishes one (keras.applications), else None: the converted
+    checkpoints (`format` "safetensors" or "pth") serve include_top=False by
+    leaving the classifier out. `convert` maps a converted checkpoint's state
+    dict onto the Keras layers (a function of a `kerasnets.weights.transfer.StateMapping`).
 
     `source` and `network` say whose files they are, for messages ("keras.applications
     publishes MobileNet v1 weights ..."; `network` defaults to the registered name).
     `structure` holds the builder arguments the checkpoint needs beyond the
-    registered defaults (Xception's `middle_flow_repeats=8`); a preset's own
-    overrides and input size are needs of its files too (see
+    registered defaults (Xception's `middle_flow_repeats=8`, torchvision's
+    `bn_epsilon=1e-5`); `kerasnets.build(name, weights=tag)` sets them. A
+    preset's own overrides and input size are needs of its files too (see
     `kerasnets.models.pretrained.published_name`).
+
+    `top1` is the ImageNet top-1 accuracy (percent) as the source publishes it,
+    `input_size` and `crop_fraction` its evaluation size and centre crop, and
+    `normalization` the input arithmetic it was trained with (None: the
+    network's preprocessing mode). `hub` is the Hugging Face repository id of a
+    hub-hosted file.
     """
 
     top: WeightsFile
-    notop: WeightsFile
+    notop: WeightsFile | None = None
     source: str = "keras.applications"
     network: str = ""
     structure: dict = dataclasses.field(default_factory=dict)
+    format: str = "keras"
+    convert: Callable | None = None
+    top1: float | None = None
+    licence: str = ""
+    input_size: tuple[int, int] | None = None
+    crop_fraction: float | None = None
+    normalization: "Normalization | None" = None
+    classes: int = 1000
+    dataset: str = "imagenet-1k"
+    hub: str | None = None
+
+    def __post_init__(self):
+        if self.format not in WEIGHTS_FORMATS:
+            raise ValueError(f"format must be one of {WEIGHTS_FORMATS}; got {self.format!r}")
+        if self.format != "keras" and self.convert is None:
+            raise ValueError(f"a {self.format} checkpoint needs `convert` (its mapping onto the "
+                             f"Keras layers); {self.top.url} has none")
+
+    def describe(self) -> dict:
+        """The plain-data description of the checkpoint (`model_info`'s "weights")."""
+        norm = self.normalization
+        return {
+            "source": self.source,
+            "url": self.top.url,
+            "hub": self.hub,
+            "format": self.format,
+            "top1": self.top1,
+            "licence": self.licence,
+            "dataset": self.dataset,
+            "classes": self.classes,
+            "input_size": None if self.input_size is None else list(self.input_size),
+            "crop_fraction": self.crop_fraction,
+            "structure": dict(self.structure),
+            "normalization": None if norm is None else {
+                "mean": list(norm.mean), "std": list(norm.std), "scale": norm.scale,
+                "channel_order": norm.channel_order},
+        }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +233,7 @@ class ModelSpec:
 
     def build(self, /, **kwargs):
         merged = dict(self.defaults)
+        merged.update(_tag_structure(self, kwargs))
         merged.update(kwargs)
         _check_input_tensor(merged.get("input_tensor"))
         return self.builder(**merged)
@@ -198,9 +261,81 @@ class ModelSpec:
             "augmentation": self.augmentation,
             "crop_fraction": self.crop_fraction,
             "aux_loss_weight": self.aux_loss_weight,
-            "weights": {tag: published.top.url for tag, published
+            "weights": {tag: published.describe() for tag, published
                         in self.published_weights.items()},
+            "default_weights": default_tag(self),
         }
+
+
+def default_tag(spec: ModelSpec) -> str | None:
+    """The tag `weights="imagenet"` loads: "imagenet" itself where it is a tag, else the first."""
+    if IMAGENET in spec.published_weights or any(
+            IMAGENET in preset.published_weights for preset in _presets(spec)):
+        return IMAGENET
+    return next(iter(spec.published_weights), None)
+
+
+def _presets(spec: ModelSpec) -> list[ModelSpec]:
+    return [other for other in _REGISTRY.values() if other.alias_of == spec.name]
+
+
+def weights_tags(name: str) -> dict[str, PublishedWeights]:
+    """The published checkpoints of `name` by tag: its own, then its presets' not
+    already named (MobileNet's "imagenet" files live on its presets)."""
+    spec = get_spec(name)
+    tags = dict(spec.published_weights)
+    for preset in _presets(spec):
+        for tag, published in preset.published_weights.items():
+            tags.setdefault(tag, published)
+    return tags
+
+
+def published_weights(name: str, tag: str = IMAGENET) -> PublishedWeights:
+    """The checkpoint `tag` of the network `name` ("imagenet": its default checkpoint).
+
+    ValueError lists the tags there are (or says there are none).
+    """
+    spec = get_spec(name)
+    tags = weights_tags(spec.name)
+    key = default_tag(spec) if tag == IMAGENET else tag
+    if key in tags:
+        return tags[key]
+    if not tags:
+        raise ValueError(f"no published weights for {spec.name!r}; "
+                         f"`kerasnets.list_models(pretrained=True)` lists the networks that have some")
+    raise ValueError(f"unknown weights tag {tag!r} for {spec.name!r}; its tags: "
+                     f"{', '.join(tags)} (\"imagenet\" means {default_tag(spec)!r})")
+
+
+def normalization_for(name: str, weights=None) -> Normalization:
+    """The input arithmetic the network `name` expects: that of the checkpoint `weights`
+    (a tag, or "imagenet") where it says, else the network's preprocessing mode."""
+    spec = get_spec(name)
+    if isinstance(weights, str) and (weights == IMAGENET or weights in weights_tags(spec.name)):
+        published = published_weights(spec.name, weights)
+        if published.normalization is not None:
+            return published.normalization
+    return normalization(spec.preprocessing, spec.input_shape[2])
+
+
+def _tag_structure(spec: ModelSpec, kwargs: dict) -> dict:
+    """The structure the checkpoint `kwargs["weights"]` names needs (when it is one of the
+    spec's tags); an explicit argument that contradicts it is an error."""
+    weights = kwargs.get("weights")
+    if not isinstance(weights, str) or weights not in spec.published_weights and weights != IMAGENET:
+        return {}
+    tag = default_tag(spec) if weights == IMAGENET else weights
+    if tag not in spec.published_weights:
+        return {}  # none, or a preset's keras.applications files (chosen by the builder)
+    structure = dict(spec.published_weights[tag].structure)
+    for key, value in structure.items():
+        if key in kwargs and kwargs[key] != value:
+            raise ValueError(
+                f"weights={weights!r} ({spec.published_weights[tag].source}'s {spec.name} "
+                f"checkpoint) needs {key}={value!r}; got {key}={kwargs[key]!r}. Leave {key} "
+                "out (the tag sets it) or use weights=None."
+            )
+    return structure
 
 
 def _check_input_tensor(value) -> None:
@@ -365,12 +500,15 @@ def build(name: str, /, **kwargs):
 
 
 def list_models(pattern: str | None = None, family: str | None = None,
-                include_aliases: bool = False) -> list[str]:
+                include_aliases: bool = False, pretrained: bool = False) -> list[str]:
     """Sorted registered names, filtered by a glob `pattern` and/or `family`.
 
     Presets registered with `register_alias` (`mobilenet_v1_0.25_128`, ...) are
-    listed only with `include_aliases=True`.
+    listed only with `include_aliases=True`. `pretrained=True` keeps the names
+    that have published weights (a network counts its presets' files).
     """
+    if not isinstance(pretrained, bool):
+        raise TypeError(f"`pretrained` must be True or False; got {pretrained!r}")
     for argument, value in (("pattern", pattern), ("family", family)):
         if value is not None and not isinstance(value, str):
             raise TypeError(f"`{argument}` must be a string or None; got "
@@ -381,6 +519,8 @@ def list_models(pattern: str | None = None, family: str | None = None,
         names = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
     if family is not None:
         names = [n for n in names if _REGISTRY[n].family == family]
+    if pretrained:
+        names = [n for n in names if weights_tags(n)]
     return names
 
 
@@ -412,6 +552,7 @@ def index() -> list[dict]:
             "description": spec.description,
             "aliases": sorted(aliases.get(name, ())),
             "alias_of": spec.alias_of,
+            "weights": list(weights_tags(name)),
         }
         for name, spec in sorted(_REGISTRY.items())
     ]

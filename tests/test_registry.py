@@ -121,7 +121,10 @@ def test_exact_counts_the_issue_names():
 
 def test_weights_must_be_none_or_a_file(tmp_path):
     with pytest.raises(ValueError, match=r"`weights` must be None .*got 'imagenet'"):
-        kerasnets.build("vgg11", weights="imagenet")
+        kerasnets.build("vgg11_lrn", weights="imagenet")
+    with pytest.raises(ValueError, match=r"no file at 'tv_in1k', and no checkpoint of this "
+                                         r"network is tagged 'tv_in1k'"):
+        kerasnets.build("lenet5", weights="tv_in1k")
     with pytest.raises(ValueError, match=r"no file at"):
         kerasnets.build("lenet5", weights=str(tmp_path / "missing.weights.h5"))
     with pytest.raises(ValueError, match=r"`weights` must be None"):

@@ -26,6 +26,8 @@ from kerasnets.models import pretrained
 from kerasnets.models.convert import fully_convolutional
 from kerasnets.models.weights_file import check_weights_file, invalid_file
 from kerasnets.registry import register_alias, register_model
+from kerasnets.weights.readers import read_state
+from kerasnets.weights.transfer import load_state
 
 POOLING_CHOICES = (None, "avg", "max")
 
@@ -53,30 +55,33 @@ def channel_axis() -> int:
 
 
 def check_weights(weights) -> None:
-    """`weights` is None or the path of an existing Keras weights file."""
-    if weights is None:
+    """`weights` is None, a resolved checkpoint, or the path of an existing Keras weights file."""
+    if weights is None or isinstance(weights, pretrained.Checkpoint):
         return
     if isinstance(weights, os.PathLike):
         weights = os.fspath(weights)
     if not isinstance(weights, str):
         raise ValueError(
-            "`weights` must be None (random initialization) or the path to a weights "
-            f"file (.weights.h5, .h5 or .keras); got {weights!r}"
+            "`weights` must be None (random initialization), a weights tag ('imagenet', ...) or "
+            f"the path to a weights file (.weights.h5, .h5 or .keras); got {weights!r}"
         )
     if weights == "imagenet":
-        twins = pretrained.published_networks()
         raise ValueError(
             "`weights` must be None (random initialization) or the path to a weights file; "
             "got 'imagenet', but no ImageNet weights are published for this network "
-            f"(kerasnets loads them only for the keras.applications twins: {', '.join(twins)}). "
+            "(`kerasnets.list_models(pretrained=True)` lists the networks that have some: "
+            f"{', '.join(pretrained.published_networks())}). "
             "Train it (recipes/train.py) and pass the path of the saved weights file "
             "(.weights.h5 or .keras), e.g. weights='runs/model.weights.h5'."
         )
     if not os.path.isfile(weights):
+        looks_like_tag = os.sep not in weights and "." not in weights
+        what = (f"no file at {weights!r}, and no checkpoint of this network is tagged {weights!r}"
+                if looks_like_tag else f"no file at {weights!r}")
         raise ValueError(
-            "`weights` must be None (random initialization) or the path to an existing "
-            f"weights file (.weights.h5, .h5 or .keras); no file at {weights!r}. "
-            "Pretrained weights cannot be downloaded by name for this model."
+            "`weights` must be None (random initialization), one of the network's weights tags "
+            "(`kerasnets.model_info(name)['weights']`) or the path to an existing "
+            f"weights file (.weights.h5, .h5 or .keras); {what}."
         )
     check_weights_file(weights)
 
@@ -147,7 +152,7 @@ def prepare_inputs(*, include_top, weights, input_tensor, input_shape, pooling, 
     weights come back resolved: None or the path of a weights file, checked.
     """
     check_bool("include_top", include_top)
-    if published_as is not None and published_as not in pretrained.published_networks():
+    if published_as is not None and not pretrained.is_tag(weights, published_as):
         published_as = None
     if published_as is None:
         check_weights(weights)
@@ -265,7 +270,12 @@ def load_weights(model, path) -> None:
 
     A file that is not what its extension says (see `check_weights_file`),
     or whose contents turn out corrupt while loading, raises ValueError naming it.
+    A converted checkpoint (`pretrained.Checkpoint`) is read and mapped onto
+    the layers (`kerasnets.weights.transfer.load_state`).
     """
+    if isinstance(path, pretrained.Checkpoint):
+        load_checkpoint(model, path)
+        return
     path = os.fspath(path)
     check_weights_file(path)
     try:
@@ -285,6 +295,17 @@ def load_weights(model, path) -> None:
     for warning in caught:
         warnings.warn_explicit(warning.message, warning.category, warning.filename,
                               warning.lineno)
+
+
+def load_checkpoint(model, checkpoint) -> None:
+    """Maps a published PyTorch checkpoint onto `model` (see `kerasnets.weights.transfer`)."""
+    published = checkpoint.published
+    state = read_state(checkpoint.path, published.format)
+    try:
+        load_state(model, state, published.convert)
+    except ValueError as err:
+        raise ValueError(f"the {checkpoint.label} checkpoint {checkpoint.path!r} does not load "
+                         f"into {model.name!r}: {err}") from err
 
 
 def fully_convolutional_variant(builder, arguments, *, default_shape):

@@ -205,6 +205,7 @@ def LeNet5(
     c3_connectivity="full",
     fully_convolutional=False,
     name="lenet5",
+    published_as="lenet5",
 ):
     """LeNet-5 (LeCun et al. 1998) with softmax output and full C3 connectivity.
 
@@ -216,6 +217,7 @@ def LeNet5(
     `pooling` keeps its keras.applications meaning (for include_top=False).
     `fully_convolutional=True` turns F6 and the output layer into 1x1
     convolutions (C5 is one already) for use on larger images.
+    `published_as`: the registered network whose weights tags `weights` may name.
     """
     check_choice("activation", activation, ACTIVATIONS)
     check_choice("subsampling", subsampling, POOLINGS)
@@ -233,6 +235,7 @@ def LeNet5(
         default_shape=INPUT_SHAPE,
         min_shape=INPUT_SHAPE,
         fixed_input=True,
+        published_as=published_as,
     )
     act = _activation(activation)
     x = layers.Conv2D(6, 5, activation=act, name="c1")(inputs)
@@ -274,4 +277,5 @@ def lenet5(**kwargs):
 )
 def lenet5_paper(**kwargs):
     """LeNet-5 as in the paper but for the softmax output: scaled tanh, trainable S-layers, Table I."""
-    return LeNet5(**{"name": "lenet5_paper", "classes": 10, **kwargs})
+    return LeNet5(**{"name": "lenet5_paper", "published_as": "lenet5_paper", "classes": 10,
+                     **kwargs})

@@ -22,23 +22,35 @@ built and leaves every other value to `common.check_weights`.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 
 import keras
 
 from kerasnets.models.weights_file import check_weights_file
-from kerasnets.registry import PublishedWeights, WeightsFile, get_spec, list_models
+from kerasnets.registry import (
+    IMAGENET,
+    PublishedWeights,
+    WeightsFile,
+    default_tag,
+    get_spec,
+    list_models,
+    weights_tags,
+)
+from kerasnets.weights.readers import format_of, require_reader
 
 __all__ = ["WeightsFile", "PublishedWeights", "keras_applications", "tf_kernels",
            "mobilenet_v1_files", "mobilenet_v2_files", "published", "published_models",
            "published_networks", "published_name", "cache_folder", "WeightsDownloadError",
-           "weights_file", "fetch", "resolve_weights"]
+           "weights_file", "fetch", "resolve_weights", "hub_weights", "url_weights", "Checkpoint",
+           "fetch_published", "HUB_URL", "is_tag"]
 
 BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 CACHE_DIR_ENV = "KERASNETS_CACHE_DIR"
 CACHE_SUBDIR = "models"
 IMAGENET_CLASSES = 1000
-IMAGENET = "imagenet"
+HUB_URL = "https://huggingface.co/{repo}/resolve/main/{filename}"
 
 
 def keras_applications(folder, top_name, top_hash, notop_name, notop_hash, **details):
@@ -86,28 +98,56 @@ def mobilenet_v2_files(alpha, size):
                               network="MobileNet v2")
 
 
-def published(key: str) -> PublishedWeights | None:
-    """The ImageNet files of the registered name `key` (its ModelSpec), or None."""
+def hub_weights(repo_id: str, *, filename: str = "model.safetensors", **fields) -> PublishedWeights:
+    """A checkpoint hosted on the Hugging Face hub (`timm/resnet18.tv_in1k`), as a tag's entry.
+
+    It is fetched with `huggingface_hub` (its cache, offline mode and checks);
+    the cache name in `cache_folder()` is the repository's name with the file's
+    extension (`resnet18.tv_in1k.safetensors`): a file placed there by hand is
+    used without asking the hub. `fields` are PublishedWeights' (convert, top1,
+    licence, source, structure, normalization, ...).
+    """
+    extension = os.path.splitext(filename)[1]
+    file = WeightsFile(f"{repo_id.split('/')[-1]}{extension}",
+                       HUB_URL.format(repo=repo_id, filename=filename))
+    return PublishedWeights(file, None, format=format_of(filename), hub=repo_id, **fields)
+
+
+def url_weights(url: str, *, file_hash: str | None = None, filename: str | None = None,
+                **fields) -> PublishedWeights:
+    """A checkpoint at a plain URL (`.pth`, `.pth.tar`, `.th` or `.safetensors`), as a tag's entry.
+
+    `file_hash`: its sha256 (or the leading hex digits of it that torchvision
+    puts in its file names, or an md5); `filename` its name in the cache
+    (default: the URL's last part).
+    """
+    name = filename or url.rstrip("/").split("/")[-1]
+    return PublishedWeights(WeightsFile(name, url, file_hash), None, format=format_of(name),
+                            **fields)
+
+
+def published(key: str, tag: str = IMAGENET) -> PublishedWeights | None:
+    """The checkpoint `tag` of the registered name `key` itself (its ModelSpec), or None."""
     try:
-        return get_spec(key).published_weights.get(IMAGENET)
+        return get_spec(key).published_weights.get(tag)
     except ValueError:
         return None
 
 
-def published_models() -> list[str]:
-    """The registered names (MobileNet presets included) that have published ImageNet weights."""
-    return sorted(name for name in list_models(include_aliases=True) if published(name))
+def published_models(tag: str = IMAGENET) -> list[str]:
+    """The registered names (presets included) that have the checkpoint `tag` themselves."""
+    return sorted(name for name in list_models(include_aliases=True) if published(name, tag))
 
 
 def published_networks() -> list[str]:
-    """The networks with published ImageNet weights, their own or their presets'
-    (`mobilenet_v1` for `mobilenet_v1_0.25_128`): the keras.applications twins."""
-    return sorted({get_spec(name).alias_of or name for name in published_models()})
+    """The networks with published weights, their own or their presets'
+    (`mobilenet_v1` for `mobilenet_v1_0.25_128`)."""
+    return list_models(pretrained=True)
 
 
-def published_name(model_name: str, **structure) -> str:
-    """The registered name whose published ImageNet files fit `structure`: `model_name`
-    itself or one of its presets.
+def published_name(model_name: str, tag: str = IMAGENET, **structure) -> str:
+    """The registered name whose checkpoint `tag` fits `structure`: `model_name` itself or
+    one of its presets.
 
     `structure` holds the builder arguments being built that the files depend
     on, and `input_size`, the (height, width) of the input (None for an input
@@ -125,16 +165,16 @@ def published_name(model_name: str, **structure) -> str:
         given["input_size"] = tuple(base.input_shape[:2]) if size is None else tuple(size)
     candidates = []
     for name in [base.name, *_presets(base.name)]:
-        files = published(name)
+        files = published(name, tag)
         if files is not None:
             candidates.append((name, files, _needs(get_spec(name), files, given)))
     if not candidates:
-        raise ValueError(f"no published ImageNet weights for {model_name!r}; available for: "
-                         f"{', '.join(published_models())}")
+        raise ValueError(f"no published {tag!r} weights for {model_name!r}; available for: "
+                         f"{', '.join(published_models(tag))}")
     for name, _, needs in candidates:
         if all(given.get(key) == value for key, value in needs.items()):
             return name
-    raise ValueError(_unpublished_structure(base, candidates, given))
+    raise ValueError(_unpublished_structure(base, candidates, given, tag))
 
 
 def _presets(model_name):
@@ -144,16 +184,16 @@ def _presets(model_name):
 
 def _needs(spec, files, given):
     """What `spec`'s files need of the structure arguments in `given`."""
-    needs = dict(files.structure)
+    needs = {key: value for key, value in files.structure.items()}
     if spec.alias_of is not None:
         needs.update({key: value for key, value in spec.defaults.items()
                       if key in given and key != "input_size"})
-        if "input_size" in given:
+        if "input_size" in given and files.format == "keras":
             needs["input_size"] = tuple(spec.input_shape[:2])
     return needs
 
 
-def _unpublished_structure(base, candidates, given):
+def _unpublished_structure(base, candidates, given, tag):
     """The message for a structure no published file fits."""
     shared = {key: value for key, value in candidates[0][2].items()
               if all(needs.get(key, value) == value and key in needs
@@ -161,7 +201,7 @@ def _unpublished_structure(base, candidates, given):
     for key, value in shared.items():
         if given.get(key) != value:
             networks = "networks" if len(candidates) > 1 else "network"
-            return (f"`weights='imagenet'` needs {key}={value!r} (the published {networks}); "
+            return (f"`weights={tag!r}` needs {key}={value!r} (the published {networks}); "
                     f"got {key}={given.get(key)!r}")
     files = candidates[0][1]
     varying = [key for key in candidates[0][2] if key not in shared]
@@ -177,7 +217,7 @@ def _unpublished_structure(base, candidates, given):
         hint = ("Use one of those, weights=None, or include_top=False with input_shape=(None, "
                 f"None, {base.input_shape[2]}) (the {base.input_shape[0]} weights, at any size).")
     wanted = f"for {wanted}" if arguments else wanted.strip()
-    return (f"`weights='imagenet'`: {files.source} publishes {files.network or base.name} "
+    return (f"`weights={tag!r}`: {files.source} publishes {files.network or base.name} "
             f"weights {wanted}; got {' and '.join(got)}. {hint}")
 
 
@@ -191,53 +231,107 @@ class WeightsDownloadError(OSError):
     """The published weights could not be fetched (no network, proxy, bad cache file)."""
 
 
-def weights_file(key: str, *, include_top: bool) -> WeightsFile:
+def weights_file(key: str, *, include_top: bool, tag: str = IMAGENET) -> WeightsFile:
     """The published file for `key` (see `published_models`), with or without classifier."""
-    files = published(key)
+    files = published(key, tag)
     if files is None:
         raise ValueError(
-            f"no published ImageNet weights for {key!r}; available for: "
-            f"{', '.join(published_models())}"
+            f"no published {tag!r} weights for {key!r}; available for: "
+            f"{', '.join(published_models(tag))}"
         )
-    return files.top if include_top else files.notop
+    return files.top if include_top or files.notop is None else files.notop
 
 
-def fetch(key: str, *, include_top: bool) -> str:
+def fetch(key: str, *, include_top: bool, tag: str = IMAGENET) -> str:
     """Downloads (once) and returns the local path of `key`'s published weights file.
 
-    A file already in the cache is used when its hash matches; one whose
-    hash does not match is fetched again, and so is one without a published
-    hash (MobileNet's) that is not a complete HDF5 file (an interrupted
-    download, see `weights_file.check_weights_file`). If the download fails the error
-    names the URL and the cache folder, so the file can be placed there by
-    hand (on a machine without network access, for example).
+    See :func:`fetch_published`.
     """
-    entry = weights_file(key, include_top=include_top)
+    files = published(key, tag)
+    weights_file(key, include_top=include_top, tag=tag)  # the error for an unknown key
+    return fetch_published(files, include_top=include_top, label=f"{key!r} ({tag})")
+
+
+def fetch_published(files: PublishedWeights, *, include_top: bool, label: str) -> str:
+    """Downloads (once) and returns the local path of a published checkpoint.
+
+    The cache folder (`cache_folder()`) is looked in first: a file there whose
+    hash matches (or that has no published hash) is used as it is, so a file
+    copied there by hand serves a machine without network access. One whose
+    hash does not match is fetched again, and so is a Keras file without a
+    published hash (MobileNet's) that is not a complete HDF5 file (an
+    interrupted download, see `weights_file.check_weights_file`). Hub-hosted
+    files come through `huggingface_hub` (its own cache), the others through
+    `keras.utils.get_file`. If the download fails the error names the URL
+    and the cache folder, so the file can be placed there by hand.
+    """
+    entry = files.top if include_top or files.notop is None else files.notop
+    if files.format != "keras":
+        require_reader(files.format)  # before any download
     folder = cache_folder()
     cached = os.path.join(folder, entry.filename)
-    if entry.file_hash is None and os.path.isfile(cached):
-        try:
-            check_weights_file(cached)
-        except ValueError:
+    if os.path.isfile(cached):
+        if files.format == "keras" and entry.file_hash is None:
+            try:
+                check_weights_file(cached)
+            except ValueError:
+                os.remove(cached)
+        elif files.format != "keras":
+            if _hash_matches(cached, entry.file_hash):
+                return cached
             os.remove(cached)
     try:
+        if files.hub is not None:
+            return _hub_download(files.hub, entry.url.rsplit("/", 1)[-1])
         return keras.utils.get_file(
             entry.filename,
             entry.url,
             cache_subdir=CACHE_SUBDIR,
-            file_hash=entry.file_hash,
+            file_hash=entry.file_hash if files.format == "keras" else None,
             cache_dir=os.path.dirname(folder),
-        )
+        ) if files.format == "keras" else _download_checked(entry, folder)
     except (Exception, KeyboardInterrupt) as err:  # get_file raises bare Exceptions
-        if isinstance(err, KeyboardInterrupt):
+        if isinstance(err, (KeyboardInterrupt, ImportError)):
             raise
-        hash_note = f" (md5 {entry.file_hash})" if entry.file_hash else ""
+        hash_note = f" (md5 {entry.file_hash})" if entry.file_hash and files.format == "keras" \
+            else ""
         raise WeightsDownloadError(
-            f"could not download the ImageNet weights of {key!r} from {entry.url}: {err}. "
+            f"could not download the weights of {label} from {entry.url}: {err}. "
             f"Without network access, copy that file{hash_note} into {folder} as "
             f"{entry.filename!r} (or set {CACHE_DIR_ENV} to a folder whose "
             f"'{CACHE_SUBDIR}' subfolder holds it), or pass weights=<path of a weights file>."
         ) from None
+
+
+def _hub_download(repo_id, filename):
+    try:
+        import huggingface_hub  # noqa: PLC0415  (imported on the first hub download only)
+    except ImportError as err:
+        raise ImportError("downloading hub-hosted weights needs huggingface_hub: "
+                          "pip install huggingface_hub") from err
+    return huggingface_hub.hf_hub_download(repo_id, filename)
+
+
+def _download_checked(entry, folder):
+    """A plain-URL checkpoint into the cache, its hash checked (sha256, prefix or md5)."""
+    path = keras.utils.get_file(entry.filename, entry.url, cache_subdir=CACHE_SUBDIR,
+                                cache_dir=os.path.dirname(folder))
+    if not _hash_matches(path, entry.file_hash):
+        os.remove(path)
+        raise ValueError(f"the downloaded file's hash is not {entry.file_hash}")
+    return path
+
+
+def _hash_matches(path, file_hash):
+    """Whether the file's sha256 (or md5, for a 32-digit hash) starts with `file_hash`."""
+    if not file_hash:
+        return True
+    algorithm = hashlib.md5 if len(file_hash) == 32 else hashlib.sha256
+    digest = algorithm()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest().startswith(file_hash.lower())
 
 
 def _keras_home() -> str:
@@ -246,23 +340,47 @@ def _keras_home() -> str:
     return config.keras_home()
 
 
+@dataclasses.dataclass(frozen=True)
+class Checkpoint:
+    """A converted checkpoint on disk: the file, its entry and what it is of (for messages)."""
+
+    path: str
+    published: PublishedWeights
+    label: str
+
+
+def is_tag(weights, model_name: str) -> bool:
+    """Whether `weights` names a checkpoint of `model_name` ("imagenet" or one of its tags)."""
+    if not isinstance(weights, str):
+        return False
+    tags = weights_tags(model_name)
+    return weights in tags or (weights == IMAGENET and bool(tags))
+
+
 def resolve_weights(weights, model_name: str, *, include_top: bool, classes: int, **structure):
-    """Turns `weights="imagenet"` into the local path of `model_name`'s published file.
+    """Turns a weights tag (or "imagenet") into the checkpoint to load.
 
     The one way every builder resolves `weights` (through
-    `common.prepare_inputs(published_as=model_name)`). `structure` picks the
-    file among `model_name`'s and its presets' (see `published_name`). Any
-    other value is returned unchanged (None, or a weights file path that
-    `common.check_weights` will check). As in keras.applications, ImageNet
-    weights with the classifier need `classes=1000`.
+    `common.prepare_inputs(published_as=model_name)`). Keras files come back
+    as their local path, converted checkpoints as a :class:`Checkpoint`.
+    `structure` picks the file among `model_name`'s and its presets' (see
+    `published_name`). Any other value is returned unchanged (None, or a
+    weights file path that `common.check_weights` will check). As in
+    keras.applications, weights with the classifier need the checkpoint's
+    classes (1000 for ImageNet).
     """
-    if not (isinstance(weights, str) and weights == IMAGENET):
+    if not is_tag(weights, model_name):
         return weights
-    key = published_name(model_name, **structure)
-    if include_top is True and classes != IMAGENET_CLASSES:
+    tag = default_tag(get_spec(model_name)) if weights == IMAGENET else weights
+    key = published_name(model_name, tag, **structure)
+    files = published(key, tag)
+    if include_top is True and classes != files.classes:
         raise ValueError(
-            f"`weights='imagenet'` with include_top=True needs classes={IMAGENET_CLASSES} "
-            f"(the ImageNet classifier); got classes={classes!r}. Use include_top=False "
+            f"`weights={weights!r}` with include_top=True needs classes={files.classes} "
+            f"(the {files.dataset} classifier); got classes={classes!r}. Use include_top=False "
             "to put your own classifier on the pretrained features."
         )
-    return fetch(key, include_top=bool(include_top))
+    path = fetch(key, include_top=bool(include_top), tag=tag)
+    if files.format == "keras":
+        return path
+    return Checkpoint(path, files, f"{key!r} weights {tag!r} ({files.source})")
