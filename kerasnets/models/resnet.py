@@ -82,7 +82,8 @@ from kerasnets.layers import (
     linear_decay_rates,
 )
 from kerasnets.models import common, pretrained
-from kerasnets.registry import Paper
+from kerasnets.registry import Paper, normalization
+from kerasnets.weights.resnet import akamaster_cifar_resnet, torchvision_resnet
 
 PAPER = Paper(
     "He, Zhang, Ren, Sun",
@@ -619,6 +620,79 @@ def ResNeXt(blocks=(3, 4, 6, 3), *, cardinality=32, bottleneck_width=4, name="re
     )
 
 
+# ----------------------------------------------------------------- published checkpoints
+
+
+# What torchvision's and timm's checkpoints need: PyTorch's BatchNorm epsilon, no
+# convolution biases and, in bottlenecks, the stride on the 3x3 ("ResNet v1.5").
+TORCH_STRUCTURE = {"bn_epsilon": TORCH_BN_EPSILON, "use_bias": False}
+TORCH_BOTTLENECK_STRUCTURE = {**TORCH_STRUCTURE, "stride_at": "3x3"}
+# ResNeXt has neither biases nor a choice of stride: the epsilon only.
+TORCH_RESNEXT_STRUCTURE = {"bn_epsilon": TORCH_BN_EPSILON}
+# The keras.applications files: the defaults, so that a tag's structure can't be mixed up.
+KERAS_STRUCTURE = {"bn_epsilon": BN_EPSILON, "use_bias": True, "stride_at": "1x1"}
+
+# The timm hub tags of ResNets (timm/<network>.<tag>, model.safetensors):
+# tag -> (source, licence, evaluation size, centre crop fraction). All were
+# trained on [0, 1] RGB images normalized with ImageNet's mean and std.
+TIMM_TAGS = {
+    # torchvision's weights (v1: the original recipe; v2: its 2021 recipe,
+    # evaluated at 224 after resizing to 232).
+    "tv_in1k": ("torchvision", "BSD-3-Clause", 224, 0.875),
+    "tv2_in1k": ("torchvision", "BSD-3-Clause", 224, 0.965),
+    # timm's "ResNet strikes back" A1 recipe, trained at 224, tested at 288 uncropped.
+    "a1_in1k": ("timm", "Apache-2.0", 288, 1.0),
+    # GluonCV's v1b / ResNeXt ports.
+    "gluon_in1k": ("gluoncv (timm port)", "Apache-2.0", 224, 0.875),
+    # Facebook's semi-supervised (YFCC100M) and weakly supervised (Instagram 1B)
+    # pretraining, fine-tuned on ImageNet-1k: non-commercial licence.
+    "fb_ssl_yfcc100m_ft_in1k": ("facebookresearch/semi-supervised-ImageNet1K-models",
+                                "CC-BY-NC-4.0", 224, 0.875),
+    "fb_wsl_ig1b_ft_in1k": ("facebookresearch/WSL-Images", "CC-BY-NC-4.0", 224, 0.875),
+}
+
+
+def timm_hub_tags(network, top1s, structure):
+    """`{tag: PublishedWeights}` for `network`'s timm hub checkpoints; `top1s` is {tag: top-1}.
+
+    Top-1 accuracies are torchvision's documented acc@1 for the tv tags and
+    timm's results-imagenet.csv (at the size given in TIMM_TAGS) for the others.
+    """
+    tags = {}
+    for tag, top1 in top1s.items():
+        source, licence, size, crop = TIMM_TAGS[tag]
+        tags[tag] = pretrained.hub_weights(
+            f"timm/{network}.{tag}", convert=torchvision_resnet, top1=top1, licence=licence,
+            source=source, structure=structure, input_size=(size, size), crop_fraction=crop,
+            normalization=normalization("torch"),
+        )
+    return tags
+
+
+AKAMASTER_URL = ("https://github.com/akamaster/pytorch_resnet_cifar10/raw/master/"
+                 "pretrained_models/{file}")
+
+
+def akamaster_tags(file, file_hash, top1):
+    """`{"akamaster": ...}`: akamaster/pytorch_resnet_cifar10's CIFAR-10 checkpoint `file`.
+
+    Trained (trainer.py) on [0, 1] RGB images normalized with ImageNet's mean
+    and std; `top1` is 100 minus the test error of its README.
+    """
+    return {"akamaster": pretrained.url_weights(
+        AKAMASTER_URL.format(file=file), file_hash=file_hash, convert=akamaster_cifar_resnet,
+        top1=top1, licence="BSD-2-Clause", source="akamaster/pytorch_resnet_cifar10",
+        structure={"bn_epsilon": TORCH_BN_EPSILON, "zero_pad_side": "both"},
+        input_size=(32, 32), crop_fraction=1.0, normalization=normalization("torch"),
+        classes=CIFAR_CLASSES, dataset="cifar-10",
+    )}
+
+
+def keras_resnet_tags(stem, top_hash, notop_hash):
+    """keras.applications' ResNet50/101/152 files, as `"imagenet"`."""
+    return pretrained.tf_kernels("resnet", stem, top_hash, notop_hash, structure=KERAS_STRUCTURE)
+
+
 # ----------------------------------------------------------------- registered variants
 
 
@@ -627,34 +701,47 @@ register_imagenet = common.registration(family="resnet", paper=PAPER, input_shap
                                         min_input_shape=MIN_SHAPE, augmentation="vgg")
 
 
-@register_imagenet(params=11_703_912)
+@register_imagenet(params=11_703_912, published_weights=timm_hub_tags(
+    "resnet18", {"tv_in1k": 69.758, "a1_in1k": 73.164, "gluon_in1k": 70.844,
+                 "fb_ssl_yfcc100m_ft_in1k": 72.636}, TORCH_STRUCTURE))
 def resnet18(**kwargs):
     """ResNet-18 (Table 1): basic blocks, [2, 2, 2, 2]."""
-    return ImageNetResNet(18, **{"name": "resnet18", **kwargs})
+    return ImageNetResNet(18, published_as="resnet18", **{"name": "resnet18", **kwargs})
 
 
-@register_imagenet(params=21_823_208)
+@register_imagenet(params=21_823_208, published_weights=timm_hub_tags(
+    "resnet34", {"tv_in1k": 73.314, "a1_in1k": 77.930, "gluon_in1k": 74.574}, TORCH_STRUCTURE))
 def resnet34(**kwargs):
     """ResNet-34 (Table 1): basic blocks, [3, 4, 6, 3]."""
-    return ImageNetResNet(34, **{"name": "resnet34", **kwargs})
+    return ImageNetResNet(34, published_as="resnet34", **{"name": "resnet34", **kwargs})
 
 
-@register_imagenet(params=25_636_712, published_weights=pretrained.tf_kernels(
-    "resnet", "resnet50", "2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"))
+@register_imagenet(params=25_636_712, published_weights={
+    **keras_resnet_tags("resnet50", "2cb95161c43110f7111970584f804107",
+                        "4d473c1dd8becc155b73f8504c6f6626"),
+    **timm_hub_tags("resnet50", {"tv_in1k": 76.130, "tv2_in1k": 80.858, "a1_in1k": 81.240,
+                                 "gluon_in1k": 77.580, "fb_ssl_yfcc100m_ft_in1k": 79.252},
+                    TORCH_BOTTLENECK_STRUCTURE)})
 def resnet50(**kwargs):
     """ResNet-50 (Table 1): bottlenecks, [3, 4, 6, 3] (keras.applications' ResNet50 weights)."""
     return ImageNetResNet(50, published_as="resnet50", **{"name": "resnet50", **kwargs})
 
 
-@register_imagenet(params=44_707_176, published_weights=pretrained.tf_kernels(
-    "resnet", "resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"))
+@register_imagenet(params=44_707_176, published_weights={
+    **keras_resnet_tags("resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5",
+                        "88cf7a10940856eca736dc7b7e228a21"),
+    **timm_hub_tags("resnet101", {"tv_in1k": 77.374, "tv2_in1k": 81.886, "a1_in1k": 82.326,
+                                  "gluon_in1k": 79.306}, TORCH_BOTTLENECK_STRUCTURE)})
 def resnet101(**kwargs):
     """ResNet-101 (Table 1): bottlenecks, [3, 4, 23, 3] (keras.applications' ResNet101 weights)."""
     return ImageNetResNet(101, published_as="resnet101", **{"name": "resnet101", **kwargs})
 
 
-@register_imagenet(params=60_419_944, published_weights=pretrained.tf_kernels(
-    "resnet", "resnet152", "100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"))
+@register_imagenet(params=60_419_944, published_weights={
+    **keras_resnet_tags("resnet152", "100835be76be38e30d865e96f2aaae62",
+                        "ee4c566cf9a93f14d82f913c2dc6dd0c"),
+    **timm_hub_tags("resnet152", {"tv_in1k": 78.312, "tv2_in1k": 82.284, "a1_in1k": 82.742,
+                                  "gluon_in1k": 79.712}, TORCH_BOTTLENECK_STRUCTURE)})
 def resnet152(**kwargs):
     """ResNet-152 (Table 1): bottlenecks, [3, 8, 36, 3] (keras.applications' ResNet152 weights)."""
     return ImageNetResNet(152, published_as="resnet152", **{"name": "resnet152", **kwargs})
@@ -690,40 +777,50 @@ register_cifar = common.registration(family="resnet", paper=PAPER, input_shape=C
                                      preprocessing="torch")
 
 
-@register_cifar(params=271_098)
+@register_cifar(params=271_098, published_weights=akamaster_tags(
+    "resnet20-12fca82f.th",
+    "12fca82f0bebc4135bf1f32f6e3710e61d5108578464b84fd6d7f5c1b04036c8", 91.73))
 def resnet20(**kwargs):
     """CIFAR ResNet-20 (section 4.2): n = 3, 0.27M parameters."""
-    return CifarResNet(20, **kwargs)
+    return CifarResNet(20, published_as="resnet20", **kwargs)
 
 
-@register_cifar(params=466_426)
+@register_cifar(params=466_426, published_weights=akamaster_tags(
+    "resnet32-d509ac18.th",
+    "d509ac1820d7f25398913559d7e81a13229b1e7adc5648e3bfa5e22dc137f850", 92.63))
 def resnet32(**kwargs):
     """CIFAR ResNet-32 (section 4.2): n = 5, 0.46M parameters."""
-    return CifarResNet(32, **kwargs)
+    return CifarResNet(32, published_as="resnet32", **kwargs)
 
 
-@register_cifar(params=661_754)
+@register_cifar(params=661_754, published_weights=akamaster_tags(
+    "resnet44-014dd654.th",
+    "014dd6541728a1c700b1642ab640e211dc6eb8ed507d70697458dc8f8a0ae2e4", 93.10))
 def resnet44(**kwargs):
     """CIFAR ResNet-44 (section 4.2): n = 7, 0.66M parameters."""
-    return CifarResNet(44, **kwargs)
+    return CifarResNet(44, published_as="resnet44", **kwargs)
 
 
-@register_cifar(params=857_082)
+@register_cifar(params=857_082, published_weights=akamaster_tags(
+    "resnet56-4bfd9763.th",
+    "4bfd97631478d6b638d2764fd2baff3edb1d7d82252d54439343b6596b9b5367", 93.39))
 def resnet56(**kwargs):
     """CIFAR ResNet-56 (section 4.2): n = 9, 0.85M parameters."""
-    return CifarResNet(56, **kwargs)
+    return CifarResNet(56, published_as="resnet56", **kwargs)
 
 
-@register_cifar(params=1_736_058)
+@register_cifar(params=1_736_058, published_weights=akamaster_tags(
+    "resnet110-1d1ed7c2.th", "1d1ed7c2", 93.68))
 def resnet110(**kwargs):
     """CIFAR ResNet-110 (section 4.2): n = 18, 1.7M parameters."""
-    return CifarResNet(110, **kwargs)
+    return CifarResNet(110, published_as="resnet110", **kwargs)
 
 
-@register_cifar(params=19_510_906)
+@register_cifar(params=19_510_906, published_weights=akamaster_tags(
+    "resnet1202-f3b1deed.th", "f3b1deed", 93.82))
 def resnet1202(**kwargs):
     """CIFAR ResNet-1202 (section 4.2): n = 200, 19.4M parameters."""
-    return CifarResNet(1202, **kwargs)
+    return CifarResNet(1202, published_as="resnet1202", **kwargs)
 
 
 # Trained with fb.resnet.torch's per-channel mean/std normalization and GoogLeNet's
@@ -733,22 +830,29 @@ register_resnext = common.registration(family="resnext", paper=PAPER_RESNEXT,
                                        preprocessing="torch", augmentation="inception")
 
 
-@register_resnext(params=25_097_128)
+@register_resnext(params=25_097_128, published_weights=timm_hub_tags(
+    "resnext50_32x4d", {"tv_in1k": 77.618, "tv2_in1k": 81.198, "a1_in1k": 81.480,
+                        "gluon_in1k": 79.354, "fb_ssl_yfcc100m_ft_in1k": 80.316},
+    TORCH_RESNEXT_STRUCTURE))
 def resnext50_32x4d(**kwargs):
     """ResNeXt-50 (32x4d) (Table 1): cardinality 32, bottleneck width 4, [3, 4, 6, 3]."""
     return ResNeXt((3, 4, 6, 3), **{"cardinality": 32, "bottleneck_width": 4,
-                                    "name": "resnext50_32x4d", **kwargs})
+                                    "name": "resnext50_32x4d", "published_as": "resnext50_32x4d", **kwargs})
 
 
-@register_resnext(params=44_315_560)
+@register_resnext(params=44_315_560, published_weights=timm_hub_tags(
+    "resnext101_32x4d", {"gluon_in1k": 80.336, "fb_ssl_yfcc100m_ft_in1k": 80.936},
+    TORCH_RESNEXT_STRUCTURE))
 def resnext101_32x4d(**kwargs):
     """ResNeXt-101 (32x4d): cardinality 32, bottleneck width 4, [3, 4, 23, 3]."""
     return ResNeXt((3, 4, 23, 3), **{"cardinality": 32, "bottleneck_width": 4,
-                                     "name": "resnext101_32x4d", **kwargs})
+                                     "name": "resnext101_32x4d", "published_as": "resnext101_32x4d", **kwargs})
 
 
-@register_resnext(params=88_994_216)
+@register_resnext(params=88_994_216, published_weights=timm_hub_tags(
+    "resnext101_32x8d", {"tv_in1k": 79.312, "tv2_in1k": 82.834, "fb_wsl_ig1b_ft_in1k": 82.720,
+                         "fb_ssl_yfcc100m_ft_in1k": 81.620}, TORCH_RESNEXT_STRUCTURE))
 def resnext101_32x8d(**kwargs):
     """ResNeXt-101 (32x8d): cardinality 32, bottleneck width 8, [3, 4, 23, 3]."""
     return ResNeXt((3, 4, 23, 3), **{"cardinality": 32, "bottleneck_width": 8,
-                                     "name": "resnext101_32x8d", **kwargs})
+                                     "name": "resnext101_32x8d", "published_as": "resnext101_32x8d", **kwargs})
