@@ -37,12 +37,32 @@ IMAGENET_TEST_SHAPE = (64, 64, 3)
 CIFAR_TEST_SHAPE = (32, 32, 3)
 
 
+# The last convolution of each residual branch is scaled by this: with the references'
+# He initialization every branch about doubles the variance, and the logits of a
+# deep random network grow past 1e7 (ResNet-152), where the relative tolerance says
+# little. Damped, they stay within 0.5-10 for every network here.
+RESIDUAL_DAMPING = 0.2
+
+
+def damp_residual_branches(reference, factor=RESIDUAL_DAMPING):
+    with torch.no_grad():
+        for block in reference.modules():
+            if block is reference:
+                continue
+            last = getattr(block, "conv3", None) or getattr(block, "conv2", None)
+            if last is not None:
+                last.weight.mul_(factor)
+    return reference
+
+
 def reference_for(name, tag):
     """The reference implementation of `name`'s checkpoint `tag`, with random weights."""
     torch.manual_seed(0)
     if tag == "akamaster":
-        return akamaster_cifar_resnet.BUILDERS[name]()
-    return torchvision_resnet.BUILDERS[name]()
+        reference = akamaster_cifar_resnet.BUILDERS[name]()
+    else:
+        reference = torchvision_resnet.BUILDERS[name]()
+    return damp_residual_branches(reference)
 
 
 def input_shape_for(name, tag):
@@ -60,9 +80,11 @@ def without_file_hash(name, tag, monkeypatch):
 
 def check_tag(name, tag, tmp_path, monkeypatch):
     without_file_hash(name, tag, monkeypatch)
-    return assert_tag_matches(name, tag, reference_for(name, tag), tmp_path=tmp_path,
+    diff = assert_tag_matches(name, tag, reference_for(name, tag), tmp_path=tmp_path,
                               monkeypatch=monkeypatch, input_shape=input_shape_for(name, tag),
                               build_kwargs={"classifier_activation": None})
+    print(f"{name} weights={tag!r}: max |difference| {diff:.3g}")  # shown with -s
+    return diff
 
 
 @pytest.mark.parametrize("name,tag", FAST_TAGS)

@@ -62,6 +62,20 @@ one convention runs under the other once the last scale of each branch
 multiplied (train -> test: divided) by p_l. With drop_path_rate=0 no layer is
 added, so the networks (and keras.applications' weights) are unchanged.
 
+Published checkpoints (`weights=` a tag; `kerasnets.model_info(name)` lists
+them with their top-1, licence and preprocessing): resnet50/101/152 keep
+keras.applications' files as "imagenet" and add torchvision's and timm's;
+resnet18/34 and the ResNeXts have torchvision's (`tv_in1k`, `"imagenet"`
+for them; resnext101_32x4d: GluonCV's `gluon_in1k`), timm's and Facebook's,
+through the timm hub; the CIFAR ResNets have akamaster/pytorch_resnet_cifar10's
+(`akamaster`, CIFAR-10). A tag builds the structure its checkpoint needs:
+PyTorch's BatchNorm epsilon (`bn_epsilon=1e-5`), no convolution biases
+(`use_bias=False`), the stride on the bottleneck's 3x3 (`stride_at="3x3"`,
+"ResNet v1.5") or option A's zero channels on both sides
+(`zero_pad_side="both"`); `kerasnets.weights.resnet` maps the state dicts.
+Every strided convolution and pooling here pads explicitly and symmetrically,
+as PyTorch does, so no padding option is needed.
+
 Block functions take `se_ratio` (None by default): a
 `kerasnets.layers.SqueezeExcite` gate with that reduction ratio on the
 residual branch, before the addition (Hu et al., "Squeeze-and-Excitation
