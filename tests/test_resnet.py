@@ -512,7 +512,9 @@ def test_bad_arguments_name_the_argument():
         kerasnets.build("resnet20", classes=0)
 
 
-def test_imagenet_weights_only_for_the_keras_twins(monkeypatch):
+def test_imagenet_weights_resolve_to_each_networks_default_checkpoint(monkeypatch):
+    """keras.applications' files for its twins; the first converted tag for the others
+    (test_weights_resnet checks the checkpoints themselves); none for the CIFAR v2s."""
     from kerasnets.models import pretrained
 
     asked = []
@@ -521,7 +523,7 @@ def test_imagenet_weights_only_for_the_keras_twins(monkeypatch):
         pass
 
     def resolve(weights, key, *, include_top, classes, **structure):
-        asked.append((weights, key, include_top, classes))
+        asked.append((weights, key, include_top, classes, structure))
         raise Resolved
 
     monkeypatch.setattr(pretrained, "resolve_weights", resolve)
@@ -530,10 +532,17 @@ def test_imagenet_weights_only_for_the_keras_twins(monkeypatch):
             kerasnets.build(name, weights="imagenet", include_top=False)
     assert [a[1] for a in asked] == list(TWINS)
     assert all(a[0] == "imagenet" and a[2] is False and a[3] == 1000 for a in asked)
+    # The keras.applications files need keras.applications' structure, which is the default.
+    assert asked[0][4]["bn_epsilon"] == R.BN_EPSILON and asked[0][4]["stride_at"] == "1x1"
     asked.clear()
     for name in ("resnet18", "resnet34", "resnext50_32x4d", "resnet20", "resnet1202"):
-        with pytest.raises(ValueError, match=r"no ImageNet weights are published"):
-            kerasnets.build(name, weights="imagenet")
+        with pytest.raises(Resolved):
+            kerasnets.build(name, weights="imagenet", include_top=False)
+    # "imagenet" names the first tag: the registry sets that checkpoint's structure.
+    assert all(a[4]["bn_epsilon"] == R.TORCH_BN_EPSILON for a in asked)
+    asked.clear()
+    with pytest.raises(ValueError, match=r"no ImageNet weights are published"):
+        R.CifarResNet(20, preact=True, weights="imagenet")
     assert asked == []
 
 

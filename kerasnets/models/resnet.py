@@ -62,6 +62,20 @@ one convention runs under the other once the last scale of each branch
 multiplied (train -> test: divided) by p_l. With drop_path_rate=0 no layer is
 added, so the networks (and keras.applications' weights) are unchanged.
 
+Published checkpoints (`weights=` a tag; `kerasnets.model_info(name)` lists
+them with their top-1, licence and preprocessing): resnet50/101/152 keep
+keras.applications' files as "imagenet" and add torchvision's and timm's;
+resnet18/34 and the ResNeXts have torchvision's (`tv_in1k`, `"imagenet"`
+for them; resnext101_32x4d: GluonCV's `gluon_in1k`), timm's and Facebook's,
+through the timm hub; the CIFAR ResNets have akamaster/pytorch_resnet_cifar10's
+(`akamaster`, CIFAR-10). A tag builds the structure its checkpoint needs:
+PyTorch's BatchNorm epsilon (`bn_epsilon=1e-5`), no convolution biases
+(`use_bias=False`), the stride on the bottleneck's 3x3 (`stride_at="3x3"`,
+"ResNet v1.5") or option A's zero channels on both sides
+(`zero_pad_side="both"`); `kerasnets.weights.resnet` maps the state dicts.
+Every strided convolution and pooling here pads explicitly and symmetrically,
+as PyTorch does, so no padding option is needed.
+
 Block functions take `se_ratio` (None by default): a
 `kerasnets.layers.SqueezeExcite` gate with that reduction ratio on the
 residual branch, before the addition (Hu et al., "Squeeze-and-Excitation
@@ -82,7 +96,8 @@ from kerasnets.layers import (
     linear_decay_rates,
 )
 from kerasnets.models import common, pretrained
-from kerasnets.registry import Paper
+from kerasnets.registry import Paper, normalization
+from kerasnets.weights.resnet import akamaster_cifar_resnet, torchvision_resnet
 
 PAPER = Paper(
     "He, Zhang, Ren, Sun",
@@ -114,9 +129,17 @@ CIFAR_CLASSES = 10
 # keras.applications' ResNet normalization epsilon (the Caffe models' 1e-5,
 # nudged above cuDNN's minimum).
 BN_EPSILON = 1.001e-5
+# PyTorch's BatchNorm2d default, which torchvision's, timm's and akamaster's checkpoints have.
+TORCH_BN_EPSILON = 1e-5
 BOTTLENECK_EXPANSION = 4
 
 SHORTCUTS = ("projection", "zero_pad")
+# Where option A puts the zero channels: after the input's (fb.resnet.torch) or
+# half on each side (akamaster's CIFAR ResNets: F.pad(x, (..., planes // 4, planes // 4))).
+ZERO_PAD_SIDES = ("after", "both")
+# Where a bottleneck downsamples: its first 1x1 convolution (keras.applications,
+# the original Caffe models) or its 3x3 (torchvision's "ResNet v1.5", timm, ResNeXt).
+STRIDE_AT = ("1x1", "3x3")
 DROP_PATH_SCALE_AT = ("train", "test")
 DOWNSAMPLE_AT = ("first", "last")
 
@@ -148,9 +171,9 @@ V2_STRIDES = (2, 2, 2, 1)
 # ----------------------------------------------------------------- pieces of a block
 
 
-def batch_norm(x, name):
+def batch_norm(x, name, epsilon=BN_EPSILON):
     return layers.BatchNormalization(
-        axis=common.channel_axis(), epsilon=BN_EPSILON, name=name
+        axis=common.channel_axis(), epsilon=epsilon, name=name
     )(x)
 
 
@@ -172,13 +195,16 @@ def conv3x3(x, filters, prefix, stride=1, use_bias=True, groups=1):
 
 
 def shortcut_connection(x, out_channels, stride, name, *, shortcut="projection",
-                        use_bias=True, normalize=True):
+                        use_bias=True, normalize=True, bn_epsilon=BN_EPSILON,
+                        zero_pad_side="after"):
     """The shortcut of a block: identity, or what matches the residual branch's shape.
 
     Where the channels change: with `shortcut="projection"` (option B) a 1x1
     convolution with `stride` (`{name}_0_conv`, then `{name}_0_bn` unless
     `normalize=False`, as in pre-activation units); with `"zero_pad"` (option
-    A) 1x1/`stride` subsampling and zero channels. Where only the size
+    A) 1x1/`stride` subsampling and zero channels, appended after the input's
+    (`zero_pad_side="after"`) or split evenly before and after it (`"both"`,
+    the extra one after). Where only the size
     changes, 1x1/`stride` max pooling (`{name}_0_pool`, keras.applications'
     v2 downsampling).
     """
@@ -188,7 +214,7 @@ def shortcut_connection(x, out_channels, stride, name, *, shortcut="projection",
     if in_channels != out_channels and shortcut == "projection":
         x = layers.Conv2D(out_channels, 1, strides=stride, use_bias=use_bias,
                           name=f"{name}_0_conv")(x)
-        return batch_norm(x, f"{name}_0_bn") if normalize else x
+        return batch_norm(x, f"{name}_0_bn", bn_epsilon) if normalize else x
     if stride > 1:
         x = layers.MaxPooling2D(1, strides=stride, name=f"{name}_0_pool")(x)
     if in_channels != out_channels:
@@ -197,7 +223,9 @@ def shortcut_connection(x, out_channels, stride, name, *, shortcut="projection",
                 f"`shortcut='zero_pad'` can only add channels; block {name} goes from "
                 f"{in_channels} to {out_channels}"
             )
-        x = ChannelZeroPadding((0, out_channels - in_channels), name=f"{name}_0_pad")(x)
+        extra = out_channels - in_channels
+        before = extra // 2 if zero_pad_side == "both" else 0
+        x = ChannelZeroPadding((before, extra - before), name=f"{name}_0_pad")(x)
     return x
 
 
@@ -217,19 +245,21 @@ def merge(shortcut, residual, name, *, drop_rate=0.0, drop_scale_at="train", se_
 
 
 def basic_block(x, filters, stride=1, *, name, shortcut="projection", use_bias=True,
-                drop_rate=0.0, drop_scale_at="train", se_ratio=None):
+                drop_rate=0.0, drop_scale_at="train", se_ratio=None, bn_epsilon=BN_EPSILON,
+                zero_pad_side="after"):
     """The building block of Figure 2 (left): two 3x3 convolutions, each with BN, ReLU after the sum.
 
     He et al. (2016), ResNet-18/34 and the CIFAR networks. Downsampling is done
     by the first convolution.
     """
     residual_shortcut = shortcut_connection(x, filters, stride, name, shortcut=shortcut,
-                                            use_bias=use_bias)
+                                            use_bias=use_bias, bn_epsilon=bn_epsilon,
+                                            zero_pad_side=zero_pad_side)
     x = conv3x3(x, filters, f"{name}_1", stride=stride, use_bias=use_bias)
-    x = batch_norm(x, f"{name}_1_bn")
+    x = batch_norm(x, f"{name}_1_bn", bn_epsilon)
     x = layers.Activation("relu", name=f"{name}_1_relu")(x)
     x = conv3x3(x, filters, f"{name}_2", use_bias=use_bias)
-    x = batch_norm(x, f"{name}_2_bn")
+    x = batch_norm(x, f"{name}_2_bn", bn_epsilon)
     x = merge(residual_shortcut, x, name, drop_rate=drop_rate, drop_scale_at=drop_scale_at,
               se_ratio=se_ratio)
     return layers.Activation("relu", name=f"{name}_out")(x)
@@ -237,11 +267,13 @@ def basic_block(x, filters, stride=1, *, name, shortcut="projection", use_bias=T
 
 def bottleneck_block(x, filters, stride=1, *, name, shortcut="projection", use_bias=True,
                      drop_rate=0.0, drop_scale_at="train", se_ratio=None, cardinality=1,
-                     bottleneck_width=64, stride_at="1x1"):
+                     bottleneck_width=64, stride_at="1x1", bn_epsilon=BN_EPSILON,
+                     zero_pad_side="after"):
     """The bottleneck of Figure 5 (right): 1x1 reduce, 3x3, 1x1 expand (x4), ReLU after the sum.
 
     He et al. (2016), ResNet-50/101/152, with keras.applications' layers and
-    `stride_at="1x1"` (its first 1x1 convolution downsamples). With
+    `stride_at="1x1"` (its first 1x1 convolution downsamples; `"3x3"` is
+    torchvision's and timm's "ResNet v1.5"). With
     `cardinality` > 1 it is ResNeXt's block (Xie et al., Figure 3c): the 3x3
     convolution has `cardinality` groups of `bottleneck_width * filters / 64`
     channels (`bottleneck_width` is the d of "32x4d"), and ResNeXt
@@ -252,29 +284,30 @@ def bottleneck_block(x, filters, stride=1, *, name, shortcut="projection", use_b
     stride_1x1, stride_3x3 = (stride, 1) if stride_at == "1x1" else (1, stride)
     # The shortcut is made first: keras.applications' weight order.
     residual_shortcut = shortcut_connection(x, out_channels, stride, name, shortcut=shortcut,
-                                            use_bias=use_bias)
+                                            use_bias=use_bias, bn_epsilon=bn_epsilon,
+                                            zero_pad_side=zero_pad_side)
     x = layers.Conv2D(width, 1, strides=stride_1x1, use_bias=use_bias, name=f"{name}_1_conv")(x)
-    x = batch_norm(x, f"{name}_1_bn")
+    x = batch_norm(x, f"{name}_1_bn", bn_epsilon)
     x = layers.Activation("relu", name=f"{name}_1_relu")(x)
     x = conv3x3(x, width, f"{name}_2", stride=stride_3x3, use_bias=use_bias,
                 groups=cardinality)
-    x = batch_norm(x, f"{name}_2_bn")
+    x = batch_norm(x, f"{name}_2_bn", bn_epsilon)
     x = layers.Activation("relu", name=f"{name}_2_relu")(x)
     x = layers.Conv2D(out_channels, 1, use_bias=use_bias, name=f"{name}_3_conv")(x)
-    x = batch_norm(x, f"{name}_3_bn")
+    x = batch_norm(x, f"{name}_3_bn", bn_epsilon)
     x = merge(residual_shortcut, x, name, drop_rate=drop_rate, drop_scale_at=drop_scale_at,
               se_ratio=se_ratio)
     return layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def preactivation(x, name):
+def preactivation(x, name, bn_epsilon=BN_EPSILON):
     """BN and ReLU before the weights: the "full pre-activation" of Identity Mappings, Fig. 4e."""
-    x = batch_norm(x, f"{name}_preact_bn")
+    x = batch_norm(x, f"{name}_preact_bn", bn_epsilon)
     return layers.Activation("relu", name=f"{name}_preact_relu")(x)
 
 
 def _preact_shortcut(x, preact, out_channels, stride, name, shortcut, use_bias,
-                     shortcut_from_preact):
+                     shortcut_from_preact, zero_pad_side="after"):
     in_channels = x.shape[common.channel_axis()]
     projection = shortcut == "projection" and in_channels != out_channels
     # Projections see the activated input (keras.applications v2); identity
@@ -282,22 +315,24 @@ def _preact_shortcut(x, preact, out_channels, stride, name, shortcut, use_bias,
     # "the first activation right after conv1 and before splitting").
     source = preact if projection or shortcut_from_preact else x
     return shortcut_connection(source, out_channels, stride, name, shortcut=shortcut,
-                               use_bias=use_bias, normalize=False)
+                               use_bias=use_bias, normalize=False,
+                               zero_pad_side=zero_pad_side)
 
 
 def preact_basic_block(x, filters, stride=1, *, name, shortcut="zero_pad", use_bias=False,
                        drop_rate=0.0, drop_scale_at="train", se_ratio=None,
-                       shortcut_from_preact=False):
+                       shortcut_from_preact=False, bn_epsilon=BN_EPSILON,
+                       zero_pad_side="after"):
     """A full pre-activation basic unit: (BN, ReLU, 3x3 convolution) twice, nothing after the sum.
 
     He et al., "Identity Mappings in Deep Residual Networks" (2016), Fig. 4e,
     for the CIFAR networks.
     """
-    preact = preactivation(x, name)
+    preact = preactivation(x, name, bn_epsilon)
     residual_shortcut = _preact_shortcut(x, preact, filters, stride, name, shortcut, use_bias,
-                                         shortcut_from_preact)
+                                         shortcut_from_preact, zero_pad_side)
     x = conv3x3(preact, filters, f"{name}_1", stride=stride, use_bias=use_bias)
-    x = batch_norm(x, f"{name}_1_bn")
+    x = batch_norm(x, f"{name}_1_bn", bn_epsilon)
     x = layers.Activation("relu", name=f"{name}_1_relu")(x)
     x = conv3x3(x, filters, f"{name}_2", use_bias=use_bias)
     return merge(residual_shortcut, x, name, drop_rate=drop_rate, drop_scale_at=drop_scale_at,
@@ -306,7 +341,8 @@ def preact_basic_block(x, filters, stride=1, *, name, shortcut="zero_pad", use_b
 
 def preact_bottleneck_block(x, filters, stride=1, *, name, shortcut="projection",
                             use_bias=True, drop_rate=0.0, drop_scale_at="train", se_ratio=None,
-                            shortcut_from_preact=False):
+                            shortcut_from_preact=False, bn_epsilon=BN_EPSILON,
+                            zero_pad_side="after"):
     """A full pre-activation bottleneck unit (Identity Mappings, Fig. 4e), keras.applications' v2.
 
     BN-ReLU, then 1x1, BN-ReLU 3x3 (with the stride), BN-ReLU 1x1 expanding 4
@@ -315,15 +351,15 @@ def preact_bottleneck_block(x, filters, stride=1, *, name, shortcut="projection"
     (when `use_bias`).
     """
     out_channels = BOTTLENECK_EXPANSION * filters
-    preact = preactivation(x, name)
+    preact = preactivation(x, name, bn_epsilon)
     residual_shortcut = _preact_shortcut(x, preact, out_channels, stride, name, shortcut,
-                                         use_bias, shortcut_from_preact)
+                                         use_bias, shortcut_from_preact, zero_pad_side)
     x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_1_conv")(preact)
-    x = batch_norm(x, f"{name}_1_bn")
+    x = batch_norm(x, f"{name}_1_bn", bn_epsilon)
     x = layers.Activation("relu", name=f"{name}_1_relu")(x)
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name=f"{name}_2_pad")(x)
     x = layers.Conv2D(filters, 3, strides=stride, use_bias=False, name=f"{name}_2_conv")(x)
-    x = batch_norm(x, f"{name}_2_bn")
+    x = batch_norm(x, f"{name}_2_bn", bn_epsilon)
     x = layers.Activation("relu", name=f"{name}_2_relu")(x)
     x = layers.Conv2D(out_channels, 1, use_bias=use_bias, name=f"{name}_3_conv")(x)
     return merge(residual_shortcut, x, name, drop_rate=drop_rate, drop_scale_at=drop_scale_at,
@@ -333,22 +369,24 @@ def preact_bottleneck_block(x, filters, stride=1, *, name, shortcut="projection"
 # ----------------------------------------------------------------- stems and stacks
 
 
-def imagenet_stem(x, *, preact=False, use_bias=True, filters=64):
+def imagenet_stem(x, *, preact=False, use_bias=True, filters=64, bn_epsilon=BN_EPSILON):
     """Table 1's conv1 (7x7/2, 64) and the 3x3/2 max pooling; BN-ReLU only when not pre-activated."""
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(x)
     x = layers.Conv2D(filters, 7, strides=2, use_bias=use_bias, name="conv1_conv")(x)
     if not preact:
-        x = batch_norm(x, "conv1_bn")
+        x = batch_norm(x, "conv1_bn", bn_epsilon)
         x = layers.Activation("relu", name="conv1_relu")(x)
+    # Zeros, where PyTorch pads max pooling with -inf: the same after the ReLU
+    # (v2 pools the convolution's raw output, as keras.applications' ResNet50V2).
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
     return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
 
 
-def cifar_stem(x, *, preact=False, use_bias=False, filters=16):
+def cifar_stem(x, *, preact=False, use_bias=False, filters=16, bn_epsilon=BN_EPSILON):
     """Section 4.2: one 3x3 convolution of 16 maps; BN-ReLU only when not pre-activated."""
     x = layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, name="conv1_conv")(x)
     if not preact:
-        x = batch_norm(x, "conv1_bn")
+        x = batch_norm(x, "conv1_bn", bn_epsilon)
         x = layers.Activation("relu", name="conv1_relu")(x)
     return x
 
@@ -395,6 +433,8 @@ def ResNet(
     preact=False,
     shortcut="projection",
     use_bias=True,
+    bn_epsilon=BN_EPSILON,
+    zero_pad_side="after",
     downsample_at="first",
     block_kwargs=None,
     published_as=None,
@@ -421,6 +461,16 @@ def ResNet(
     name in STEMS or a function `x -> x`. `preact=True` leaves the stem's
     BN-ReLU out and adds `post_bn`, `post_relu` before pooling (v2).
     `shortcut` is "projection" (option B) or "zero_pad" (option A).
+
+    Structure options, for the checkpoints of other implementations (each
+    published tag sets those it needs): `use_bias` (convolution biases;
+    torchvision's and timm's ResNets have none), `bn_epsilon` (> 0; the
+    default 1.001e-5 is keras.applications', PyTorch's BatchNorm2d has
+    1e-5), `zero_pad_side` ("after" or "both": where option A shortcuts put
+    their zero channels; "both" is akamaster's CIFAR ResNets, half on each
+    side of the input's). The stem and the blocks receive `bn_epsilon` and
+    `zero_pad_side` only when they differ from the defaults, so a stem or a
+    block written for the defaults need not take them.
     `drop_path_rate` (1 - p_L, in [0, 1)) and `drop_path_scale_at` ("train"
     or "test") set stochastic depth, `se_ratio` (None or > 0) a
     squeeze-and-excitation gate in every block, `dropout_rate` (in [0, 1)) a
@@ -441,6 +491,9 @@ def ResNet(
     if se_ratio is not None:
         check_range("se_ratio", se_ratio, 0, low_inclusive=False)
     check_choice("shortcut", shortcut, SHORTCUTS)
+    check_bool("use_bias", use_bias)
+    check_range("bn_epsilon", bn_epsilon, 0, low_inclusive=False)
+    check_choice("zero_pad_side", zero_pad_side, ZERO_PAD_SIDES)
     check_choice("downsample_at", downsample_at, DOWNSAMPLE_AT)
     check_bool("preact", preact)
     if not callable(stem):
@@ -457,21 +510,28 @@ def ResNet(
         default_shape=default_shape,
         min_shape=min_shape,
         published_as=published_as,
+        weights_structure=weights_structure(block_kwargs, use_bias=use_bias,
+                                            bn_epsilon=bn_epsilon, zero_pad_side=zero_pad_side),
     )
+    stem_kwargs = {} if bn_epsilon == BN_EPSILON else {"bn_epsilon": bn_epsilon}
+    structure_kwargs = dict(stem_kwargs)
+    if zero_pad_side != "after":
+        structure_kwargs["zero_pad_side"] = zero_pad_side
     num_blocks = sum(stage.blocks for stage in stages)
     drop_rates = (
         linear_decay_rates(drop_path_rate, num_blocks) if drop_path_rate > 0
         else [0.0] * num_blocks
     )
-    x = stem(inputs, preact=preact, use_bias=use_bias, filters=stages[0].filters)
+    x = stem(inputs, preact=preact, use_bias=use_bias, filters=stages[0].filters,
+             **stem_kwargs)
     x = stack_stages(
         x, block, stages, drop_rates=drop_rates, downsample_at=downsample_at,
         first_block_kwargs={"shortcut_from_preact": True} if preact else None,
         shortcut=shortcut, use_bias=use_bias, drop_scale_at=drop_path_scale_at,
-        se_ratio=se_ratio, **(block_kwargs or {}),
+        se_ratio=se_ratio, **structure_kwargs, **(block_kwargs or {}),
     )
     if preact:
-        x = batch_norm(x, "post_bn")
+        x = batch_norm(x, "post_bn", bn_epsilon)
         x = layers.Activation("relu", name="post_relu")(x)
     x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
                                classifier_activation=classifier_activation,
@@ -493,11 +553,28 @@ def ResNet(
     return model
 
 
-def ImageNetResNet(depth, *, name, **kwargs):
-    """ResNet-`depth` of Table 1 (v1): basic blocks for 18 and 34 layers, bottlenecks above."""
+def weights_structure(block_kwargs, **structure):
+    """The builder arguments published weights depend on: `structure` and the blocks' shape."""
+    shape = {key: value for key, value in (block_kwargs or {}).items()
+             if key in ("stride_at", "cardinality", "bottleneck_width")}
+    return {**structure, **shape}
+
+
+def ImageNetResNet(depth, *, name, stride_at=None, **kwargs):
+    """ResNet-`depth` of Table 1 (v1): basic blocks for 18 and 34 layers, bottlenecks above.
+
+    `stride_at` is where a bottleneck downsamples: "1x1" (None: the default,
+    keras.applications' and the original Caffe models') or "3x3"
+    (torchvision's and timm's ResNet-50/101/152, "ResNet v1.5"). Basic blocks
+    downsample in their first 3x3 convolution: for them only None or "3x3".
+    """
     check_choice("depth", depth, tuple(IMAGENET_BLOCKS))
-    block = basic_block if depth < 50 else bottleneck_block
-    return ResNet(imagenet_stages(IMAGENET_BLOCKS[depth]), block, name=name, **kwargs)
+    if stride_at is not None:
+        check_choice("stride_at", stride_at, STRIDE_AT if depth >= 50 else ("3x3",))
+    if depth < 50:
+        return ResNet(imagenet_stages(IMAGENET_BLOCKS[depth]), basic_block, name=name, **kwargs)
+    return ResNet(imagenet_stages(IMAGENET_BLOCKS[depth]), bottleneck_block, name=name,
+                  block_kwargs={"stride_at": stride_at or "1x1"}, **kwargs)
 
 
 def ResNetV2(depth, *, name, **kwargs):
@@ -557,6 +634,79 @@ def ResNeXt(blocks=(3, 4, 6, 3), *, cardinality=32, bottleneck_width=4, name="re
     )
 
 
+# ----------------------------------------------------------------- published checkpoints
+
+
+# What torchvision's and timm's checkpoints need: PyTorch's BatchNorm epsilon, no
+# convolution biases and, in bottlenecks, the stride on the 3x3 ("ResNet v1.5").
+TORCH_STRUCTURE = {"bn_epsilon": TORCH_BN_EPSILON, "use_bias": False}
+TORCH_BOTTLENECK_STRUCTURE = {**TORCH_STRUCTURE, "stride_at": "3x3"}
+# ResNeXt has neither biases nor a choice of stride: the epsilon only.
+TORCH_RESNEXT_STRUCTURE = {"bn_epsilon": TORCH_BN_EPSILON}
+# The keras.applications files: the defaults, so that a tag's structure can't be mixed up.
+KERAS_STRUCTURE = {"bn_epsilon": BN_EPSILON, "use_bias": True, "stride_at": "1x1"}
+
+# The timm hub tags of ResNets (timm/<network>.<tag>, model.safetensors):
+# tag -> (source, licence, evaluation size, centre crop fraction). All were
+# trained on [0, 1] RGB images normalized with ImageNet's mean and std.
+TIMM_TAGS = {
+    # torchvision's weights (v1: the original recipe; v2: its 2021 recipe,
+    # evaluated at 224 after resizing to 232).
+    "tv_in1k": ("torchvision", "BSD-3-Clause", 224, 0.875),
+    "tv2_in1k": ("torchvision", "BSD-3-Clause", 224, 0.965),
+    # timm's "ResNet strikes back" A1 recipe, trained at 224, tested at 288 uncropped.
+    "a1_in1k": ("timm", "Apache-2.0", 288, 1.0),
+    # GluonCV's v1b / ResNeXt ports.
+    "gluon_in1k": ("gluoncv (timm port)", "Apache-2.0", 224, 0.875),
+    # Facebook's semi-supervised (YFCC100M) and weakly supervised (Instagram 1B)
+    # pretraining, fine-tuned on ImageNet-1k: non-commercial licence.
+    "fb_ssl_yfcc100m_ft_in1k": ("facebookresearch/semi-supervised-ImageNet1K-models",
+                                "CC-BY-NC-4.0", 224, 0.875),
+    "fb_wsl_ig1b_ft_in1k": ("facebookresearch/WSL-Images", "CC-BY-NC-4.0", 224, 0.875),
+}
+
+
+def timm_hub_tags(network, top1s, structure):
+    """`{tag: PublishedWeights}` for `network`'s timm hub checkpoints; `top1s` is {tag: top-1}.
+
+    Top-1 accuracies are torchvision's documented acc@1 for the tv tags and
+    timm's results-imagenet.csv (at the size given in TIMM_TAGS) for the others.
+    """
+    tags = {}
+    for tag, top1 in top1s.items():
+        source, licence, size, crop = TIMM_TAGS[tag]
+        tags[tag] = pretrained.hub_weights(
+            f"timm/{network}.{tag}", convert=torchvision_resnet, top1=top1, licence=licence,
+            source=source, structure=structure, input_size=(size, size), crop_fraction=crop,
+            normalization=normalization("torch"),
+        )
+    return tags
+
+
+AKAMASTER_URL = ("https://github.com/akamaster/pytorch_resnet_cifar10/raw/master/"
+                 "pretrained_models/{file}")
+
+
+def akamaster_tags(file, file_hash, top1):
+    """`{"akamaster": ...}`: akamaster/pytorch_resnet_cifar10's CIFAR-10 checkpoint `file`.
+
+    Trained (trainer.py) on [0, 1] RGB images normalized with ImageNet's mean
+    and std; `top1` is 100 minus the test error of its README.
+    """
+    return {"akamaster": pretrained.url_weights(
+        AKAMASTER_URL.format(file=file), file_hash=file_hash, convert=akamaster_cifar_resnet,
+        top1=top1, licence="BSD-2-Clause", source="akamaster/pytorch_resnet_cifar10",
+        structure={"bn_epsilon": TORCH_BN_EPSILON, "zero_pad_side": "both"},
+        input_size=(32, 32), crop_fraction=1.0, normalization=normalization("torch"),
+        classes=CIFAR_CLASSES, dataset="cifar-10",
+    )}
+
+
+def keras_resnet_tags(stem, top_hash, notop_hash):
+    """keras.applications' ResNet50/101/152 files, as `"imagenet"`."""
+    return pretrained.tf_kernels("resnet", stem, top_hash, notop_hash, structure=KERAS_STRUCTURE)
+
+
 # ----------------------------------------------------------------- registered variants
 
 
@@ -565,34 +715,47 @@ register_imagenet = common.registration(family="resnet", paper=PAPER, input_shap
                                         min_input_shape=MIN_SHAPE, augmentation="vgg")
 
 
-@register_imagenet(params=11_703_912)
+@register_imagenet(params=11_703_912, published_weights=timm_hub_tags(
+    "resnet18", {"tv_in1k": 69.758, "a1_in1k": 73.164, "gluon_in1k": 70.844,
+                 "fb_ssl_yfcc100m_ft_in1k": 72.636}, TORCH_STRUCTURE))
 def resnet18(**kwargs):
     """ResNet-18 (Table 1): basic blocks, [2, 2, 2, 2]."""
-    return ImageNetResNet(18, **{"name": "resnet18", **kwargs})
+    return ImageNetResNet(18, published_as="resnet18", **{"name": "resnet18", **kwargs})
 
 
-@register_imagenet(params=21_823_208)
+@register_imagenet(params=21_823_208, published_weights=timm_hub_tags(
+    "resnet34", {"tv_in1k": 73.314, "a1_in1k": 77.930, "gluon_in1k": 74.574}, TORCH_STRUCTURE))
 def resnet34(**kwargs):
     """ResNet-34 (Table 1): basic blocks, [3, 4, 6, 3]."""
-    return ImageNetResNet(34, **{"name": "resnet34", **kwargs})
+    return ImageNetResNet(34, published_as="resnet34", **{"name": "resnet34", **kwargs})
 
 
-@register_imagenet(params=25_636_712, published_weights=pretrained.tf_kernels(
-    "resnet", "resnet50", "2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"))
+@register_imagenet(params=25_636_712, published_weights={
+    **keras_resnet_tags("resnet50", "2cb95161c43110f7111970584f804107",
+                        "4d473c1dd8becc155b73f8504c6f6626"),
+    **timm_hub_tags("resnet50", {"tv_in1k": 76.130, "tv2_in1k": 80.858, "a1_in1k": 81.240,
+                                 "gluon_in1k": 77.580, "fb_ssl_yfcc100m_ft_in1k": 79.252},
+                    TORCH_BOTTLENECK_STRUCTURE)})
 def resnet50(**kwargs):
     """ResNet-50 (Table 1): bottlenecks, [3, 4, 6, 3] (keras.applications' ResNet50 weights)."""
     return ImageNetResNet(50, published_as="resnet50", **{"name": "resnet50", **kwargs})
 
 
-@register_imagenet(params=44_707_176, published_weights=pretrained.tf_kernels(
-    "resnet", "resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"))
+@register_imagenet(params=44_707_176, published_weights={
+    **keras_resnet_tags("resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5",
+                        "88cf7a10940856eca736dc7b7e228a21"),
+    **timm_hub_tags("resnet101", {"tv_in1k": 77.374, "tv2_in1k": 81.886, "a1_in1k": 82.326,
+                                  "gluon_in1k": 79.306}, TORCH_BOTTLENECK_STRUCTURE)})
 def resnet101(**kwargs):
     """ResNet-101 (Table 1): bottlenecks, [3, 4, 23, 3] (keras.applications' ResNet101 weights)."""
     return ImageNetResNet(101, published_as="resnet101", **{"name": "resnet101", **kwargs})
 
 
-@register_imagenet(params=60_419_944, published_weights=pretrained.tf_kernels(
-    "resnet", "resnet152", "100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"))
+@register_imagenet(params=60_419_944, published_weights={
+    **keras_resnet_tags("resnet152", "100835be76be38e30d865e96f2aaae62",
+                        "ee4c566cf9a93f14d82f913c2dc6dd0c"),
+    **timm_hub_tags("resnet152", {"tv_in1k": 78.312, "tv2_in1k": 82.284, "a1_in1k": 82.742,
+                                  "gluon_in1k": 79.712}, TORCH_BOTTLENECK_STRUCTURE)})
 def resnet152(**kwargs):
     """ResNet-152 (Table 1): bottlenecks, [3, 8, 36, 3] (keras.applications' ResNet152 weights)."""
     return ImageNetResNet(152, published_as="resnet152", **{"name": "resnet152", **kwargs})
@@ -628,40 +791,50 @@ register_cifar = common.registration(family="resnet", paper=PAPER, input_shape=C
                                      preprocessing="torch")
 
 
-@register_cifar(params=271_098)
+@register_cifar(params=271_098, published_weights=akamaster_tags(
+    "resnet20-12fca82f.th",
+    "12fca82f0bebc4135bf1f32f6e3710e61d5108578464b84fd6d7f5c1b04036c8", 91.73))
 def resnet20(**kwargs):
     """CIFAR ResNet-20 (section 4.2): n = 3, 0.27M parameters."""
-    return CifarResNet(20, **kwargs)
+    return CifarResNet(20, published_as="resnet20", **kwargs)
 
 
-@register_cifar(params=466_426)
+@register_cifar(params=466_426, published_weights=akamaster_tags(
+    "resnet32-d509ac18.th",
+    "d509ac1820d7f25398913559d7e81a13229b1e7adc5648e3bfa5e22dc137f850", 92.63))
 def resnet32(**kwargs):
     """CIFAR ResNet-32 (section 4.2): n = 5, 0.46M parameters."""
-    return CifarResNet(32, **kwargs)
+    return CifarResNet(32, published_as="resnet32", **kwargs)
 
 
-@register_cifar(params=661_754)
+@register_cifar(params=661_754, published_weights=akamaster_tags(
+    "resnet44-014dd654.th",
+    "014dd6541728a1c700b1642ab640e211dc6eb8ed507d70697458dc8f8a0ae2e4", 93.10))
 def resnet44(**kwargs):
     """CIFAR ResNet-44 (section 4.2): n = 7, 0.66M parameters."""
-    return CifarResNet(44, **kwargs)
+    return CifarResNet(44, published_as="resnet44", **kwargs)
 
 
-@register_cifar(params=857_082)
+@register_cifar(params=857_082, published_weights=akamaster_tags(
+    "resnet56-4bfd9763.th",
+    "4bfd97631478d6b638d2764fd2baff3edb1d7d82252d54439343b6596b9b5367", 93.39))
 def resnet56(**kwargs):
     """CIFAR ResNet-56 (section 4.2): n = 9, 0.85M parameters."""
-    return CifarResNet(56, **kwargs)
+    return CifarResNet(56, published_as="resnet56", **kwargs)
 
 
-@register_cifar(params=1_736_058)
+@register_cifar(params=1_736_058, published_weights=akamaster_tags(
+    "resnet110-1d1ed7c2.th", "1d1ed7c2", 93.68))
 def resnet110(**kwargs):
     """CIFAR ResNet-110 (section 4.2): n = 18, 1.7M parameters."""
-    return CifarResNet(110, **kwargs)
+    return CifarResNet(110, published_as="resnet110", **kwargs)
 
 
-@register_cifar(params=19_510_906)
+@register_cifar(params=19_510_906, published_weights=akamaster_tags(
+    "resnet1202-f3b1deed.th", "f3b1deed", 93.82))
 def resnet1202(**kwargs):
     """CIFAR ResNet-1202 (section 4.2): n = 200, 19.4M parameters."""
-    return CifarResNet(1202, **kwargs)
+    return CifarResNet(1202, published_as="resnet1202", **kwargs)
 
 
 # Trained with fb.resnet.torch's per-channel mean/std normalization and GoogLeNet's
@@ -671,22 +844,29 @@ register_resnext = common.registration(family="resnext", paper=PAPER_RESNEXT,
                                        preprocessing="torch", augmentation="inception")
 
 
-@register_resnext(params=25_097_128)
+@register_resnext(params=25_097_128, published_weights=timm_hub_tags(
+    "resnext50_32x4d", {"tv_in1k": 77.618, "tv2_in1k": 81.198, "a1_in1k": 81.480,
+                        "gluon_in1k": 79.354, "fb_ssl_yfcc100m_ft_in1k": 80.316},
+    TORCH_RESNEXT_STRUCTURE))
 def resnext50_32x4d(**kwargs):
     """ResNeXt-50 (32x4d) (Table 1): cardinality 32, bottleneck width 4, [3, 4, 6, 3]."""
     return ResNeXt((3, 4, 6, 3), **{"cardinality": 32, "bottleneck_width": 4,
-                                    "name": "resnext50_32x4d", **kwargs})
+                                    "name": "resnext50_32x4d", "published_as": "resnext50_32x4d", **kwargs})
 
 
-@register_resnext(params=44_315_560)
+@register_resnext(params=44_315_560, published_weights=timm_hub_tags(
+    "resnext101_32x4d", {"gluon_in1k": 80.336, "fb_ssl_yfcc100m_ft_in1k": 80.936},
+    TORCH_RESNEXT_STRUCTURE))
 def resnext101_32x4d(**kwargs):
     """ResNeXt-101 (32x4d): cardinality 32, bottleneck width 4, [3, 4, 23, 3]."""
     return ResNeXt((3, 4, 23, 3), **{"cardinality": 32, "bottleneck_width": 4,
-                                     "name": "resnext101_32x4d", **kwargs})
+                                     "name": "resnext101_32x4d", "published_as": "resnext101_32x4d", **kwargs})
 
 
-@register_resnext(params=88_994_216)
+@register_resnext(params=88_994_216, published_weights=timm_hub_tags(
+    "resnext101_32x8d", {"tv_in1k": 79.312, "tv2_in1k": 82.834, "fb_wsl_ig1b_ft_in1k": 82.720,
+                         "fb_ssl_yfcc100m_ft_in1k": 81.620}, TORCH_RESNEXT_STRUCTURE))
 def resnext101_32x8d(**kwargs):
     """ResNeXt-101 (32x8d): cardinality 32, bottleneck width 8, [3, 4, 23, 3]."""
     return ResNeXt((3, 4, 23, 3), **{"cardinality": 32, "bottleneck_width": 8,
-                                     "name": "resnext101_32x8d", **kwargs})
+                                     "name": "resnext101_32x8d", "published_as": "resnext101_32x8d", **kwargs})
