@@ -74,11 +74,24 @@ def weights_markdown(names) -> str:
              "|---|---|---|---|---|---|"]
     for name in names:
         default = default_tag(get_spec(name))
-        for tag, published in weights_tags(name).items():
-            size = published.input_size or get_spec(name).input_shape[:2]
-            mark = f"`{tag}` (imagenet)" if tag == default and tag != "imagenet" else f"`{tag}`"
+        rows = [(name, tag, published) for tag, published in weights_tags(name).items()]
+        shown = [published for _, _, published in rows]
+        # Presets' own converted checkpoints (ShuffleNet g = 8), not keras.applications'
+        # per-size MobileNet files (one row stands for them).
+        for preset in list_models(include_aliases=True):
+            if get_spec(preset).alias_of != name:
+                continue
+            for tag, published in get_spec(preset).published_weights.items():
+                if published.format != "keras" and published.top not in [
+                        other.top for other in shown]:
+                    rows.append((preset, tag, published))
+                    shown.append(published)
+        for network, tag, published in rows:
+            size = published.input_size or get_spec(network).input_shape[:2]
+            mark = f"`{tag}` (imagenet)" if (network, tag) == (name, default) and (
+                tag != "imagenet") else f"`{tag}`"
             top1 = "-" if published.top1 is None else f"{published.top1:.2f}"
-            lines.append(f"| {name} | {mark} | {published.source} | {top1} | "
+            lines.append(f"| {network} | {mark} | {published.source} | {top1} | "
                          f"{'x'.join(map(str, size))} | {published.licence} |")
     return "\n".join(lines) + "\n"
 
