@@ -124,7 +124,9 @@ def source_transform(source, name):
     if source == "torchvision" or source.startswith(("akamaster", "gluoncv", "facebookresearch")):
         return default
     if source == "timm":
-        return inception if name in INCEPTION_NETWORKS else default
+        # timm's MobileNet v1 ra4 recipe also normalizes with the Inception statistics
+        # (efficientnet.py's pretrained_cfg: mean=IMAGENET_INCEPTION_MEAN).
+        return inception if name in INCEPTION_NETWORKS + ("mobilenet_v1",) else default
     if source == "cadene":
         if name == "bn_inception":
             return cadene_transform("BGR", (0, 255), (104, 117, 128), (1, 1, 1))

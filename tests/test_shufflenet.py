@@ -293,7 +293,8 @@ def test_argument_errors():
                            match=r"`scale` must be one of \(0.25, 0.5, 1.0, 1.5, 2.0\)"):
             ShuffleNetV1(scale=bad)
     # "imagenet" is megvii's checkpoint, which the builder called directly does not twin.
-    with pytest.raises(ValueError, match=r"`weights='megvii'` needs shuffle='transposed'"):
+    with pytest.raises(ValueError, match=r"`weights='imagenet'` \(the 'megvii' checkpoint\) "
+                                         r"needs shuffle='transposed'"):
         ShuffleNetV1(weights="imagenet")
     with pytest.raises(ValueError, match=r"`weights='megvii'` needs scale=1.0"):
         ShuffleNetV1(weights="imagenet", scale=0.5, shuffle="transposed", bn_epsilon=1e-5)

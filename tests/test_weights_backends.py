@@ -15,24 +15,44 @@ import pytest
 
 from kerasnets import registry
 
-from checkpoint_check import assert_close, images_for, prefill_cache, randomize, reference_logits
+from checkpoint_check import (
+    assert_close,
+    backend_outputs,
+    images_for,
+    prefill_cache,
+    randomize,
+    reference_logits,
+)
 from conftest import run_with_backend
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 
 
-def fast_cases():
-    """(module, name, tag, input_shape) for every FAST_TAGS entry of the weights tests."""
-    cases = []
+def weights_modules():
     for path in sorted(glob.glob(os.path.join(TESTS, "test_weights_*.py"))):
         module_name = os.path.basename(path)[:-3]
-        if module_name == "test_weights_backends":
-            continue
-        module = importlib.import_module(module_name)
-        for entry in getattr(module, "FAST_TAGS", ()):
-            name, tag, *shape = entry
-            cases.append((module, name, tag, tuple(shape[0]) if shape else None))
-    return cases
+        if module_name != "test_weights_backends":
+            yield importlib.import_module(module_name)
+
+
+def cases(lists=("FAST_TAGS",)):
+    """(module, name, tag, input_shape) for the entries of each weights test's `lists`."""
+    found = []
+    for module in weights_modules():
+        for list_name in lists:
+            for entry in getattr(module, list_name, ()):
+                name, tag, *shape = entry
+                found.append((module, name, tag, input_shape(module, name, tag, shape)))
+    return found
+
+
+def input_shape(module, name, tag, given):
+    """The input a weights test runs `name` at: its own choice, else `default_shape`."""
+    if given:
+        return tuple(given[0])
+    if hasattr(module, "input_shape_for"):
+        return tuple(module.input_shape_for(name, tag))
+    return default_shape(name)
 
 
 def default_shape(name):
@@ -44,23 +64,41 @@ def default_shape(name):
     return (side, side, spec.input_shape[2])
 
 
-@pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_fast_tags_agree_with_their_references_on(backend, tmp_path):
-    cases, expected = [], {}
-    for index, (module, name, tag, shape) in enumerate(fast_cases()):
+def check_backend(backend, chosen, tmp_path):
+    """Every chosen (module, name, tag, shape) built on `backend` equals its reference."""
+    cases_, expected = [], {}
+    for index, (module, name, tag, shape) in enumerate(chosen):
         reference = randomize(module.reference_for(name, tag), seed=index)
         prefill_cache(name, tag, reference.state_dict(), tmp_path)
-        shape = shape or default_shape(name)
         images = images_for(name, tag, shape, batch=2, seed=index)
         path = tmp_path / f"input_{index}.npy"
         np.save(path, images)
         case_id = f"case{index}"
         expected[case_id] = (f"{name} {tag}", reference_logits(reference, images))
-        cases.append({"id": case_id, "name": name, "tag": tag, "input": str(path),
-                      "kwargs": {"input_shape": list(shape), "classifier_activation": None}})
-    assert len(cases) >= 5, "every family's weights test names its FAST_TAGS"
-    from checkpoint_check import backend_outputs
-
-    outputs = backend_outputs(backend, cases, tmp_path, run_with_backend)
+        cases_.append({"id": case_id, "name": name, "tag": tag, "input": str(path),
+                       "kwargs": {"input_shape": list(shape), "classifier_activation": None}})
+    outputs = backend_outputs(backend, cases_, tmp_path, run_with_backend)
     for case_id, (what, want) in expected.items():
         assert_close(outputs[case_id], want, f"{backend}: {what}")
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_fast_tags_agree_with_their_references_on(backend, tmp_path):
+    # One tag of each family's weights test (its first fast one); every tag with -m slow.
+    chosen = list({module: (module, name, tag, shape)
+                   for module, name, tag, shape in reversed(cases())}.values())
+    assert len(chosen) >= 8, "every family's weights test names its FAST_TAGS"
+    check_backend(backend, chosen, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_every_tag_agrees_with_its_reference_on(backend, tmp_path):
+    chosen = cases(("FAST_TAGS", "SLOW_TAGS"))
+    # Every converted checkpoint file is among them (a network and its preset may share one).
+    tested = {registry.published_weights(name, tag).top for _, name, tag, _ in chosen}
+    published = {entry.top for name in registry.list_models(include_aliases=True)
+                 for entry in registry.get_spec(name).published_weights.values()
+                 if entry.format != "keras"}
+    assert published <= tested, sorted(file.filename for file in published - tested)
+    check_backend(backend, chosen, tmp_path)

@@ -40,7 +40,7 @@ def reference_for(name, tag):
     return cadene_senet.timm_legacy(name)
 
 
-def input_shape_for(tag):
+def input_shape_for(name, tag):
     return FULL if tag == "cadene" else SMALL
 
 
@@ -54,7 +54,7 @@ def check_tag(name, tag, tmp_path, monkeypatch):
     if tag == "cadene":
         serve_any_bytes(monkeypatch)
     return assert_tag_matches(name, tag, reference_for(name, tag), tmp_path=tmp_path,
-                              monkeypatch=monkeypatch, input_shape=input_shape_for(tag),
+                              monkeypatch=monkeypatch, input_shape=input_shape_for(name, tag),
                               build_kwargs=LOGITS)
 
 
