@@ -296,7 +296,8 @@ def test_argument_errors():
     with pytest.raises(ValueError, match=r"`weights='imagenet'` \(the 'megvii' checkpoint\) "
                                          r"needs shuffle='transposed'"):
         ShuffleNetV1(weights="imagenet")
-    with pytest.raises(ValueError, match=r"`weights='megvii'` needs scale=1.0"):
+    with pytest.raises(ValueError, match=r"`weights='imagenet'` \(the 'megvii' checkpoint\) "
+                                         r"needs scale=1.0"):
         ShuffleNetV1(weights="imagenet", scale=0.5, shuffle="transposed", bn_epsilon=1e-5)
     with pytest.raises(ValueError, match=r"height must be at least 32"):
         ShuffleNetV1(include_top=False, input_shape=(31, 32, 3))
