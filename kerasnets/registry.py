@@ -123,7 +123,7 @@ class WeightsFile:
 
 # The formats a published checkpoint comes in: a Keras weights file, or a PyTorch
 # state dict as safetensors or as a torch.save'd (.pth) file, converted on loading.
-WEIGHTS_FORMATS = ("keras", "safetensors", "pth")
+WEIGHTS_FORMATS = ("keras", "safetensors", "pth", "caffemodel")
 # What `weights="imagenet"` means for a network whose tags have no "imagenet" key: its first tag.
 IMAGENET = "imagenet"
 

@@ -12,6 +12,14 @@ every layer, local response normalization (k=2, n=5, alpha=1e-4, beta=0.75)
 after conv1 and conv2, overlapping 3x3/2 max pooling after both
 normalizations and after conv5, dropout 0.5 on fc6 and fc7.
 60,965,224 parameters for 1000 classes.
+
+`lrn_convention="caffe"` normalizes as the BVLC Caffe model does (Caffe's
+LRN layer, deploy.prototxt of BVLC/caffe models/bvlc_alexnet: local_size 5,
+alpha 1e-4 divided by the window size, k=1), which its published weights
+need (`weights="bvlc"`, read from the original .caffemodel). The rest of the
+BVLC network is the paper's: the same layers, towers as groups of 2, ReLU
+before each normalization and pooling after it; its ceil-mode pooling divides
+exactly at 227x227.
 """
 
 from __future__ import annotations
@@ -21,7 +29,9 @@ from keras import layers
 from kerasnets.checks import check_bool, check_choice, check_range
 from kerasnets.layers import LocalResponseNormalization
 from kerasnets.models import common
-from kerasnets.registry import Paper
+from kerasnets.models import pretrained
+from kerasnets.registry import Normalization, Paper
+from kerasnets.weights.alexnet import bvlc_alexnet
 
 PAPER = Paper(
     "Krizhevsky, Sutskever, Hinton",
@@ -35,6 +45,11 @@ MIN_SHAPE = (67, 67, 3)  # the smallest input whose pool5 map is not empty
 
 # The paper's normalization constants (section 3.3).
 LRN_ARGS = dict(k=2.0, n=5, alpha=1e-4, beta=0.75)
+# The same layer with Caffe's constants (BVLC deploy.prototxt: local_size 5,
+# alpha 1e-4, beta 0.75, k 1): Caffe multiplies the *mean* of the window's
+# squares by alpha, so alpha per sum is 1e-4 / 5.
+CAFFE_LRN_ARGS = dict(k=1.0, n=5, alpha=1e-4 / 5, beta=0.75)
+LRN_CONVENTIONS = {"paper": LRN_ARGS, "caffe": CAFFE_LRN_ARGS}
 
 
 def conv_layer(x, filters, kernel_size, name, strides=1, padding="same", groups=1):
@@ -62,6 +77,7 @@ def AlexNet(
     lrn=True,
     dropout_rate=0.5,
     fully_convolutional=False,
+    lrn_convention="paper",
     name="alexnet",
 ):
     """AlexNet (Krizhevsky et al. 2012).
@@ -72,9 +88,14 @@ def AlexNet(
     form. `fully_convolutional=True` gives fc6/fc7/fc8 as 6x6 and 1x1
     convolutions for dense evaluation at any input size (see
     `kerasnets.models.fully_convolutional`).
+    `lrn_convention`: "paper" (k=2, alpha 1e-4 times the window's sum of
+    squares, section 3.3) or "caffe" (the BVLC Caffe model's: k=1, alpha 1e-4
+    times their mean, as `torch.nn.LocalResponseNorm(5, 1e-4, 0.75, 1.0)`),
+    which `weights="bvlc"` needs (the BVLC model zoo's AlexNet).
     """
     check_choice("towers", towers, (1, 2))
     check_bool("lrn", lrn)
+    check_choice("lrn_convention", lrn_convention, tuple(LRN_CONVENTIONS))
     check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
     if fully_convolutional:
         return common.fully_convolutional_variant(
@@ -91,14 +112,17 @@ def AlexNet(
         default_shape=DEFAULT_SHAPE,
         min_shape=MIN_SHAPE,
         fixed_input=True,
+        published_as="alexnet",
+        weights_structure={"towers": towers, "lrn": lrn, "lrn_convention": lrn_convention},
     )
+    lrn_args = LRN_CONVENTIONS[lrn_convention]
     x = conv_layer(inputs, 96, 11, "conv1", strides=4, padding="valid")
     if lrn:
-        x = LocalResponseNormalization(**LRN_ARGS, name="norm1")(x)
+        x = LocalResponseNormalization(**lrn_args, name="norm1")(x)
     x = overlapping_pool(x, "pool1")
     x = conv_layer(x, 256, 5, "conv2", groups=towers)
     if lrn:
-        x = LocalResponseNormalization(**LRN_ARGS, name="norm2")(x)
+        x = LocalResponseNormalization(**lrn_args, name="norm2")(x)
     x = overlapping_pool(x, "pool2")
     x = conv_layer(x, 384, 3, "conv3")
     x = conv_layer(x, 384, 3, "conv4", groups=towers)
@@ -128,7 +152,25 @@ register = common.registration(
 )
 
 
-@register(params=60_965_224)
+@register(
+    params=60_965_224,
+    published_weights={
+        # The BVLC model zoo's AlexNet (https://github.com/BVLC/caffe/tree/master/models/
+        # bvlc_alexnet: "released for unrestricted use"; its readme: 57.1% top-1, 80.2%
+        # top-5, single centre crop), read from the original .caffemodel (no Caffe needed).
+        "bvlc": pretrained.url_weights(
+            "http://dl.caffe.berkeleyvision.org/bvlc_alexnet.caffemodel",
+            convert=bvlc_alexnet, top1=57.1, licence="unrestricted (BVLC model zoo)",
+            source="BVLC", network="BVLC AlexNet",
+            structure={"towers": 2, "lrn": True, "lrn_convention": "caffe"},
+            input_size=(227, 227), crop_fraction=227 / 256,
+            # 0-255 BGR less the BGR pixel means (the model zoo's users' stand-in for
+            # the mean image the model was trained with).
+            normalization=Normalization("caffe", 255.0, (104.0, 117.0, 123.0),
+                                        (1.0, 1.0, 1.0), "BGR"),
+        ),
+    },
+)
 def alexnet(**kwargs):
     """AlexNet: two towers, LRN, overlapping pooling, dropout (the paper's network)."""
     return AlexNet(**kwargs)

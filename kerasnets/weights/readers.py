@@ -15,6 +15,8 @@ import os
 
 import numpy as np
 
+from kerasnets.weights.caffemodel import read_caffemodel
+
 __all__ = ["read_state", "require_reader", "format_of", "TORCH_MISSING"]
 
 TORCH_MISSING = (
@@ -24,7 +26,7 @@ TORCH_MISSING = (
 )
 SAFETENSORS_MISSING = "reading a .safetensors checkpoint needs safetensors: pip install safetensors"
 _EXTENSIONS = {".safetensors": "safetensors", ".pth": "pth", ".pt": "pth", ".th": "pth",
-               ".tar": "pth", ".bin": "pth"}
+               ".tar": "pth", ".bin": "pth", ".caffemodel": "caffemodel"}
 _WRAPPERS = ("state_dict", "model", "model_state", "net")
 
 
@@ -42,9 +44,11 @@ def require_reader(format: str) -> None:
 
     Called before any download, so a missing package costs no waiting.
     """
+    if format == "caffemodel":
+        return  # read with numpy alone (kerasnets.weights.caffemodel)
     module = {"safetensors": "safetensors", "pth": "torch"}.get(format)
     if module is None:
-        raise ValueError(f"format must be 'safetensors' or 'pth'; got {format!r}")
+        raise ValueError(f"format must be 'safetensors', 'pth' or 'caffemodel'; got {format!r}")
     if importlib.util.find_spec(module) is None:
         raise ImportError(TORCH_MISSING if module == "torch" else SAFETENSORS_MISSING)
 
@@ -54,6 +58,8 @@ def read_state(path: str, format: str | None = None) -> dict[str, np.ndarray]:
     path = os.fspath(path)
     format = format or format_of(path)
     require_reader(format)
+    if format == "caffemodel":
+        return read_caffemodel(path)
     if format == "safetensors":
         from safetensors.numpy import load_file  # noqa: PLC0415  (optional package)
 
