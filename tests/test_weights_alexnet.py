@@ -162,3 +162,21 @@ def test_caffe_lrn_convention_is_torchs_local_response_norm():
 def test_bad_structure_is_refused(kwargs, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         kerasnets.models.alexnet.AlexNet(**kwargs)
+
+
+@pytest.mark.slow
+def test_bvlc_without_its_classifier(tmp_path, monkeypatch):
+    # include_top=False: fc6-fc8's keys are skipped, pool5's maps are the reference's.
+    monkeypatch.setenv(pretrained.CACHE_DIR_ENV, str(tmp_path))
+    reference = checkpoint_check.randomize(reference_for("alexnet", "bvlc"))
+    write_checkpoint("alexnet", "bvlc", reference, tmp_path)
+    model = kerasnets.build("alexnet", weights="bvlc", include_top=False)
+    images = checkpoint_check.images_for("alexnet", "bvlc", (227, 227, 3))
+    with torch.no_grad():
+        x = torch.from_numpy(images.transpose(0, 3, 1, 2))
+        for stage in range(2):
+            conv = (reference.conv1, reference.conv2)[stage]
+            x = reference.pool(reference.norm(reference.relu(conv(x))))
+        x = reference.relu(reference.conv4(reference.relu(reference.conv3(x))))
+        want = reference.pool(reference.relu(reference.conv5(x))).numpy().transpose(0, 2, 3, 1)
+    checkpoint_check.assert_close(np.asarray(model(images)), want, "alexnet bvlc include_top=False")
