@@ -91,6 +91,7 @@ def test_checkpoint_is_registered():
     assert bvlc.format == "caffemodel"
     assert bvlc.top.url == "http://dl.caffe.berkeleyvision.org/bvlc_alexnet.caffemodel"
     assert bvlc.top.filename == "bvlc_alexnet.caffemodel"
+    assert bvlc.top.file_hash == "9116a64c0fbe4459d18f4bb6b56d647b63920377"  # the readme's sha1
     assert bvlc.structure == {"towers": 2, "lrn": True, "lrn_convention": "caffe"}
     assert bvlc.input_size == (227, 227)
     assert bvlc.normalization.channel_order == "BGR"
@@ -168,6 +169,7 @@ def test_bad_structure_is_refused(kwargs, message):
 def test_bvlc_without_its_classifier(tmp_path, monkeypatch):
     # include_top=False: fc6-fc8's keys are skipped, pool5's maps are the reference's.
     monkeypatch.setenv(pretrained.CACHE_DIR_ENV, str(tmp_path))
+    checkpoint_check.without_file_hash("alexnet", "bvlc", monkeypatch.setitem)
     reference = checkpoint_check.randomize(reference_for("alexnet", "bvlc"))
     write_checkpoint("alexnet", "bvlc", reference, tmp_path)
     model = kerasnets.build("alexnet", weights="bvlc", include_top=False)

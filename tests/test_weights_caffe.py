@@ -7,8 +7,8 @@ saved as the port's .pth, loaded through `weights=` and compared with
 tests/checkpoint_check.py; and the structure options those checkpoints need
 (`padding="symmetric"`, `ceil_mode=True`) are checked on their own.
 
-The BVLC AlexNet has no PyTorch port published as a file, so no tag (see
-kerasnets/weights/caffe.py).
+The BVLC AlexNet has no PyTorch port published as a file: its tag reads the
+original .caffemodel (tests/test_weights_alexnet.py).
 """
 
 import dataclasses
@@ -89,7 +89,8 @@ def test_checkpoints_are_registered():
         assert published.normalization.channel_order == "BGR"
         assert published.normalization.mean == (104.0, 117.0, 123.0)
         assert published.input_size == (224, 224)
-    assert not kerasnets.get_spec("alexnet").published_weights
+    # AlexNet's BVLC checkpoint is read from its .caffemodel (tests/test_weights_alexnet.py).
+    assert kerasnets.get_spec("alexnet").published_weights["bvlc"].format == "caffemodel"
 
 
 def pool_sizes(model, names):

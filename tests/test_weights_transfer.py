@@ -193,6 +193,16 @@ def test_offline_hub_and_url_errors_say_where_to_put_the_file(tmp_path, monkeypa
                                                               r"lenet5-1234abcd.pth"):
         pretrained.fetch_published(url, include_top=True, label="toy")
     assert not os.path.exists(os.path.join(folder, "lenet5-1234abcd.pth"))
+    # A 40-digit hash is a sha1 (the BVLC model zoo's), a 32-digit one an md5.
+    import hashlib
+
+    with open(os.path.join(folder, "x.caffemodel"), "wb") as f:
+        f.write(b"caffe")
+    for algorithm in (hashlib.sha1, hashlib.md5, hashlib.sha256):
+        digest = algorithm(b"caffe").hexdigest()
+        assert pretrained._hash_matches(os.path.join(folder, "x.caffemodel"), digest)
+        assert not pretrained._hash_matches(os.path.join(folder, "x.caffemodel"),
+                                            "0" * len(digest))
 
 
 def test_tag_structure_is_set_by_the_tag_and_conflicts_are_refused(monkeypatch):

@@ -157,11 +157,11 @@ register = common.registration(
     published_weights={
         # The BVLC model zoo's AlexNet (https://github.com/BVLC/caffe/tree/master/models/
         # bvlc_alexnet: "released for unrestricted use"; its readme: 57.1% top-1, 80.2%
-        # top-5, single centre crop), read from the original .caffemodel (no Caffe needed).
-        # The readme publishes its sha1 (9116a64c0fbe4459d18f4bb6b56d647b63920377), which
-        # the download check (sha256 or md5) cannot use: no file_hash.
+        # top-5, single centre crop), read from the original .caffemodel (no Caffe needed),
+        # checked against the sha1 the readme publishes.
         "bvlc": pretrained.url_weights(
             "http://dl.caffe.berkeleyvision.org/bvlc_alexnet.caffemodel",
+            file_hash="9116a64c0fbe4459d18f4bb6b56d647b63920377",
             convert=bvlc_alexnet, top1=57.1, licence="unrestricted (BVLC model zoo)",
             source="BVLC", network="BVLC AlexNet",
             structure={"towers": 2, "lrn": True, "lrn_convention": "caffe"},

@@ -152,7 +152,7 @@ def url_weights(url: str, *, file_hash: str | None = None, filename: str | None 
     """A checkpoint at a plain URL (`.pth`, `.pth.tar`, `.th` or `.safetensors`), as a tag's entry.
 
     `file_hash`: its sha256 (or the leading hex digits of it that torchvision
-    puts in its file names, or an md5); `filename` its name in the cache
+    puts in its file names), md5 or sha1; `filename` its name in the cache
     (default: the URL's last part).
     """
     name = filename or url.rstrip("/").split("/")[-1]
@@ -369,10 +369,11 @@ def _download_checked(entry, folder):
 
 
 def _hash_matches(path, file_hash):
-    """Whether the file's sha256 (or md5, for a 32-digit hash) starts with `file_hash`."""
+    """Whether the file's sha256 (md5 for a 32-digit hash, sha1 for a 40-digit one, as the
+    BVLC model zoo publishes) starts with `file_hash`."""
     if not file_hash:
         return True
-    algorithm = hashlib.md5 if len(file_hash) == 32 else hashlib.sha256
+    algorithm = {32: hashlib.md5, 40: hashlib.sha1}.get(len(file_hash), hashlib.sha256)
     digest = algorithm()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -9,8 +9,8 @@ the auxiliary classifiers).
 one `features` nn.Sequential whose convolutions sit at indices 0, 2, 4 (mlpconv 1),
 7, 9, 11 (2), 14, 16, 18 (3), 22, 24 and 26 (4, the last one the classifier).
 
-The BVLC AlexNet has no PyTorch port published as a file (the ports convert the
-.caffemodel with Caffe installed), so no mapping for it here.
+The BVLC AlexNet has no PyTorch port published as a file: its tag reads the
+original .caffemodel (`kerasnets.weights.caffemodel`, mapped in `kerasnets.weights.alexnet`).
 """
 
 from __future__ import annotations
