@@ -6,6 +6,7 @@ into one pre-filled cache, and one subprocess per backend builds every one of
 them through `weights=tag` (tests/backend_weights_check.py).
 """
 
+import functools
 import glob
 import importlib
 import os
@@ -64,7 +65,7 @@ def default_shape(name):
     return (side, side, spec.input_shape[2])
 
 
-def check_backend(backend, chosen, tmp_path):
+def check_backend(backend, chosen, tmp_path, timeout=900):
     """Every chosen (module, name, tag, shape) built on `backend` equals its reference."""
     cases_, expected = [], {}
     for index, (module, name, tag, shape) in enumerate(chosen):
@@ -82,7 +83,8 @@ def check_backend(backend, chosen, tmp_path):
         expected[case_id] = (f"{name} {tag}", reference_logits(reference, images))
         cases_.append({"id": case_id, "name": name, "tag": tag, "input": str(path),
                        "kwargs": {"input_shape": list(shape), "classifier_activation": None}})
-    outputs = backend_outputs(backend, cases_, tmp_path, run_with_backend)
+    outputs = backend_outputs(backend, cases_, tmp_path,
+                              functools.partial(run_with_backend, timeout=timeout))
     for case_id, (what, want) in expected.items():
         assert_close(outputs[case_id], want, f"{backend}: {what}")
 
@@ -96,14 +98,28 @@ def test_fast_tags_agree_with_their_references_on(backend, tmp_path):
     check_backend(backend, chosen, tmp_path)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_every_tag_agrees_with_its_reference_on(backend, tmp_path):
+WEIGHTS_TESTS = sorted(os.path.basename(path)[:-3] for path in
+                       glob.glob(os.path.join(TESTS, "test_weights_*.py"))
+                       if not path.endswith("test_weights_backends.py"))
+
+
+def test_every_converted_checkpoint_is_in_a_weights_test():
+    """The slow tests below cover every converted file (a network and a preset may share one)."""
     chosen = cases(("FAST_TAGS", "SLOW_TAGS"))
-    # Every converted checkpoint file is among them (a network and its preset may share one).
     tested = {registry.published_weights(name, tag).top for _, name, tag, _ in chosen}
     published = {entry.top for name in registry.list_models(include_aliases=True)
                  for entry in registry.get_spec(name).published_weights.values()
                  if entry.format != "keras"}
     assert published <= tested, sorted(file.filename for file in published - tested)
-    check_backend(backend, chosen, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module_name", WEIGHTS_TESTS)
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_every_tag_agrees_with_its_reference_on(backend, module_name, tmp_path):
+    """One subprocess per backend and family: every tag of that family's weights test."""
+    module = importlib.import_module(module_name)
+    chosen = [case for case in cases(("FAST_TAGS", "SLOW_TAGS")) if case[0] is module]
+    if not chosen:
+        pytest.skip(f"{module_name} names no tags")
+    check_backend(backend, chosen, tmp_path, timeout=3600)
