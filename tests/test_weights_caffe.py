@@ -11,13 +11,13 @@ The BVLC AlexNet has no PyTorch port published as a file: its tag reads the
 original .caffemodel (tests/test_weights_alexnet.py).
 """
 
-import dataclasses
 
 import numpy as np
 import pytest
 from torch import nn
 
 import kerasnets
+import checkpoint_check
 from checkpoint_check import (assert_close, assert_tag_matches, images_for, prefill_cache,
                               randomize, reference_logits)
 from reference import caffe_googlenet, caffe_nin
@@ -38,26 +38,18 @@ def reference_for(name, tag):
     raise KeyError((name, tag))
 
 
-def without_hash(name, tag, monkeypatch):
-    """Lets the tag's cached file be a random checkpoint: its published sha256 prefix
-    (GoogLeNet's, checked on every cached file) cannot match one."""
-    published = kerasnets.get_spec(name).published_weights
-    entry = published[tag]
-    monkeypatch.setitem(published, tag, dataclasses.replace(
-        entry, top=dataclasses.replace(entry.top, file_hash=None)))
-
 
 @pytest.mark.parametrize("name, tag, input_shape", FAST_TAGS,
                          ids=[f"{name}-{tag}" for name, tag, _ in FAST_TAGS])
 def test_tag_matches_its_reference(name, tag, input_shape, tmp_path, monkeypatch):
-    without_hash(name, tag, monkeypatch)
+    checkpoint_check.without_file_hash(name, tag, monkeypatch.setitem)
     assert_tag_matches(name, tag, reference_for(name, tag), tmp_path=tmp_path,
                        monkeypatch=monkeypatch, input_shape=input_shape, build_kwargs=LOGITS)
 
 
 @pytest.mark.slow
 def test_googlenet_bvlc_at_its_published_size(tmp_path, monkeypatch):
-    without_hash("googlenet", "bvlc", monkeypatch)
+    checkpoint_check.without_file_hash("googlenet", "bvlc", monkeypatch.setitem)
     assert_tag_matches("googlenet", "bvlc", caffe_googlenet.GoogLeNet(), tmp_path=tmp_path,
                        monkeypatch=monkeypatch, build_kwargs=LOGITS)
 
@@ -65,7 +57,7 @@ def test_googlenet_bvlc_at_its_published_size(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_googlenet_bvlc_without_its_classifier(tmp_path, monkeypatch):
     # include_top=False: the classifier's keys are skipped, the features are the port's.
-    without_hash("googlenet", "bvlc", monkeypatch)
+    checkpoint_check.without_file_hash("googlenet", "bvlc", monkeypatch.setitem)
     monkeypatch.setenv("KERASNETS_CACHE_DIR", str(tmp_path))
     reference = randomize(caffe_googlenet.GoogLeNet())
     prefill_cache("googlenet", "bvlc", reference.state_dict(), tmp_path)

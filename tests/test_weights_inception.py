@@ -11,16 +11,15 @@ those checkpoints need.
 import kerasnets.models.inception  # noqa: F401  (registers the families before listing)
 import kerasnets.models.inception_v4  # noqa: F401
 
-import dataclasses
 
 import keras
 import pytest
 import torch
 
 import kerasnets
+import checkpoint_check
 from checkpoint_check import (assert_close, assert_tag_matches, images_for, prefill_cache,
                               randomize)
-from kerasnets import registry
 from kerasnets.models import pretrained
 from kerasnets.models.inception import BNInception
 from kerasnets.models.inception_v4 import InceptionV4
@@ -54,17 +53,9 @@ def reference_for(name, tag) -> torch.nn.Module:
     return REFERENCES[(name, tag)]()
 
 
-def without_file_hash(name, tag, monkeypatch):
-    """The tag's entry with no hash for the duration of a test: the checkpoint written from
-    the random reference cannot have the published file's hash (Cadene's URLs carry one)."""
-    spec = registry.get_spec(name)
-    entry = spec.published_weights[tag]
-    monkeypatch.setitem(spec.published_weights, tag, dataclasses.replace(
-        entry, top=dataclasses.replace(entry.top, file_hash=None)))
-
 
 def check_tag(name, tag, tmp_path, monkeypatch):
-    without_file_hash(name, tag, monkeypatch)
+    checkpoint_check.without_file_hash(name, tag, monkeypatch.setitem)
     diff = assert_tag_matches(
         name, tag, reference_for(name, tag), tmp_path=tmp_path, monkeypatch=monkeypatch,
         input_shape=INPUT_SHAPES[name], build_kwargs={"classifier_activation": None},
@@ -170,7 +161,7 @@ def test_tag_refuses_a_contradicting_structure():
 def test_tag_without_classifier(tmp_path, monkeypatch):
     """include_top=False leaves the checkpoint's classifier out; the features are the reference's."""
     name, tag = "bn_inception", "cadene"
-    without_file_hash(name, tag, monkeypatch)
+    checkpoint_check.without_file_hash(name, tag, monkeypatch.setitem)
     reference = randomize(reference_for(name, tag))
     monkeypatch.setenv(pretrained.CACHE_DIR_ENV, str(tmp_path))
     prefill_cache(name, tag, reference.state_dict(), tmp_path)

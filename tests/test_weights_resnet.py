@@ -10,7 +10,6 @@ structure options the checkpoints need (bn_epsilon, use_bias, stride_at,
 zero_pad_side) are checked here too.
 """
 
-import dataclasses
 
 import numpy as np
 import pytest
@@ -21,6 +20,7 @@ from kerasnets import registry
 from kerasnets.models import pretrained
 from kerasnets.models import resnet as R
 
+import checkpoint_check
 from checkpoint_check import assert_tag_matches, prefill_cache
 from reference import akamaster_cifar_resnet, torchvision_resnet
 
@@ -74,17 +74,9 @@ def input_shape_for(name, tag):
     return CIFAR_TEST_SHAPE if tag == "akamaster" else IMAGENET_TEST_SHAPE
 
 
-def without_file_hash(name, tag, monkeypatch):
-    """The tag's entry with no file hash, for this test: the random checkpoint written
-    into the cache cannot have the published file's sha256 (akamaster's)."""
-    published = registry.get_spec(name).published_weights
-    entry = published[tag]
-    monkeypatch.setitem(published, tag, dataclasses.replace(
-        entry, top=dataclasses.replace(entry.top, file_hash=None)))
-
 
 def check_tag(name, tag, tmp_path, monkeypatch):
-    without_file_hash(name, tag, monkeypatch)
+    checkpoint_check.without_file_hash(name, tag, monkeypatch.setitem)
     diff = assert_tag_matches(name, tag, reference_for(name, tag), tmp_path=tmp_path,
                               monkeypatch=monkeypatch, input_shape=input_shape_for(name, tag),
                               build_kwargs={"classifier_activation": None})
@@ -121,7 +113,7 @@ def test_every_tag_is_tested_and_complete():
 
 def test_include_top_false_leaves_the_classifier_out(tmp_path, monkeypatch):
     reference = reference_for("resnet20", "akamaster")
-    without_file_hash("resnet20", "akamaster", monkeypatch)
+    checkpoint_check.without_file_hash("resnet20", "akamaster", monkeypatch.setitem)
     monkeypatch.setenv(pretrained.CACHE_DIR_ENV, str(tmp_path))
     prefill_cache("resnet20", "akamaster", reference.state_dict(), tmp_path)
     model = kerasnets.build("resnet20", weights="akamaster", include_top=False, pooling="avg")
