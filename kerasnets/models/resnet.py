@@ -41,6 +41,13 @@ Convolutions have no bias (each is followed by batch normalization).
 unit, a final `post_bn`/`post_relu`, and the first unit's shortcut taken
 after its activation ("Identity Mappings", appendix).
 
+Plain networks (`plain18`, `plain34`, `plain20` ... `plain56`): the same
+layers and names without the shortcuts (`plain_block`), the "plain"
+networks of Table 1 and section 4.2 with which He et al. show the
+degradation problem (Figures 4 and 6). Option A shortcuts carry no weights,
+so the CIFAR plain networks have their ResNets' parameter counts;
+plain-18/34 have those of ResNet-18/34 less the three projection shortcuts.
+
 ResNeXt (`resnext50_32x4d`, ...): bottleneck blocks whose 3x3 convolution is
 grouped (`Conv2D(groups=cardinality)`) and `cardinality * bottleneck_width *
 filters / 64` wide, downsampling in the 3x3 convolution (ResNeXt section
@@ -164,6 +171,8 @@ IMAGENET_BLOCKS = {
     101: (3, 4, 23, 3),
     152: (3, 8, 36, 3),
 }
+# Table 1 has plain networks of these depths (Figure 4, left).
+PLAIN_IMAGENET_DEPTHS = (18, 34)
 # keras.applications' v2 stacks downsample in the last block of conv2-conv4.
 V2_STRIDES = (2, 2, 2, 1)
 
@@ -262,6 +271,29 @@ def basic_block(x, filters, stride=1, *, name, shortcut="projection", use_bias=T
     x = batch_norm(x, f"{name}_2_bn", bn_epsilon)
     x = merge(residual_shortcut, x, name, drop_rate=drop_rate, drop_scale_at=drop_scale_at,
               se_ratio=se_ratio)
+    return layers.Activation("relu", name=f"{name}_out")(x)
+
+
+def plain_block(x, filters, stride=1, *, name, shortcut=None, use_bias=True, drop_rate=0.0,
+                drop_scale_at="train", se_ratio=None, bn_epsilon=BN_EPSILON):
+    """The building block without its shortcut: two 3x3 convolutions, each with BN and ReLU.
+
+    He et al. (2016), section 3.3 and Figure 3 (middle): the plain networks are
+    the residual networks without their shortcuts, with the same layers and
+    names (`{name}_1_conv` ... `{name}_out`). There is no residual branch to
+    drop or gate: `drop_rate` must be 0 and `se_ratio` None (`shortcut` and
+    `drop_scale_at`, which shape a residual block, do not apply).
+    """
+    if drop_rate > 0 or se_ratio is not None:
+        raise ValueError(
+            "a plain network has no residual branch: `drop_path_rate` must be 0 and "
+            f"`se_ratio` None; got {drop_rate!r} (block {name}) and {se_ratio!r}"
+        )
+    x = conv3x3(x, filters, f"{name}_1", stride=stride, use_bias=use_bias)
+    x = batch_norm(x, f"{name}_1_bn", bn_epsilon)
+    x = layers.Activation("relu", name=f"{name}_1_relu")(x)
+    x = conv3x3(x, filters, f"{name}_2", use_bias=use_bias)
+    x = batch_norm(x, f"{name}_2_bn", bn_epsilon)
     return layers.Activation("relu", name=f"{name}_out")(x)
 
 
@@ -560,15 +592,21 @@ def weights_structure(block_kwargs, **structure):
     return {**structure, **shape}
 
 
-def ImageNetResNet(depth, *, name, stride_at=None, **kwargs):
+def ImageNetResNet(depth, *, name, stride_at=None, plain=False, **kwargs):
     """ResNet-`depth` of Table 1 (v1): basic blocks for 18 and 34 layers, bottlenecks above.
 
     `stride_at` is where a bottleneck downsamples: "1x1" (None: the default,
     keras.applications' and the original Caffe models') or "3x3"
     (torchvision's and timm's ResNet-50/101/152, "ResNet v1.5"). Basic blocks
     downsample in their first 3x3 convolution: for them only None or "3x3".
+    `plain=True` leaves the shortcuts out (Table 1's plain networks, 18 and
+    34 layers only).
     """
     check_choice("depth", depth, tuple(IMAGENET_BLOCKS))
+    check_bool("plain", plain)
+    if plain:
+        check_choice("depth", depth, PLAIN_IMAGENET_DEPTHS)
+        return ResNet(imagenet_stages(IMAGENET_BLOCKS[depth]), plain_block, name=name, **kwargs)
     if stride_at is not None:
         check_choice("stride_at", stride_at, STRIDE_AT if depth >= 50 else ("3x3",))
     if depth < 50:
@@ -586,20 +624,27 @@ def ResNetV2(depth, *, name, **kwargs):
     )
 
 
-def CifarResNet(depth=20, *, preact=False, name=None, classes=CIFAR_CLASSES, **kwargs):
+def CifarResNet(depth=20, *, preact=False, plain=False, name=None, classes=CIFAR_CLASSES,
+                **kwargs):
     """The CIFAR-10 ResNet of section 4.2 with `depth` = 6n + 2 layers (option A shortcuts).
 
     `preact=True` gives the full pre-activation form of "Identity Mappings"
-    (basic units, as its ResNet-110).
+    (basic units, as its ResNet-110); `plain=True` the plain network of
+    section 4.2 (no shortcuts, named `plain{depth}`).
     """
     check_range("depth", depth, 8, integer=True)
     if (int(depth) - 2) % 6:
         raise ValueError(f"`depth` must be 6n + 2 (20, 32, 44, 56, 110, ...); got {depth!r}")
     check_bool("preact", preact)
+    check_bool("plain", plain)
+    if plain and preact:
+        raise ValueError("`plain=True` has no pre-activation form: pass `preact=False`")
     n = (int(depth) - 2) // 6
+    block = plain_block if plain else preact_basic_block if preact else basic_block
+    default_name = f"plain{int(depth)}" if plain else f"resnet{int(depth)}{'_v2' if preact else ''}"
     return ResNet(
         cifar_stages(n),
-        preact_basic_block if preact else basic_block,
+        block,
         stem="cifar",
         preact=preact,
         shortcut="zero_pad",
@@ -607,7 +652,7 @@ def CifarResNet(depth=20, *, preact=False, name=None, classes=CIFAR_CLASSES, **k
         default_shape=CIFAR_SHAPE,
         min_shape=CIFAR_MIN_SHAPE,
         classes=classes,
-        name=name or f"resnet{int(depth)}{'_v2' if preact else ''}",
+        name=name or default_name,
         **kwargs,
     )
 
@@ -835,6 +880,52 @@ def resnet110(**kwargs):
 def resnet1202(**kwargs):
     """CIFAR ResNet-1202 (section 4.2): n = 200, 19.4M parameters."""
     return CifarResNet(1202, published_as="resnet1202", **kwargs)
+
+
+# Plain networks: the residual networks without their shortcuts (He et al. 2016,
+# section 4), for the degradation experiment. No weights are published for them.
+register_plain_imagenet = common.registration(family="plain", paper=PAPER,
+                                              input_shape=DEFAULT_SHAPE,
+                                              min_input_shape=MIN_SHAPE, augmentation="vgg")
+register_plain_cifar = common.registration(family="plain", paper=PAPER, input_shape=CIFAR_SHAPE,
+                                           min_input_shape=CIFAR_MIN_SHAPE,
+                                           num_classes=CIFAR_CLASSES, preprocessing="torch")
+
+
+@register_plain_imagenet(params=11_527_400)
+def plain18(**kwargs):
+    """Plain-18 (Table 1, Figure 4 left): ResNet-18's layers without the shortcuts."""
+    return ImageNetResNet(18, plain=True, **{"name": "plain18", **kwargs})
+
+
+@register_plain_imagenet(params=21_646_696)
+def plain34(**kwargs):
+    """Plain-34 (Table 1, Figure 3 middle): ResNet-34's layers without the shortcuts."""
+    return ImageNetResNet(34, plain=True, **{"name": "plain34", **kwargs})
+
+
+@register_plain_cifar(params=271_098)
+def plain20(**kwargs):
+    """CIFAR plain-20 (section 4.2, Figure 6 left): resnet20's layers without shortcuts."""
+    return CifarResNet(20, plain=True, **kwargs)
+
+
+@register_plain_cifar(params=466_426)
+def plain32(**kwargs):
+    """CIFAR plain-32 (section 4.2, Figure 6 left): resnet32's layers without shortcuts."""
+    return CifarResNet(32, plain=True, **kwargs)
+
+
+@register_plain_cifar(params=661_754)
+def plain44(**kwargs):
+    """CIFAR plain-44 (section 4.2, Figure 6 left): resnet44's layers without shortcuts."""
+    return CifarResNet(44, plain=True, **kwargs)
+
+
+@register_plain_cifar(params=857_082)
+def plain56(**kwargs):
+    """CIFAR plain-56 (section 4.2, Figure 6 left): resnet56's layers without shortcuts."""
+    return CifarResNet(56, plain=True, **kwargs)
 
 
 # Trained with fb.resnet.torch's per-channel mean/std normalization and GoogLeNet's
