@@ -83,6 +83,42 @@ PyTorch's BatchNorm epsilon (`bn_epsilon=1e-5`), no convolution biases
 Every strided convolution and pooling here pads explicitly and symmetrically,
 as PyTorch does, so no padding option is needed.
 
+Identity-mapping ablations ("Identity Mappings", sections 3 and 4), options
+of `ResNet`, `CifarResNet`, `ImageNetResNet` and so of every registered v1
+network and ResNeXt (`kerasnets.build("resnet110",
+shortcut_variant="exclusive_gating")`). `shortcut_variant` (Figure 2, on
+post-activation units; CIFAR-10 test error of ResNet-110 in Table 1, "fail"
+meaning above 20%): "identity" (a, the default: 6.61%); "constant_scaling"
+(b, 0.5 on the shortcut and 0.5 on the branch: 12.35%; 0 and 0.5 on the
+shortcut with 1 on the branch both fail); "exclusive_gating" (c, (1 - g(x))
+on the shortcut and g(x) on the branch, g a sigmoid 1x1 convolution of the
+unit's input whose bias b_g starts at `gate_bias`, -6 by default: 8.70%;
+fails for b_g from 0 to -5, 9.81% at -7); "shortcut_only_gating" (d, 1 - g(x)
+on the shortcut only: 6.91% at b_g = -6, 12.86% at 0); "conv1x1_shortcut"
+(e, a 1x1 convolution and BN on every shortcut: 12.22%); "dropout_shortcut"
+(f, dropout of ratio 0.5 on the shortcut: fails). Where a unit changes the
+shape, the variants act on the network's own shortcut (option A or B), and
+the 1x1 convolution of (e) is that unit's projection. Every gated unit adds a
+1x1 convolution with bias (C_in * C_out + C_out weights; resnet110: 1,832,282
+parameters); (e) adds C_in * C_out (+ C_out bias) and 4 C_out BN weights per
+unit (resnet110: 1,838,330). `unit` (Figure 4; Table 2's CIFAR-10 test
+errors for ResNet-110 basic / ResNet-164 bottleneck units): "original" (a:
+BN after the last convolution, ReLU after the addition; 6.61% / 5.93%),
+"bn_after_addition" (b: 8.17% / 6.50%), "relu_before_addition" (c: the
+branch ends BN-ReLU, nothing after the addition; 7.84% / 6.14%),
+"relu_only_preactivation" (d: ReLU-conv-BN-ReLU-conv-BN; 6.71% / 5.91%) and
+"full_preactivation" (e: BN-ReLU-conv twice, the v2 units; 6.37% / 5.46%).
+(e) is `preact=True` (the same network: the preact blocks, no BN-ReLU in
+the stem, the first unit's shortcut after its activation, a final
+`post_bn`/`post_relu`); (d) keeps the stem's BN-ReLU (the activation "after
+conv1 and before splitting" of the paper's appendix, which the first unit's
+ReLU repeats harmlessly) and adds a final `post_relu` (the extra activation
+after the last addition; (d)'s activation is a ReLU alone). Every unit keeps
+one Add whose inputs are the (scaled or gated) shortcut and branch: named
+`{block}_add` when an activation follows it (a, b), `{block}_out` when it is
+the unit's output (c, d, e). The shortcut variants take post-activation units
+(a-d) only; published weights are for the defaults only.
+
 Block functions take `se_ratio` (None by default): a
 `kerasnets.layers.SqueezeExcite` gate with that reduction ratio on the
 residual branch, before the addition (Hu et al., "Squeeze-and-Excitation
@@ -93,7 +129,7 @@ from __future__ import annotations
 
 import collections
 
-from keras import layers
+from keras import initializers, layers
 
 from kerasnets.checks import check_bool, check_choice, check_range
 from kerasnets.layers import (
@@ -149,6 +185,23 @@ ZERO_PAD_SIDES = ("after", "both")
 STRIDE_AT = ("1x1", "3x3")
 DROP_PATH_SCALE_AT = ("train", "test")
 DOWNSAMPLE_AT = ("first", "last")
+
+# "Identity Mappings", Figure 2 and Table 1: what multiplies or transforms the
+# shortcut (and the branch) of a post-activation unit.
+SHORTCUT_VARIANTS = ("identity", "constant_scaling", "exclusive_gating", "shortcut_only_gating",
+                     "conv1x1_shortcut", "dropout_shortcut")
+GATED_SHORTCUTS = ("exclusive_gating", "shortcut_only_gating")
+# The initial gate bias b_g: the best of the paper's search (0 to -10) for both gatings.
+GATE_BIAS = -6.0
+# lambda of constant scaling (Table 1's 12.35% row: 0.5 on the shortcut and on F).
+CONSTANT_SCALE = 0.5
+SHORTCUT_DROPOUT = 0.5
+# "Identity Mappings", Figure 4 and Table 2: where BN and ReLU sit in a unit. The
+# first four are basic_block's and bottleneck_block's; the last is the
+# preact_*_block's (the v2 networks, preact=True).
+UNITS = ("original", "bn_after_addition", "relu_before_addition", "relu_only_preactivation",
+         "full_preactivation")
+POST_ACTIVATION_UNITS = UNITS[:4]
 
 Stage = collections.namedtuple("Stage", "filters blocks stride")
 
@@ -250,28 +303,132 @@ def merge(shortcut, residual, name, *, drop_rate=0.0, drop_scale_at="train", se_
     return layers.Add(name=add_name or f"{name}_add")([shortcut, residual])
 
 
+# ----------------------------------------------------------------- identity-mapping ablations
+
+
+def unit_shortcut(x, out_channels, stride, name, *, shortcut_variant="identity", **shortcut_kwargs):
+    """A post-activation unit's shortcut: `shortcut_connection`'s, or a 1x1 convolution on every unit.
+
+    `shortcut_variant="conv1x1_shortcut"` is "Identity Mappings" Fig. 2e: a
+    1x1 convolution (`{name}_0_conv`, with `stride`) and its BN (`{name}_0_bn`;
+    the paper puts BN after every weight layer) on every shortcut, as the
+    original paper's option C ("all shortcuts are projections"): where the
+    shapes change it is the projection, also in networks of option A. The other
+    variants keep the network's own shortcut here (identity, option A zero
+    padding or option B projection) and act on it in `variant_merge`.
+    """
+    if shortcut_variant != "conv1x1_shortcut":
+        return shortcut_connection(x, out_channels, stride, name, **shortcut_kwargs)
+    x = layers.Conv2D(out_channels, 1, strides=stride, use_bias=shortcut_kwargs["use_bias"],
+                      name=f"{name}_0_conv")(x)
+    return batch_norm(x, f"{name}_0_bn", shortcut_kwargs["bn_epsilon"])
+
+
+def variant_merge(inputs, shortcut, residual, name, *, stride, shortcut_variant="identity",
+                  gate_bias=GATE_BIAS, add_name=None, se_ratio=None, **drop_kwargs):
+    """shortcut + branch through `merge`, with the shortcut (and branch) of Figure 2 (b), (c), (d), (f).
+
+    "Identity Mappings", section 3.1, on the unit's own shortcut h(x) (the
+    identity; where the shapes change, option A's or B's) and branch F(x)
+    (after its squeeze-and-excitation gate):
+
+    - "constant_scaling" (b): 0.5 h(x) + 0.5 F(x) (`{name}_shortcut_scale`,
+      `{name}_residual_scale`: Rescaling layers);
+    - "exclusive_gating" (c): (1 - g(x)) h(x) + g(x) F(x), with the gate
+      g(x) = sigmoid(W_g x + b_g) a 1x1 convolution of the unit's input `inputs`
+      (`{name}_gate`, with the unit's `stride`; its bias starts at `gate_bias`),
+      1 - g(x) a Rescaling (`{name}_gate_complement`) and the products
+      Multiply layers (`{name}_shortcut_gate`, `{name}_residual_gate`);
+    - "shortcut_only_gating" (d): (1 - g(x)) h(x) + F(x);
+    - "dropout_shortcut" (f): dropout(h(x)) + F(x), ratio 0.5
+      (`{name}_shortcut_dropout`; keras' Dropout scales kept values by 2 in
+      training, as Torch's).
+
+    "identity" and "conv1x1_shortcut" (e) add h(x) + F(x) as they are. The
+    block's single Add (`add_name`) sums the scaled or gated tensors; stochastic
+    depth (`drop_kwargs`) drops the branch after its gate.
+    """
+    if shortcut_variant in ("identity", "conv1x1_shortcut"):
+        return merge(shortcut, residual, name, se_ratio=se_ratio, add_name=add_name,
+                     **drop_kwargs)
+    if se_ratio is not None:
+        residual = SqueezeExcite(ratio=se_ratio, name=f"{name}_se")(residual)
+    if shortcut_variant == "constant_scaling":
+        shortcut = layers.Rescaling(CONSTANT_SCALE, name=f"{name}_shortcut_scale")(shortcut)
+        residual = layers.Rescaling(CONSTANT_SCALE, name=f"{name}_residual_scale")(residual)
+    elif shortcut_variant in GATED_SHORTCUTS:
+        gate = layers.Conv2D(
+            residual.shape[common.channel_axis()], 1, strides=stride, activation="sigmoid",
+            bias_initializer=initializers.Constant(gate_bias), name=f"{name}_gate",
+        )(inputs)
+        complement = layers.Rescaling(-1.0, offset=1.0, name=f"{name}_gate_complement")(gate)
+        shortcut = layers.Multiply(name=f"{name}_shortcut_gate")([shortcut, complement])
+        if shortcut_variant == "exclusive_gating":
+            residual = layers.Multiply(name=f"{name}_residual_gate")([residual, gate])
+    elif shortcut_variant == "dropout_shortcut":
+        shortcut = layers.Dropout(SHORTCUT_DROPOUT, name=f"{name}_shortcut_dropout")(shortcut)
+    return merge(shortcut, residual, name, add_name=add_name, **drop_kwargs)
+
+
+def unit_end(inputs, shortcut, residual, name, last, *, stride, unit="original",
+             bn_epsilon=BN_EPSILON, **merge_kwargs):
+    """The end of a post-activation unit: the branch's last BN, the addition and what follows it.
+
+    `residual` is the output of the branch's last convolution `{name}_{last}_conv`.
+    "Identity Mappings", Figure 4, on a unit x -> x + F(x):
+
+    - "original" (a): BN `{name}_{last}_bn`, add (`{name}_add`), ReLU (`{name}_out`);
+    - "bn_after_addition" (b): add (`{name}_add`), BN (`{name}_add_bn`), ReLU (`{name}_out`);
+    - "relu_before_addition" (c): BN, ReLU (`{name}_{last}_relu`), add (`{name}_out`);
+    - "relu_only_preactivation" (d): BN, add (`{name}_out`); its ReLU is at the
+      start of the branch (`{name}_preact_relu`, made by the block).
+
+    The Add is `{name}_add` when an activation follows it in the unit and
+    `{name}_out` when it is the unit's output, as in the pre-activation units.
+    `merge_kwargs` go to `variant_merge`.
+    """
+    if unit != "bn_after_addition":
+        residual = batch_norm(residual, f"{name}_{last}_bn", bn_epsilon)
+    if unit == "relu_before_addition":
+        residual = layers.Activation("relu", name=f"{name}_{last}_relu")(residual)
+    activated = unit in ("original", "bn_after_addition")
+    x = variant_merge(inputs, shortcut, residual, name, stride=stride,
+                      add_name=f"{name}_add" if activated else f"{name}_out", **merge_kwargs)
+    if unit == "bn_after_addition":
+        x = batch_norm(x, f"{name}_add_bn", bn_epsilon)
+    if activated:
+        x = layers.Activation("relu", name=f"{name}_out")(x)
+    return x
+
+
 # ----------------------------------------------------------------- residual blocks
 
 
 def basic_block(x, filters, stride=1, *, name, shortcut="projection", use_bias=True,
                 drop_rate=0.0, drop_scale_at="train", se_ratio=None, bn_epsilon=BN_EPSILON,
-                zero_pad_side="after"):
+                zero_pad_side="after", unit="original", shortcut_variant="identity",
+                gate_bias=GATE_BIAS):
     """The building block of Figure 2 (left): two 3x3 convolutions, each with BN, ReLU after the sum.
 
     He et al. (2016), ResNet-18/34 and the CIFAR networks. Downsampling is done
-    by the first convolution.
+    by the first convolution. `unit` (one of POST_ACTIVATION_UNITS) and
+    `shortcut_variant` (SHORTCUT_VARIANTS, with `gate_bias`) are the
+    "Identity Mappings" ablations (see `unit_end` and `variant_merge`).
     """
-    residual_shortcut = shortcut_connection(x, filters, stride, name, shortcut=shortcut,
-                                            use_bias=use_bias, bn_epsilon=bn_epsilon,
-                                            zero_pad_side=zero_pad_side)
+    inputs = x
+    residual_shortcut = unit_shortcut(x, filters, stride, name, shortcut_variant=shortcut_variant,
+                                      shortcut=shortcut, use_bias=use_bias, bn_epsilon=bn_epsilon,
+                                      zero_pad_side=zero_pad_side)
+    if unit == "relu_only_preactivation":
+        x = layers.Activation("relu", name=f"{name}_preact_relu")(x)
     x = conv3x3(x, filters, f"{name}_1", stride=stride, use_bias=use_bias)
     x = batch_norm(x, f"{name}_1_bn", bn_epsilon)
     x = layers.Activation("relu", name=f"{name}_1_relu")(x)
     x = conv3x3(x, filters, f"{name}_2", use_bias=use_bias)
-    x = batch_norm(x, f"{name}_2_bn", bn_epsilon)
-    x = merge(residual_shortcut, x, name, drop_rate=drop_rate, drop_scale_at=drop_scale_at,
-              se_ratio=se_ratio)
-    return layers.Activation("relu", name=f"{name}_out")(x)
+    return unit_end(inputs, residual_shortcut, x, name, "2", stride=stride, unit=unit,
+                    shortcut_variant=shortcut_variant, gate_bias=gate_bias,
+                    bn_epsilon=bn_epsilon, drop_rate=drop_rate, drop_scale_at=drop_scale_at,
+                    se_ratio=se_ratio)
 
 
 def plain_block(x, filters, stride=1, *, name, shortcut=None, use_bias=True, drop_rate=0.0,
@@ -300,7 +457,8 @@ def plain_block(x, filters, stride=1, *, name, shortcut=None, use_bias=True, dro
 def bottleneck_block(x, filters, stride=1, *, name, shortcut="projection", use_bias=True,
                      drop_rate=0.0, drop_scale_at="train", se_ratio=None, cardinality=1,
                      bottleneck_width=64, stride_at="1x1", bn_epsilon=BN_EPSILON,
-                     zero_pad_side="after"):
+                     zero_pad_side="after", unit="original", shortcut_variant="identity",
+                     gate_bias=GATE_BIAS):
     """The bottleneck of Figure 5 (right): 1x1 reduce, 3x3, 1x1 expand (x4), ReLU after the sum.
 
     He et al. (2016), ResNet-50/101/152, with keras.applications' layers and
@@ -309,15 +467,20 @@ def bottleneck_block(x, filters, stride=1, *, name, shortcut="projection", use_b
     `cardinality` > 1 it is ResNeXt's block (Xie et al., Figure 3c): the 3x3
     convolution has `cardinality` groups of `bottleneck_width * filters / 64`
     channels (`bottleneck_width` is the d of "32x4d"), and ResNeXt
-    downsamples there (`stride_at="3x3"`).
+    downsamples there (`stride_at="3x3"`). `unit`, `shortcut_variant` and
+    `gate_bias`: as `basic_block`'s.
     """
     width = int(filters * bottleneck_width / 64) * cardinality
     out_channels = BOTTLENECK_EXPANSION * filters
     stride_1x1, stride_3x3 = (stride, 1) if stride_at == "1x1" else (1, stride)
+    inputs = x
     # The shortcut is made first: keras.applications' weight order.
-    residual_shortcut = shortcut_connection(x, out_channels, stride, name, shortcut=shortcut,
-                                            use_bias=use_bias, bn_epsilon=bn_epsilon,
-                                            zero_pad_side=zero_pad_side)
+    residual_shortcut = unit_shortcut(x, out_channels, stride, name,
+                                      shortcut_variant=shortcut_variant, shortcut=shortcut,
+                                      use_bias=use_bias, bn_epsilon=bn_epsilon,
+                                      zero_pad_side=zero_pad_side)
+    if unit == "relu_only_preactivation":
+        x = layers.Activation("relu", name=f"{name}_preact_relu")(x)
     x = layers.Conv2D(width, 1, strides=stride_1x1, use_bias=use_bias, name=f"{name}_1_conv")(x)
     x = batch_norm(x, f"{name}_1_bn", bn_epsilon)
     x = layers.Activation("relu", name=f"{name}_1_relu")(x)
@@ -326,10 +489,10 @@ def bottleneck_block(x, filters, stride=1, *, name, shortcut="projection", use_b
     x = batch_norm(x, f"{name}_2_bn", bn_epsilon)
     x = layers.Activation("relu", name=f"{name}_2_relu")(x)
     x = layers.Conv2D(out_channels, 1, use_bias=use_bias, name=f"{name}_3_conv")(x)
-    x = batch_norm(x, f"{name}_3_bn", bn_epsilon)
-    x = merge(residual_shortcut, x, name, drop_rate=drop_rate, drop_scale_at=drop_scale_at,
-              se_ratio=se_ratio)
-    return layers.Activation("relu", name=f"{name}_out")(x)
+    return unit_end(inputs, residual_shortcut, x, name, "3", stride=stride, unit=unit,
+                    shortcut_variant=shortcut_variant, gate_bias=gate_bias,
+                    bn_epsilon=bn_epsilon, drop_rate=drop_rate, drop_scale_at=drop_scale_at,
+                    se_ratio=se_ratio)
 
 
 def preactivation(x, name, bn_epsilon=BN_EPSILON):
@@ -396,6 +559,74 @@ def preact_bottleneck_block(x, filters, stride=1, *, name, shortcut="projection"
     x = layers.Conv2D(out_channels, 1, use_bias=use_bias, name=f"{name}_3_conv")(x)
     return merge(residual_shortcut, x, name, drop_rate=drop_rate, drop_scale_at=drop_scale_at,
                  se_ratio=se_ratio, add_name=f"{name}_out")
+
+
+# The pre-activation form of each post-activation block (unit="full_preactivation").
+PREACT_BLOCKS = {basic_block: preact_basic_block, bottleneck_block: preact_bottleneck_block}
+
+
+def residual_unit(block, *, preact, unit, shortcut_variant, gate_bias, block_kwargs):
+    """`(block, preact, unit, options)`: `ResNet`'s block function and arguments for `unit` and `shortcut_variant`.
+
+    `unit=None` is the network's own: "full_preactivation" when `preact`,
+    "original" otherwise. "full_preactivation" on a post-activation network
+    swaps basic_block/bottleneck_block for their pre-activation form (and sets
+    `preact`); the other units and the shortcut variants are options of
+    basic_block and bottleneck_block, passed (`options`) only when not the
+    default so that other block functions need not take them.
+    """
+    check_choice("shortcut_variant", shortcut_variant, SHORTCUT_VARIANTS)
+    if unit is not None:
+        check_choice("unit", unit, UNITS)
+    if gate_bias is not None:
+        if shortcut_variant not in GATED_SHORTCUTS:
+            raise ValueError(
+                f"`gate_bias` is the initial bias of a gated shortcut (`shortcut_variant` in "
+                f"{GATED_SHORTCUTS}); got gate_bias={gate_bias!r} with "
+                f"shortcut_variant={shortcut_variant!r}"
+            )
+        check_range("gate_bias", gate_bias, describe="the gate's initial bias b_g")
+    own = "full_preactivation" if preact else "original"
+    unit = own if unit is None else unit
+    if preact and unit != "full_preactivation":
+        raise ValueError(
+            f"`unit={unit!r}` needs the post-activation network: a pre-activation network "
+            f"(preact=True, the _v2 networks) has unit='full_preactivation' only"
+        )
+    if unit == "full_preactivation":
+        if shortcut_variant != "identity":
+            raise ValueError(
+                f"`shortcut_variant={shortcut_variant!r}` is for post-activation units (`unit` in "
+                f"{POST_ACTIVATION_UNITS}), as in section 3 of Identity Mappings; full "
+                f"pre-activation units have shortcut_variant='identity' only"
+            )
+        if not preact:
+            if block not in PREACT_BLOCKS:
+                raise ValueError(
+                    f"`unit='full_preactivation'` replaces basic_block or bottleneck_block by "
+                    f"its pre-activation form; {getattr(block, '__name__', block)!r} has none"
+                )
+            if block_kwargs:
+                raise ValueError(
+                    f"`unit='full_preactivation'` builds {PREACT_BLOCKS[block].__name__}, which "
+                    f"takes none of the block options {sorted(block_kwargs)}"
+                )
+            block = PREACT_BLOCKS[block]
+        return block, True, unit, {}
+    options = {}
+    if unit != "original":
+        options["unit"] = unit
+    if shortcut_variant != "identity":
+        options["shortcut_variant"] = shortcut_variant
+    if gate_bias is not None:
+        options["gate_bias"] = gate_bias
+    if options and block not in PREACT_BLOCKS:
+        raise ValueError(
+            f"`unit` and `shortcut_variant` are options of basic_block and bottleneck_block; "
+            f"{getattr(block, '__name__', block)!r} takes neither (got "
+            f"{', '.join(f'{k}={v!r}' for k, v in options.items())})"
+        )
+    return block, False, unit, options
 
 
 # ----------------------------------------------------------------- stems and stacks
@@ -483,6 +714,9 @@ def ResNet(
     drop_path_scale_at="train",
     se_ratio=None,
     dropout_rate=0.0,
+    unit=None,
+    shortcut_variant="identity",
+    gate_bias=None,
     name="resnet",
 ):
     """A residual network: stem, `stages` of `block`, (post-activation), pooling, classifier.
@@ -510,6 +744,19 @@ def ResNet(
     registered twin whose keras.applications weights `weights="imagenet"`
     loads (None: none are published for the network being built).
 
+    The ablations of "Identity Mappings" (sections 3 and 4, see the module's
+    docstring): `unit` (None: the network's own, "original" or, with
+    `preact`, "full_preactivation"; one of UNITS) places BN and ReLU in every
+    unit as in its Figure 4; "full_preactivation" on a network of
+    basic_block/bottleneck_block builds it with their pre-activation forms
+    and `preact=True`, and "relu_only_preactivation" adds a final ReLU
+    (`post_relu`) after the last unit (its appendix: an extra activation after
+    the last addition). `shortcut_variant` (one of SHORTCUT_VARIANTS,
+    "identity" by default) sets every shortcut as in its Figure 2, on
+    post-activation units only; `gate_bias` (None: -6, the paper's best) is
+    the initial gate bias b_g of the two gated variants. Published weights
+    are for the default units and shortcuts only.
+
     Stochastic depth adds layers on the residual branches, which changes the
     order of the model's layers (keras orders them by depth in the graph)
     and so the order weight files and `set_weights` follow. With
@@ -528,6 +775,17 @@ def ResNet(
     check_choice("zero_pad_side", zero_pad_side, ZERO_PAD_SIDES)
     check_choice("downsample_at", downsample_at, DOWNSAMPLE_AT)
     check_bool("preact", preact)
+    block, preact, unit, unit_options = residual_unit(
+        block, preact=arguments["preact"], unit=unit, shortcut_variant=shortcut_variant,
+        gate_bias=gate_bias, block_kwargs=block_kwargs,
+    )
+    if ((unit_options or preact != arguments["preact"]) and published_as is not None
+            and pretrained.is_tag(weights, published_as)):
+        raise ValueError(
+            f"`weights={weights!r}`: {published_as}'s published checkpoints have its own units "
+            f"and identity shortcuts; got unit={unit!r}, shortcut_variant={shortcut_variant!r}. "
+            f"Use weights=None or a weights file of this structure."
+        )
     if not callable(stem):
         check_choice("stem", stem, tuple(STEMS))
         stem = STEMS[stem]
@@ -560,10 +818,12 @@ def ResNet(
         x, block, stages, drop_rates=drop_rates, downsample_at=downsample_at,
         first_block_kwargs={"shortcut_from_preact": True} if preact else None,
         shortcut=shortcut, use_bias=use_bias, drop_scale_at=drop_path_scale_at,
-        se_ratio=se_ratio, **structure_kwargs, **(block_kwargs or {}),
+        se_ratio=se_ratio, **structure_kwargs, **unit_options, **(block_kwargs or {}),
     )
     if preact:
         x = batch_norm(x, "post_bn", bn_epsilon)
+        x = layers.Activation("relu", name="post_relu")(x)
+    elif unit == "relu_only_preactivation":
         x = layers.Activation("relu", name="post_relu")(x)
     x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
                                classifier_activation=classifier_activation,
@@ -592,7 +852,7 @@ def weights_structure(block_kwargs, **structure):
     return {**structure, **shape}
 
 
-def ImageNetResNet(depth, *, name, stride_at=None, plain=False, **kwargs):
+def ImageNetResNet(depth, *, name, stride_at=None, plain=False, unit=None, **kwargs):
     """ResNet-`depth` of Table 1 (v1): basic blocks for 18 and 34 layers, bottlenecks above.
 
     `stride_at` is where a bottleneck downsamples: "1x1" (None: the default,
@@ -600,19 +860,27 @@ def ImageNetResNet(depth, *, name, stride_at=None, plain=False, **kwargs):
     (torchvision's and timm's ResNet-50/101/152, "ResNet v1.5"). Basic blocks
     downsample in their first 3x3 convolution: for them only None or "3x3".
     `plain=True` leaves the shortcuts out (Table 1's plain networks, 18 and
-    34 layers only).
+    34 layers only). `unit="full_preactivation"` builds the network of full
+    pre-activation units, which downsample in their 3x3 (`stride_at` None or
+    "3x3"), in the first block of conv3-conv5 as the paper's (not
+    keras.applications' v2).
     """
     check_choice("depth", depth, tuple(IMAGENET_BLOCKS))
     check_bool("plain", plain)
     if plain:
         check_choice("depth", depth, PLAIN_IMAGENET_DEPTHS)
-        return ResNet(imagenet_stages(IMAGENET_BLOCKS[depth]), plain_block, name=name, **kwargs)
+        return ResNet(imagenet_stages(IMAGENET_BLOCKS[depth]), plain_block, name=name,
+                      unit=unit, **kwargs)
+    preactivated = unit == "full_preactivation"
     if stride_at is not None:
-        check_choice("stride_at", stride_at, STRIDE_AT if depth >= 50 else ("3x3",))
+        check_choice("stride_at", stride_at,
+                     STRIDE_AT if depth >= 50 and not preactivated else ("3x3",))
     if depth < 50:
-        return ResNet(imagenet_stages(IMAGENET_BLOCKS[depth]), basic_block, name=name, **kwargs)
+        return ResNet(imagenet_stages(IMAGENET_BLOCKS[depth]), basic_block, name=name,
+                      unit=unit, **kwargs)
     return ResNet(imagenet_stages(IMAGENET_BLOCKS[depth]), bottleneck_block, name=name,
-                  block_kwargs={"stride_at": stride_at or "1x1"}, **kwargs)
+                  block_kwargs=None if preactivated else {"stride_at": stride_at or "1x1"},
+                  unit=unit, **kwargs)
 
 
 def ResNetV2(depth, *, name, **kwargs):
@@ -624,13 +892,15 @@ def ResNetV2(depth, *, name, **kwargs):
     )
 
 
-def CifarResNet(depth=20, *, preact=False, plain=False, name=None, classes=CIFAR_CLASSES,
-                **kwargs):
+def CifarResNet(depth=20, *, preact=False, plain=False, unit=None, name=None,
+                classes=CIFAR_CLASSES, **kwargs):
     """The CIFAR-10 ResNet of section 4.2 with `depth` = 6n + 2 layers (option A shortcuts).
 
-    `preact=True` gives the full pre-activation form of "Identity Mappings"
-    (basic units, as its ResNet-110); `plain=True` the plain network of
-    section 4.2 (no shortcuts, named `plain{depth}`).
+    `preact=True`, or `unit="full_preactivation"`, gives the full
+    pre-activation form of "Identity Mappings" (basic units, as its
+    ResNet-110; named `resnet{depth}_v2`); the other `unit`s and
+    `shortcut_variant` are `ResNet`'s. `plain=True` gives the plain network
+    of section 4.2 (no shortcuts, named `plain{depth}`).
     """
     check_range("depth", depth, 8, integer=True)
     if (int(depth) - 2) % 6:
@@ -641,7 +911,9 @@ def CifarResNet(depth=20, *, preact=False, plain=False, name=None, classes=CIFAR
         raise ValueError("`plain=True` has no pre-activation form: pass `preact=False`")
     n = (int(depth) - 2) // 6
     block = plain_block if plain else preact_basic_block if preact else basic_block
-    default_name = f"plain{int(depth)}" if plain else f"resnet{int(depth)}{'_v2' if preact else ''}"
+    preactivated = preact or unit == "full_preactivation"
+    default_name = (f"plain{int(depth)}" if plain
+                    else f"resnet{int(depth)}{'_v2' if preactivated else ''}")
     return ResNet(
         cifar_stages(n),
         block,
@@ -652,6 +924,7 @@ def CifarResNet(depth=20, *, preact=False, plain=False, name=None, classes=CIFAR
         default_shape=CIFAR_SHAPE,
         min_shape=CIFAR_MIN_SHAPE,
         classes=classes,
+        unit=unit,
         name=name or default_name,
         **kwargs,
     )
