@@ -15,6 +15,10 @@ import sys
 
 import numpy as np
 
+# The checkout's own kerasnets, whichever copy is installed (as backend_layers_check.py):
+# the script's folder, not the working directory, starts sys.path.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 
 def main(job_path):
     with open(job_path) as f:
