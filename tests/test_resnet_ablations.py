@@ -11,6 +11,7 @@ import pytest
 
 import kerasnets
 from conftest import run_with_backend
+from kerasnets import analysis
 from kerasnets.models import resnet as R
 
 SIZE = 16  # CIFAR nets at 16x16: two stride-2 stages leave 4x4
@@ -327,6 +328,16 @@ def test_shortcut_variants_combine_with_post_activation_units_and_drop_path():
     model = cifar(shortcut_variant="exclusive_gating", se_ratio=4)
     gated = model.get_layer("conv2_block1_residual_gate")
     assert [source(t).name for t in gated.input] == ["conv2_block1_se", "conv2_block1_gate"]
+
+
+@pytest.mark.parametrize("kwargs", [{"shortcut_variant": "exclusive_gating"},
+                                    {"unit": "bn_after_addition"}, {"unit": "relu_before_addition"},
+                                    {"unit": "relu_only_preactivation"}])
+def test_kerasnets_analysis_finds_every_block(kwargs):
+    """The Add-name contract: conv{s}_block{b}_add or _out, shortcut and branch as its inputs."""
+    blocks = analysis.residual_blocks(cifar(**kwargs))
+    assert [b.name for b in blocks] == [b for b, *_ in CIFAR_BLOCKS]
+    assert [b.output_shape[-1] for b in blocks] == [c for *_, c, _ in CIFAR_BLOCKS]
 
 
 # ----------------------------------------------------------------- validation
