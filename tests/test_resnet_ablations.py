@@ -19,7 +19,8 @@ SHORTCUT_VARIANTS = ["constant_scaling", "exclusive_gating", "shortcut_only_gati
                      "conv1x1_shortcut", "dropout_shortcut"]
 POST_UNITS = ["original", "bn_after_addition", "relu_before_addition", "relu_only_preactivation"]
 # resnet20's blocks: (name, input channels, output channels, stride).
-CIFAR_BLOCKS = [(f"conv{s}_block{b}", c_in if b == 1 else c_out, c_out, 2 if b == 1 and s > 2 else 1)
+CIFAR_BLOCKS = [(f"conv{s}_block{b}", c_in if b == 1 else c_out, c_out,
+                 2 if b == 1 and s > 2 else 1)
                 for s, c_in, c_out in ((2, 16, 16), (3, 16, 32), (4, 32, 64)) for b in (1, 2, 3)]
 
 
@@ -49,7 +50,7 @@ def add_inputs(model, name):
 
 
 def randomize(model, seed=0):
-    """Random weights everywhere (BN statistics and gate biases included) so formulas are not trivial."""
+    """Random weights everywhere (BN statistics and gate biases too): formulas are not trivial."""
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         values = []
@@ -216,11 +217,13 @@ def test_imagenet_gated_shortcuts_and_1x1_shortcuts():
     base = 11_703_912  # resnet18 (Table 1)
     stages = [(64, 64), (64, 128), (128, 256), (256, 512)]
     gated = sum(c_in * c_out + c_out + (c_out * c_out + c_out) for c_in, c_out in stages)
-    model = kerasnets.build("resnet18", input_shape=(32, 32, 3), shortcut_variant="exclusive_gating")
+    model = kerasnets.build("resnet18", input_shape=(32, 32, 3),
+                            shortcut_variant="exclusive_gating")
     assert model.count_params() == base + gated
     # The projections stay (conv + bias + BN); identity units get one too (option C).
     ones = sum(c * c + c + 4 * c for _, c in stages[1:]) + 2 * (64 * 64 + 64 + 4 * 64)
-    model = kerasnets.build("resnet18", input_shape=(32, 32, 3), shortcut_variant="conv1x1_shortcut")
+    model = kerasnets.build("resnet18", input_shape=(32, 32, 3),
+                            shortcut_variant="conv1x1_shortcut")
     assert model.count_params() == base + ones
     assert model.get_layer("conv2_block1_0_conv").strides == (1, 1)
     assert model.get_layer("conv3_block1_0_conv").strides == (2, 2)
@@ -257,7 +260,8 @@ def test_unit_structure(unit, bottleneck):
             assert source(model.get_layer(f"{block}_add_bn").input).name == f"{block}_add"
         elif unit == "relu_before_addition":
             assert branch == f"{block}_{last}_relu"
-            assert source(model.get_layer(f"{block}_{last}_relu").input).name == f"{block}_{last}_bn"
+            relu = model.get_layer(f"{block}_{last}_relu")
+            assert source(relu.input).name == f"{block}_{last}_bn"
         else:
             assert branch == f"{block}_{last}_bn"
             first = model.get_layer(f"{block}_1_pad" if (not bottleneck and block.endswith(

@@ -307,7 +307,7 @@ def merge(shortcut, residual, name, *, drop_rate=0.0, drop_scale_at="train", se_
 
 
 def unit_shortcut(x, out_channels, stride, name, *, shortcut_variant="identity", **shortcut_kwargs):
-    """A post-activation unit's shortcut: `shortcut_connection`'s, or a 1x1 convolution on every unit.
+    """A post-activation unit's shortcut: `shortcut_connection`'s, or a 1x1 convolution (Fig. 2e).
 
     `shortcut_variant="conv1x1_shortcut"` is "Identity Mappings" Fig. 2e: a
     1x1 convolution (`{name}_0_conv`, with `stride`) and its BN (`{name}_0_bn`;
@@ -326,7 +326,7 @@ def unit_shortcut(x, out_channels, stride, name, *, shortcut_variant="identity",
 
 def variant_merge(inputs, shortcut, residual, name, *, stride, shortcut_variant="identity",
                   gate_bias=GATE_BIAS, add_name=None, se_ratio=None, **drop_kwargs):
-    """shortcut + branch through `merge`, with the shortcut (and branch) of Figure 2 (b), (c), (d), (f).
+    """shortcut + branch through `merge`, scaled, gated or dropped as in Figure 2 (b), (c), (d), (f).
 
     "Identity Mappings", section 3.1, on the unit's own shortcut h(x) (the
     identity; where the shapes change, option A's or B's) and branch F(x)
@@ -563,10 +563,12 @@ def preact_bottleneck_block(x, filters, stride=1, *, name, shortcut="projection"
 
 # The pre-activation form of each post-activation block (unit="full_preactivation").
 PREACT_BLOCKS = {basic_block: preact_basic_block, bottleneck_block: preact_bottleneck_block}
+# The blocks that take `unit` and `shortcut_variant`.
+POST_ACTIVATION_BLOCKS = tuple(PREACT_BLOCKS)
 
 
 def residual_unit(block, *, preact, unit, shortcut_variant, gate_bias, block_kwargs):
-    """`(block, preact, unit, options)`: `ResNet`'s block function and arguments for `unit` and `shortcut_variant`.
+    """`(block, preact, unit, options)`: `ResNet`'s block and its arguments for the ablations.
 
     `unit=None` is the network's own: "full_preactivation" when `preact`,
     "original" otherwise. "full_preactivation" on a post-activation network
@@ -601,7 +603,7 @@ def residual_unit(block, *, preact, unit, shortcut_variant, gate_bias, block_kwa
                 f"pre-activation units have shortcut_variant='identity' only"
             )
         if not preact:
-            if block not in PREACT_BLOCKS:
+            if block not in POST_ACTIVATION_BLOCKS:
                 raise ValueError(
                     f"`unit='full_preactivation'` replaces basic_block or bottleneck_block by "
                     f"its pre-activation form; {getattr(block, '__name__', block)!r} has none"
@@ -620,7 +622,7 @@ def residual_unit(block, *, preact, unit, shortcut_variant, gate_bias, block_kwa
         options["shortcut_variant"] = shortcut_variant
     if gate_bias is not None:
         options["gate_bias"] = gate_bias
-    if options and block not in PREACT_BLOCKS:
+    if options and block not in POST_ACTIVATION_BLOCKS:
         raise ValueError(
             f"`unit` and `shortcut_variant` are options of basic_block and bottleneck_block; "
             f"{getattr(block, '__name__', block)!r} takes neither (got "
