@@ -7,7 +7,10 @@ reordered that share the original's weights (`delete_blocks`,
 `reorder_blocks`, `kendall_tau`), the unravelled view's path lengths and
 the gradient through paths of each length (`path_length_distribution`,
 `effective_paths`), and lesion studies at test time (`lesion_study`, with
-`recompute_batch_norm_statistics` for networks trained briefly).
+`recompute_batch_norm_statistics` for networks trained briefly), and He et
+al.'s degradation figure (`Curve`, `plot_degradation`). `plot_paths` and
+`plot_lesion_tables` draw Veit et al.'s Figures 5 and 6;
+recipes/resnet_paths.py runs all four experiments.
 """
 
 from kerasnets.analysis.blocks import (
@@ -19,6 +22,7 @@ from kerasnets.analysis.blocks import (
     reorder_blocks,
     residual_blocks,
 )
+from kerasnets.analysis.degradation import Curve, plot_degradation
 from kerasnets.analysis.lesion import (
     LesionTable,
     lesion_study,
@@ -30,10 +34,13 @@ from kerasnets.analysis.paths import (
     PathLengths,
     effective_paths,
     path_length_distribution,
+    paths_rows,
+    plot_paths,
 )
 
 __all__ = [
     "Block",
+    "Curve",
     "EffectivePaths",
     "LesionTable",
     "PathLengths",
@@ -44,6 +51,9 @@ __all__ = [
     "lesion_study",
     "path_length_distribution",
     "plain_blocks",
+    "paths_rows",
+    "plot_degradation",
+    "plot_paths",
     "plot_lesion_tables",
     "recompute_batch_norm_statistics",
     "reorder_blocks",

@@ -17,7 +17,8 @@ import numbers
 
 from kerasnets.analysis import graph as G
 
-SHORTCUT_KINDS = ("identity", "zero_pad", "subsample", "preactivated", "projection")
+SHORTCUT_KINDS = ("identity", "zero_pad", "subsample", "preactivated", "scaled", "gated",
+                  "dropout", "projection")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,8 +30,11 @@ class Block:
     1x1/2 subsampling and zero channels), "subsample" (1x1/2 max pooling,
     keras.applications' v2), "preactivated" (the first unit of a
     pre-activation network: the identity of the unit's own BN-ReLU, which
-    the branch shares), "projection" (a 1x1 convolution, option B); None
-    for a block of a plain network. `identity` is True when the shortcut has
+    the branch shares), "scaled", "gated" or "dropout" (the identity-mapping
+    ablations' constant scaling, exclusive gating and dropout shortcuts:
+    `kerasnets.models.resnet`'s `shortcut_variant`), "projection" (a 1x1
+    convolution: option B, or any shortcut with weights of its own, such as
+    shortcut-only gating's); None for a block of a plain network. `identity` is True when the shortcut has
     no weights of its own (all but "projection"): only those blocks can be
     deleted or moved. `deletable` says whether the block can be taken out:
     an identity shortcut, or, in a plain network, an input and output of

@@ -65,7 +65,7 @@ class Unit:
 
     `add` is the index of a residual block's Add step (None for a plain
     layer), `shortcut` and `branch` the Add's two inputs, `shortcut_kind`
-    one of "identity", "zero_pad", "subsample", "preactivated", "projection"
+    one of blocks.SHORTCUT_KINDS
     (None for a plain layer).
     """
 
@@ -159,6 +159,11 @@ def _ancestors(graph, tensor, within):
     return found
 
 
+# What the weightless layers of a shortcut make of it (kerasnets.models.resnet), by precedence.
+SHORTCUT_LAYERS = (("ChannelZeroPadding", "zero_pad"), ("Multiply", "gated"),
+                   ("Rescaling", "scaled"), ("Dropout", "dropout"))
+
+
 def _shortcut_kind(graph, unit, steps):
     inside = set(steps)
     if unit.shortcut is unit.input:
@@ -168,8 +173,10 @@ def _shortcut_kind(graph, unit, steps):
         return "projection"
     if not own:
         return "preactivated"  # the unit's BN-ReLU, shared with the branch
-    if any(type(graph.steps[i].layer).__name__ == "ChannelZeroPadding" for i in own):
-        return "zero_pad"
+    kinds = {type(graph.steps[i].layer).__name__ for i in own}
+    for layer_type, kind in SHORTCUT_LAYERS:
+        if layer_type in kinds:
+            return kind
     return "subsample"
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import textwrap
 
 import keras
 import numpy as np
@@ -96,8 +97,10 @@ def plot_lesion_tables(tables, path, *, title=None):
     axes.set_ylim(0, 100)
     axes.grid(alpha=0.3)
     axes.legend()
-    axes.set_title(title or ("Error with blocks deleted at test time" if kind == "delete"
-                             else "Error with blocks reordered at test time"))
+    axes.set_title("Error with blocks deleted at test time" if kind == "delete"
+                   else "Error with blocks reordered at test time")
+    if title:
+        figure.suptitle(textwrap.fill(title, 80), fontsize=9)
     figure.tight_layout()
     figure.savefig(path)
     return path

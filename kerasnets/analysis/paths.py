@@ -19,10 +19,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import textwrap
 
 import keras
 import numpy as np
 from keras import ops
+from matplotlib.figure import Figure
 
 from kerasnets.analysis import blocks as B
 from kerasnets.analysis import graph as G
@@ -182,3 +184,46 @@ def effective_paths(model, images, labels=None, *, lengths=None, samples=8, seed
     means = np.array(means)
     counts = np.array([math.comb(n, k) for k in lengths], dtype=float)
     return EffectivePaths(n, lengths, means, means * counts, int(samples), batch)
+
+
+def plot_paths(effective, path, *, title=None):
+    """Writes the two panels of Veit et al.'s Figure 6 for an `EffectivePaths` to `path` (PNG).
+
+    Left: the distribution of path lengths (the number of paths of each
+    length, binomial); right: the gradient magnitude reaching the input per
+    path (`effective.mean`) and in total per length (`effective.total`, the
+    mean times the number of paths), on two axes.
+    """
+    lengths = path_length_distribution(effective.blocks)
+    figure = Figure(figsize=(10, 3.8), dpi=110)
+    left, right = figure.subplots(1, 2)
+    left.bar(lengths.lengths, lengths.counts, color="#4c72b0")
+    left.set_xlabel("path length (residual branches on the path)")
+    left.set_ylabel("number of paths")
+    left.set_title(f"Distribution of path length ({effective.blocks} blocks, "
+                   f"2^{effective.blocks} paths)")
+    right.plot(effective.lengths, effective.mean, marker="o", color="#c44e52",
+               label="per path (mean)")
+    right.set_xlabel("path length")
+    right.set_ylabel("gradient norm at the input, per path", color="#c44e52")
+    twin = right.twinx()
+    twin.plot(effective.lengths, effective.total, marker="s", color="#4c72b0",
+              label="all paths of the length")
+    twin.set_ylabel("total gradient norm of the paths of that length", color="#4c72b0")
+    right.set_title(f"Gradient per path length ({effective.samples} draws x "
+                    f"{effective.images} images)")
+    for axes in (left, right):
+        axes.grid(alpha=0.3)
+    if title:
+        figure.suptitle(textwrap.fill(title, 120), fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path)
+    return path
+
+
+def paths_rows(effective):
+    """The rows of `paths.csv`: per length, the number and share of paths and the gradients."""
+    lengths = path_length_distribution(effective.blocks)
+    return [{"length": k, "paths": lengths.counts[k], "fraction": lengths.fraction[k],
+             "gradient_per_path": mean, "gradient_total": total}
+            for k, mean, total in zip(effective.lengths, effective.mean, effective.total)]
