@@ -179,8 +179,9 @@ def main(argv=None):
                     layer.momentum = BN_MOMENTUM
             compile_model(model, config, steps_per_epoch=steps)
             log(f"{name}: {model.count_params():,} parameters", start)
+            # The tf.data pipeline shuffles; fit's own shuffle would only warn.
             history = model.fit(data.train, validation_data=data.validation,
-                                epochs=args.epochs, verbose=2)
+                                epochs=args.epochs, verbose=2, shuffle=False)
             curve = analysis.Curve.from_history(name, d, residual, history.history)
             curves.append(curve)
             log(f"{name}: final training error {100 * curve.train_error[-1]:.1f}%, "
