@@ -1,6 +1,6 @@
 """Batch-mode stochastic depth under the backend in KERAS_BACKEND: skipped work, BN, fit().
 
-Usage: KERAS_BACKEND=jax python tests/backend_stochastic_depth_check.py out.json
+Usage: KERAS_BACKEND=jax python tests/backend_stochastic_depth_check.py out.json [--no-fit]
 
 tests/test_stochastic_depth_batch.py runs `check()` in-process on tensorflow
 and this script in a subprocess for jax and torch. It builds a tiny resnet20
@@ -15,7 +15,8 @@ and this script in a subprocess for jax and torch. It builds a tiny resnet20
   the tf.function graph of a training call; jax: a `cond` in the jaxpr of
   the jitted stateless training call);
 - model.fit runs two steps (batch 4) with a finite loss, compiled as keras
-  compiles by default (tensorflow: jit_compile="auto", jax: jax.jit).
+  compiles by default (tensorflow: tf.function, XLA where keras' "auto"
+  picks it; jax: jax.jit), unless `--no-fit`.
 
 Writes a JSON of the findings; the test asserts on them.
 """
@@ -34,6 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import keras  # noqa: E402
 
 import kerasnets  # noqa: E402
+
+if keras.backend.backend() == "tensorflow":
+    import tensorflow as tf
+elif keras.backend.backend() == "jax":
+    import jax
 
 SIZE = 16
 BATCH = 4
@@ -66,8 +72,6 @@ def _traced_conditionals(model, wrapper, x_block, x):
     """How many conditionals the compiled training call of `wrapper` and of `model` contains."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        import tensorflow as tf
-
         def count(fn, inputs):
             graph = tf.function(fn).get_concrete_function(
                 tf.TensorSpec(inputs.shape, inputs.dtype)).graph
@@ -76,8 +80,6 @@ def _traced_conditionals(model, wrapper, x_block, x):
         return (count(lambda t: wrapper(t, training=True), x_block),
                 count(lambda t: model(t, training=True), x))
     if backend == "jax":
-        import jax
-
         def count(layer, inputs):
             trainable = [v.value for v in layer.trainable_variables]
             non_trainable = [v.value for v in layer.non_trainable_variables]
@@ -90,7 +92,7 @@ def _traced_conditionals(model, wrapper, x_block, x):
     return None, None
 
 
-def check():
+def check(fit=True):
     rng = np.random.default_rng(0)
     keras.utils.set_random_seed(0)
     model = tiny_resnet20()
@@ -124,6 +126,8 @@ def check():
     result["blocks"] = sum(
         isinstance(layer, kerasnets.layers.BatchStochasticDepth) for layer in model.layers)
 
+    if not fit:
+        return result
     y = np.eye(10, dtype="float32")[rng.integers(0, 10, size=2 * BATCH)]
     model.compile(optimizer="sgd", loss="categorical_crossentropy")
     history = model.fit(np.concatenate([x, x[::-1]]), y, batch_size=BATCH, epochs=1, verbose=0)
@@ -134,4 +138,4 @@ def check():
 
 
 if __name__ == "__main__":
-    Path(sys.argv[1]).write_text(json.dumps(check()))
+    Path(sys.argv[1]).write_text(json.dumps(check(fit="--no-fit" not in sys.argv[2:])))
