@@ -68,6 +68,22 @@ one convention runs under the other once the last scale of each branch
 (the gamma and beta of the last batch normalization in v1 blocks) is
 multiplied (train -> test: divided) by p_l. With drop_path_rate=0 no layer is
 added, so the networks (and keras.applications' weights) are unchanged.
+`drop_path_rule="uniform"` gives every block p_l = p_L instead (the paper's
+uniform rule, section 3 and Figure 8). `drop_path_mode` says what is
+dropped: "sample" (default, timm's drop_path) a random subset of the
+batch's samples, through `kerasnets.layers.StochasticDepth` on the branch's
+output, the branch always computed; "batch" (the paper's) the whole
+mini-batch's branch, which is then not computed: `merge` moves the branch's
+layers (the SE gate included; in pre-activation units the BN-ReLU unless the
+shortcut also starts after it) into a nested model `{block}_branch` owned by
+a `kerasnets.layers.BatchStochasticDepth` layer `{block}_drop`, which runs
+it inside `keras.ops.cond` (tf.cond, jax.lax.cond, a Python `if` on torch;
+inside compiled train steps too), so a dropped block costs no convolution
+and leaves its BN statistics alone. The layers keep their names, each block
+its one Add of (shortcut, `{block}_drop`), and the parameters their count;
+`named_layers(model)` finds the nested ones. On this 2-core CPU a ResNet-110
+training step with p_L = 0.5 then takes 0.80 times the step without
+stochastic depth (benchmarks/README.md).
 
 Published checkpoints (`weights=` a tag; `kerasnets.model_info(name)` lists
 them with their top-1, licence and preprocessing): resnet50/101/152 keep
