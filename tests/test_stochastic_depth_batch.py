@@ -20,7 +20,7 @@ import pytest
 
 import kerasnets
 from backend_stochastic_depth_check import check, tiny_resnet20
-from conftest import ROOT, TESTS
+from conftest import FAST_INIT, ROOT, TESTS
 from kerasnets.layers import (
     BatchStochasticDepth,
     StochasticDepth,
@@ -208,7 +208,8 @@ def test_skipped_branch_and_fit_on_jax_and_torch(tmp_path):
     procs = {}
     for backend in ("jax", "torch"):
         procs[backend] = subprocess.Popen(
-            [sys.executable, SCRIPT, str(tmp_path / f"{backend}.json")],
+            # fast_init: numpy initializers (on jax each random initializer compiles).
+            [sys.executable, FAST_INIT, SCRIPT, str(tmp_path / f"{backend}.json")],
             env={**env, "KERAS_BACKEND": backend}, cwd=ROOT,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
