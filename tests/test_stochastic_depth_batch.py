@@ -17,6 +17,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import kerasnets
 from backend_stochastic_depth_check import check, tiny_resnet20
@@ -179,6 +180,17 @@ def test_forced_keep_and_the_test_time_convention():
     # keep is only a training-time decision.
     np.testing.assert_allclose(_np(wrapper(x, training=False, keep=False)),
                                _np(wrapper(x, training=False)))
+
+
+def test_dropped_branch_weights_get_zero_gradients():
+    # Not none: momentum and weight decay still act on them, as in the paper's Torch code.
+    wrapper = _block_model().get_layer("conv3_block1_drop")
+    x = np.ones((2, 8, 8, 16), "float32")
+    for keep in (False, tf.constant(False)):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(wrapper(x, training=True, keep=keep))
+        grads = tape.gradient(loss, wrapper.branch.trainable_variables)
+        assert all(g is not None and not np.any(_np(g)) for g in grads)
 
 
 def test_skipped_branch_on_tensorflow():

@@ -147,7 +147,9 @@ class BatchStochasticDepth(keras.layers.Layer):
     the branch's output shape, and its batch normalization moving statistics
     stay as they were. On jax the branch runs through `stateless_call` inside
     both sides of the cond and its non-trainable variables are assigned after
-    it, so no tracer leaks out of the cond. Use it as
+    it, so no tracer leaks out of the cond. The dropped branch's weights get
+    zero gradients on every backend (momentum and weight decay still move
+    them). Use it as
     `shortcut + BatchStochasticDepth(branch, rate)(branch_inputs)`.
 
     `scale_at` as `StochasticDepth`: "train" (default) divides a kept branch
@@ -191,6 +193,20 @@ class BatchStochasticDepth(keras.layers.Layer):
         output = self.branch.outputs[0]
         return ops.zeros((batch,) + tuple(output.shape[1:]), dtype=output.dtype)
 
+    def _zero_anchor(self):
+        """0 times the sum of the branch's weights: zero gradients (not none) for them.
+
+        jax.lax.cond (and tf.cond in a graph) give a dropped branch's weights
+        zero gradients, so momentum and weight decay still move them, as in
+        the paper's Torch code; torch's Python `if` and tensorflow's eager
+        cond would give none (and keras a warning each step). Summing the
+        weights costs little next to the convolutions it saves.
+        """
+        total = 0.0
+        for variable in self.branch.trainable_variables:
+            total = total + ops.sum(variable)
+        return ops.cast(total, self.branch.outputs[0].dtype) * 0.0
+
     def _scale_kept(self, outputs):
         if self.scale_at == "train" and self.rate > 0.0:
             return outputs / ops.cast(self.survival_probability, outputs.dtype)
@@ -211,7 +227,7 @@ class BatchStochasticDepth(keras.layers.Layer):
             return ops.cond(
                 keep,
                 lambda: self._scale_kept(self.branch(inputs, training=True)),
-                lambda: self._zeros(inputs),
+                lambda: self._zeros(inputs) + self._zero_anchor(),
             )
         # jax: variable updates inside lax.cond would leak tracers; run the
         # branch statelessly and assign its new non-trainable values after.
