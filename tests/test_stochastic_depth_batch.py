@@ -108,6 +108,12 @@ def test_batch_mode_structure_keeps_names_adds_and_parameters():
         assert [w.shape for w in nested[layer.name].weights] == [w.shape for w in layer.weights]
 
 
+def test_profile_counts_the_nested_branches():
+    plain = kerasnets.profile(kerasnets.build("resnet20", input_shape=(16, 16, 3)))
+    batch = kerasnets.profile(tiny_resnet20())
+    assert (batch.params, batch.macs) == (plain.params, plain.macs)
+
+
 def test_no_wrapper_without_drop_path():
     model = kerasnets.build("resnet20", drop_path_mode="batch", drop_path_rule="uniform",
                             input_shape=(16, 16, 3))
