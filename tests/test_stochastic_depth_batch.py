@@ -1,4 +1,4 @@
-"""Stochastic depth as Huang et al. publish it: batch mode (the branch not computed) and the uniform rule.
+"""Stochastic depth as Huang et al. publish it: batch mode (branch not computed), uniform rule.
 
 Huang, Sun, Liu, Sedra and Weinberger (2016), "Deep Networks with Stochastic
 Depth", ECCV: `drop_path_mode="batch"` (kerasnets.layers.BatchStochasticDepth)
@@ -279,4 +279,24 @@ def test_weights_load_into_a_batch_mode_network(tmp_path):
     model = tiny_resnet20(weights=str(path))
     x = rng.uniform(size=(2, 16, 16, 3)).astype("float32")
     np.testing.assert_allclose(_np(model(x, training=False)), _np(plain(x, training=False)),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_gated_unit_branch_takes_the_gate_and_matches_sample_mode():
+    # Exclusive gating ("Identity Mappings", Fig. 2c): the gate g(x) feeds the
+    # shortcut and the branch, so the branch model takes (x, g(x)).
+    kwargs = dict(input_shape=(16, 16, 3), drop_path_rate=0.5,
+                  shortcut_variant="exclusive_gating")
+    sample = kerasnets.build("resnet20", **kwargs)
+    batch = kerasnets.build("resnet20", drop_path_mode="batch", **kwargs)
+    branch = batch.get_layer("conv2_block2_drop").branch
+    assert [t.name for t in branch.inputs] == ["conv2_block2_branch_input",
+                                               "conv2_block2_branch_input_2"]
+    assert "conv2_block2_residual_gate" in [layer.name for layer in branch.layers]
+    targets = resnet.named_layers(batch)
+    for layer in sample.layers:
+        if layer.weights:
+            targets[layer.name].set_weights(layer.get_weights())
+    x = np.random.default_rng(5).uniform(size=(2, 16, 16, 3)).astype("float32")
+    np.testing.assert_allclose(_np(batch(x, training=False)), _np(sample(x, training=False)),
                                rtol=1e-5, atol=1e-5)

@@ -881,8 +881,8 @@ def ResNet(
     block written for the defaults need not take them.
     `drop_path_rate` (1 - p_L, in [0, 1)), `drop_path_scale_at` ("train"
     or "test"), `drop_path_mode` ("sample" or "batch") and
-    `drop_path_rule` ("linear" or "uniform") set stochastic depth, `se_ratio` (None or > 0) a
-    squeeze-and-excitation gate in every block, `dropout_rate` (in [0, 1)) a
+    `drop_path_rule` ("linear" or "uniform") set stochastic depth,
+    `se_ratio` (None or > 0) a squeeze-and-excitation gate in every block, `dropout_rate` (in [0, 1)) a
     dropout before the classifier (SENet-154's). `published_as` is the
     registered twin whose keras.applications weights `weights="imagenet"`
     loads (None: none are published for the network being built).
