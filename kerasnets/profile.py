@@ -186,8 +186,11 @@ def profile(model, print_table: bool = False, file=None) -> ModelProfile:
     rows = []
     seen = set()
     for layer, in_shape, out_shape in _iter_calls(model):
-        if isinstance(layer, keras.Model) and in_shape is not None:
-            sub = profile(layer)
+        # A nested model, or a layer that owns one (batch-mode stochastic
+        # depth's `branch`, counted as at inference, where it always runs).
+        inner = layer if isinstance(layer, keras.Model) else getattr(layer, "branch", None)
+        if isinstance(inner, keras.Model) and in_shape is not None:
+            sub = profile(inner)
             macs = sub.macs
         else:
             macs = 0 if in_shape is None else layer_multiply_adds(layer, in_shape, out_shape)

@@ -26,6 +26,8 @@ from model_configs import configs
 EXTRA = [
     ("resnet20_drop_path", "resnet20",
      {"input_shape": (8, 8, 3), "classes": 10, "drop_path_rate": 0.5}),
+    ("resnet20_drop_path_batch", "resnet20",
+     {"input_shape": (8, 8, 3), "classes": 10, "drop_path_rate": 0.5, "drop_path_mode": "batch"}),
 ]
 # The recipes' optimizers, schedules and losses, compiled into the file (steps of 10 per epoch).
 COMPILED = {
@@ -110,7 +112,7 @@ def test_every_registered_class_is_in_a_saved_file(saved):
     # The custom layers of kerasnets.layers and of the family modules, the training losses
     # and optimizers: all registered by `import kerasnets` (this process imported more).
     for expected in ("ChannelShuffle", "ChannelZeroPadding", "LocalResponseNormalization",
-                     "PartiallyConnectedConv2D", "SqueezeExcite", "StochasticDepth",
+                     "PartiallyConnectedConv2D", "SqueezeExcite", "StochasticDepth", "BatchStochasticDepth",
                      "TrainableSubsampling", "scaled_tanh", "SGD", "RMSprop", "Adam",
                      "SparseCategoricalCrossentropy"):
         assert f"kerasnets>{expected}" in names

@@ -4,13 +4,24 @@ from kerasnets.layers.channel_padding import ChannelZeroPadding
 from kerasnets.layers.channel_shuffle import ChannelShuffle
 from kerasnets.layers.lrn import LocalResponseNormalization
 from kerasnets.layers.squeeze_excite import SqueezeExcite
-from kerasnets.layers.stochastic_depth import StochasticDepth, linear_decay_rates
+from kerasnets.layers.stochastic_depth import (
+    DROP_PATH_RULES,
+    BatchStochasticDepth,
+    StochasticDepth,
+    drop_path_rates,
+    linear_decay_rates,
+    uniform_rates,
+)
 
 __all__ = [
+    "BatchStochasticDepth",
+    "DROP_PATH_RULES",
     "ChannelShuffle",
     "ChannelZeroPadding",
     "LocalResponseNormalization",
     "SqueezeExcite",
     "StochasticDepth",
+    "drop_path_rates",
     "linear_decay_rates",
+    "uniform_rates",
 ]

@@ -258,7 +258,8 @@ def SENet(
     `stages` (Stage(filters, blocks, stride) per stage), `block`
     (se_bottleneck_block, senet154_bottleneck_block or one of their
     signature) and the other keyword arguments (`block_kwargs`,
-    `drop_path_rate`, `drop_path_scale_at`) are `resnet.ResNet`'s; `stem`
+    `drop_path_rate`, `drop_path_scale_at`, `drop_path_mode`,
+    `drop_path_rule`) are `resnet.ResNet`'s; `stem`
     is "imagenet" (7x7/2), "deep" (SENet-154's three 3x3) or a stem function
     of their signature; convolutions have no bias. `se_ratio` is the
     reduction ratio r (> 0), `dropout_rate` (in [0, 1)) a dropout before the
