@@ -74,6 +74,13 @@ def test_residual_blocks_of_a_cifar_resnet(resnet20):
     ("resnet20", {"shortcut_variant": "dropout_shortcut"}, {"dropout": 7, "zero_pad": 2}),
     ("resnet20", {"shortcut_variant": "conv1x1_shortcut"}, {"projection": 9}),
     ("resnet20", {"unit": "relu_only_preactivation"}, {"identity": 7, "zero_pad": 2}),
+    # Stochastic depth as published: each branch a nested model, run under a cond.
+    ("resnet20", {"drop_path_rate": 0.5, "drop_path_mode": "batch"},
+     {"identity": 7, "zero_pad": 2}),
+    ("resnet20", {"drop_path_rate": 0.5, "drop_path_mode": "batch",
+                  "shortcut_variant": "exclusive_gating"}, {"gated": 7, "zero_pad": 2}),
+    ("resnet20", {"drop_path_rate": 0.5, "drop_path_mode": "batch", "preact": True},
+     {"preactivated": 1, "identity": 6, "zero_pad": 2}),
 ])
 def test_blocks_of_every_residual_family(name, kwargs, kinds):
     model = kerasnets.build(name, input_shape=(32, 32, 3), **kwargs)

@@ -9,7 +9,7 @@ others), in an order where every tensor is made before it is used.
 A unit is a block of that graph with one tensor going in and one coming
 out: a residual block of `kerasnets.models.resnet` (the layers named
 `conv{s}_block{b}_*`, around the Add layer `conv{s}_block{b}_add` or
-`conv{s}_block{b}_out`), or a layer of a plain network. `execute` runs the
+`conv{s}_block{b}_out`, whose inputs are the shortcut then the residual branch), or a layer of a plain network. `execute` runs the
 graph again, on symbolic or concrete tensors, with the same layer objects
 (so the same weights), where units can be deleted (their branch left out), put
 in another order, or have the gradient of their branch or shortcut stopped.
@@ -197,10 +197,8 @@ def residual_units(graph):
         operands = graph.step_inputs(add)
         if len(operands) != 2:
             raise ValueError(f"block {name}: its Add layer has {len(operands)} inputs, not 2")
-        inside = set(groups[name])
-        # The shortcut is the operand with fewer layers behind it in the block.
-        first, second = (len(_ancestors(graph, t, inside)) for t in operands)
-        shortcut, branch = operands if first <= second else operands[::-1]
+        # kerasnets.models.resnet adds Add([shortcut, residual branch]) in every block.
+        shortcut, branch = operands
         unit = Unit(name=name, stage=stage_of(name), steps=groups[name], input=block_input,
                     output=block_output, add=add, shortcut=shortcut, branch=branch)
         unit.shortcut_kind = _shortcut_kind(graph, unit, groups[name])
