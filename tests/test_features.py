@@ -37,6 +37,7 @@ FAMILIES = [
      [(2, 64, "block1_conv2_act"), (4, 128, "block2_add"), (8, 256, "block3_add"), (16, 728, "block5_add"),
       (32, 2048, "block7_sepconv2_act")]),
     ("resnet20", 32, {}, [(1, 16, "conv2_block3_out"), (2, 32, "conv3_block3_out"), (4, 64, "conv4_block3_out")]),
+    ("plain20", 32, {}, [(1, 16, "conv2_block3_out"), (2, 32, "conv3_block3_out"), (4, 64, "conv4_block3_out")]),
     # Pre-activation: the stride is in each stage's last block (keras.applications'
     # ResNet v2), and the last level is the final BN-ReLU.
     ("resnet50_v2", 64, {}, [(2, 64, "conv1_conv"), (4, 256, "conv2_block2_out"), (8, 512, "conv3_block3_out"),
