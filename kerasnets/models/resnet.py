@@ -82,8 +82,8 @@ inside compiled train steps too), so a dropped block costs no convolution
 and leaves its BN statistics alone. The layers keep their names, each block
 its one Add of (shortcut, `{block}_drop`), and the parameters their count;
 `named_layers(model)` finds the nested ones. On this 2-core CPU a ResNet-110
-training step with p_L = 0.5 then takes 0.80 times the step without
-stochastic depth (benchmarks/README.md).
+training step with p_L = 0.5 then takes 0.79 times the step without
+stochastic depth (0.79 to 0.87 over five runs; benchmarks/README.md).
 
 Published checkpoints (`weights=` a tag; `kerasnets.model_info(name)` lists
 them with their top-1, licence and preprocessing): resnet50/101/152 keep
