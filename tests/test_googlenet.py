@@ -178,3 +178,41 @@ print(keras.backend.backend(), "ok")
 def test_runs_on_jax():
     proc = run_with_backend("jax", ["-c", BACKEND_SCRIPT], timeout=300, fast_init=True)
     assert "jax ok" in proc.stdout
+
+
+def test_batch_norm_after_every_convolution():
+    model = kerasnets.build("googlenet", batch_norm=True, lrn=False, aux_logits=True,
+                            input_shape=(96, 96, 3), classes=10)
+    names = [l.name for l in model.layers]
+    convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
+    assert len(convs) == 3 + 9 * 6 + 2  # stem, the modules' six, one per auxiliary head
+    for conv in convs:  # no bias (BN's beta replaces it); BN, then the ReLU
+        assert not conv.use_bias and conv.activation.__name__ == "linear"
+        bn = model.get_layer(f"{conv.name}_bn")
+        assert isinstance(bn, keras.layers.BatchNormalization)
+        assert names.index(f"{conv.name}_relu") > names.index(bn.name) > names.index(conv.name)
+    assert not [l for l in model.layers if isinstance(l, LocalResponseNormalization)]
+    # By hand: each convolution's kernel, and 4 BN values per channel (gamma, beta,
+    # moving mean and variance) in place of its bias; the dense layers as they were.
+    conv_params = sum(c.kernel_size[0] * c.kernel_size[1] * c.input.shape[-1] * c.filters
+                      + 4 * c.filters for c in convs)
+    dense_params = sum(l.count_params() for l in model.layers
+                       if isinstance(l, keras.layers.Dense))
+    assert model.count_params() == conv_params + dense_params
+    channels = sum(c.filters for c in convs)
+    assert channels == 7280 + 2 * 128
+    # The paper's network (1000 classes, 224x224, no auxiliary heads): 6,998,552
+    # parameters, and 3 * 7,280 more with batch normalization.
+    assert kerasnets.build("googlenet", batch_norm=True).count_params() == 7_020_392
+    assert 7_020_392 == 6_998_552 + 3 * 7280
+    x = np.random.default_rng(0).uniform(0, 1, (2, 96, 96, 3)).astype("float32")
+    outputs = model(x, training=False)
+    assert [tuple(o.shape) for o in outputs] == [(2, 10)] * 3
+    with pytest.raises(ValueError, match=r"`weights='bvlc'`: no published GoogLeNet "
+                                         r"checkpoint has batch normalization"):
+        kerasnets.build("googlenet", batch_norm=True, weights="bvlc")
+    with pytest.raises(ValueError, match=r"`batch_norm` must be True or False; got None"):
+        kerasnets.build("googlenet", batch_norm=None)
+    plain = kerasnets.build("googlenet", include_top=False, input_shape=(32, 32, 3))
+    assert not [l for l in plain.layers if isinstance(l, keras.layers.BatchNormalization)]
+    assert all(l.use_bias for l in plain.layers if isinstance(l, keras.layers.Conv2D))

@@ -20,6 +20,14 @@ need (`weights="bvlc"`, read from the original .caffemodel). The rest of the
 BVLC network is the paper's: the same layers, towers as groups of 2, ReLU
 before each normalization and pooling after it; its ceil-mode pooling divides
 exactly at 227x227.
+
+Order of normalization and pooling: the paper's (section 3.5: "Response-
+normalization layers follow the first and second convolutional layers.
+Max-pooling layers ... follow both response-normalization layers"), which
+this builder follows: conv, ReLU, LRN, then max pooling. Caffe's reference
+CaffeNet (BVLC/caffe models/bvlc_reference_caffenet, and summaries drawn
+from it) pools first and normalizes the pooled maps; that order is not built
+here.
 """
 
 from __future__ import annotations
@@ -52,12 +60,23 @@ CAFFE_LRN_ARGS = dict(k=1.0, n=5, alpha=1e-4 / 5, beta=0.75)
 LRN_CONVENTIONS = {"paper": LRN_ARGS, "caffe": CAFFE_LRN_ARGS}
 
 
-def conv_layer(x, filters, kernel_size, name, strides=1, padding="same", groups=1):
-    """A convolution with ReLU; `groups=2` keeps each tower's maps apart."""
-    return layers.Conv2D(
-        filters, kernel_size, strides=strides, padding=padding, groups=groups,
-        activation="relu", name=name,
-    )(x)
+def conv_layer(x, filters, kernel_size, name, strides=1, padding="same", groups=1,
+               batch_norm=False):
+    """A convolution with ReLU; `groups=2` keeps each tower's maps apart.
+
+    With `batch_norm`, the convolution has no bias and batch normalization
+    (`{name}_bn`, whose beta takes the bias's place) comes before the ReLU
+    (`{name}_relu`).
+    """
+    if not batch_norm:
+        return layers.Conv2D(
+            filters, kernel_size, strides=strides, padding=padding, groups=groups,
+            activation="relu", name=name,
+        )(x)
+    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, groups=groups,
+                      use_bias=False, name=name)(x)
+    x = layers.BatchNormalization(axis=common.channel_axis(), name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
 def overlapping_pool(x, name):
@@ -78,6 +97,7 @@ def AlexNet(
     dropout_rate=0.5,
     fully_convolutional=False,
     lrn_convention="paper",
+    batch_norm=False,
     name="alexnet",
 ):
     """AlexNet (Krizhevsky et al. 2012).
@@ -92,9 +112,22 @@ def AlexNet(
     squares, section 3.3) or "caffe" (the BVLC Caffe model's: k=1, alpha 1e-4
     times their mean, as `torch.nn.LocalResponseNorm(5, 1e-4, 0.75, 1.0)`),
     which `weights="bvlc"` needs (the BVLC model zoo's AlexNet).
+
+    `batch_norm=True` (for Ioffe and Szegedy's comparison, 2015) puts batch
+    normalization after each of the five convolutions, before its ReLU, the
+    convolutions then without bias (`conv1`, `conv1_bn`, `conv1_relu`); the
+    fully connected layers have none, as in torchvision's `vgg*_bn`. Response
+    normalization stays as `lrn` says: the batch-normalized networks drop it,
+    so `lrn=False` goes with it. No published checkpoint has that structure.
     """
     check_choice("towers", towers, (1, 2))
     check_bool("lrn", lrn)
+    check_bool("batch_norm", batch_norm)
+    if batch_norm and pretrained.is_tag(weights, "alexnet"):
+        raise ValueError(
+            f"`weights={weights!r}`: no published AlexNet checkpoint has batch normalization; "
+            "got batch_norm=True. Use weights=None or a weights file of this structure."
+        )
     check_choice("lrn_convention", lrn_convention, tuple(LRN_CONVENTIONS))
     check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
     if fully_convolutional:
@@ -116,17 +149,18 @@ def AlexNet(
         weights_structure={"towers": towers, "lrn": lrn, "lrn_convention": lrn_convention},
     )
     lrn_args = LRN_CONVENTIONS[lrn_convention]
-    x = conv_layer(inputs, 96, 11, "conv1", strides=4, padding="valid")
+    bn = dict(batch_norm=batch_norm)
+    x = conv_layer(inputs, 96, 11, "conv1", strides=4, padding="valid", **bn)
     if lrn:
         x = LocalResponseNormalization(**lrn_args, name="norm1")(x)
     x = overlapping_pool(x, "pool1")
-    x = conv_layer(x, 256, 5, "conv2", groups=towers)
+    x = conv_layer(x, 256, 5, "conv2", groups=towers, **bn)
     if lrn:
         x = LocalResponseNormalization(**lrn_args, name="norm2")(x)
     x = overlapping_pool(x, "pool2")
-    x = conv_layer(x, 384, 3, "conv3")
-    x = conv_layer(x, 384, 3, "conv4", groups=towers)
-    x = conv_layer(x, 256, 3, "conv5", groups=towers)
+    x = conv_layer(x, 384, 3, "conv3", **bn)
+    x = conv_layer(x, 384, 3, "conv4", groups=towers, **bn)
+    x = conv_layer(x, 256, 3, "conv5", groups=towers, **bn)
     x = overlapping_pool(x, "pool5")
 
     def fully_connected(x):

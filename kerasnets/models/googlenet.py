@@ -81,22 +81,29 @@ MIN_SHAPE_AUX = (65, 65, 3)
 PADDING_CHOICES = ("same", "symmetric")
 
 
-def conv_relu(x, filters, kernel_size, name, strides=1, padding="same"):
+def conv_relu(x, filters, kernel_size, name, strides=1, padding="same", batch_norm=False):
     """A convolution with bias and ReLU, as every convolution in the paper.
 
     "same" padding, or with `padding="symmetric"` (the strided conv1 only)
     (kernel_size - 1) / 2 zeros on every side, as Caffe and PyTorch pad; keras
     "same" pads a stride-2 7x7 convolution of an even input by 2 before and 3
-    after.
+    after. With `batch_norm`, the convolution has no bias and batch
+    normalization (`{name}_bn`, whose beta takes the bias's place) comes
+    before the ReLU (`{name}_relu`).
     """
     if padding == "symmetric" and strides > 1:
         x = layers.ZeroPadding2D((kernel_size - 1) // 2, name=f"{name}_pad")(x)
         padding = "valid"
     else:
         padding = "same"
-    return layers.Conv2D(
-        filters, kernel_size, strides=strides, padding=padding, activation="relu", name=name
-    )(x)
+    if not batch_norm:
+        return layers.Conv2D(
+            filters, kernel_size, strides=strides, padding=padding, activation="relu", name=name
+        )(x)
+    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=False,
+                      name=name)(x)
+    x = layers.BatchNormalization(axis=common.channel_axis(), name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
 def max_pool(x, name, strides=2, ceil_mode=False):
@@ -116,21 +123,23 @@ def max_pool(x, name, strides=2, ceil_mode=False):
 
 
 def inception_module(x, filters_1x1, filters_3x3_reduce, filters_3x3, filters_5x5_reduce,
-                     filters_5x5, pool_proj, name):
+                     filters_5x5, pool_proj, name, batch_norm=False):
     """Four parallel branches concatenated on the channel axis (Figure 2(b))."""
-    branch_1x1 = conv_relu(x, filters_1x1, 1, f"{name}_1x1")
-    branch_3x3 = conv_relu(x, filters_3x3_reduce, 1, f"{name}_3x3_reduce")
-    branch_3x3 = conv_relu(branch_3x3, filters_3x3, 3, f"{name}_3x3")
-    branch_5x5 = conv_relu(x, filters_5x5_reduce, 1, f"{name}_5x5_reduce")
-    branch_5x5 = conv_relu(branch_5x5, filters_5x5, 5, f"{name}_5x5")
+    bn = dict(batch_norm=batch_norm)
+    branch_1x1 = conv_relu(x, filters_1x1, 1, f"{name}_1x1", **bn)
+    branch_3x3 = conv_relu(x, filters_3x3_reduce, 1, f"{name}_3x3_reduce", **bn)
+    branch_3x3 = conv_relu(branch_3x3, filters_3x3, 3, f"{name}_3x3", **bn)
+    branch_5x5 = conv_relu(x, filters_5x5_reduce, 1, f"{name}_5x5_reduce", **bn)
+    branch_5x5 = conv_relu(branch_5x5, filters_5x5, 5, f"{name}_5x5", **bn)
     branch_pool = max_pool(x, f"{name}_pool", strides=1)
-    branch_pool = conv_relu(branch_pool, pool_proj, 1, f"{name}_pool_proj")
+    branch_pool = conv_relu(branch_pool, pool_proj, 1, f"{name}_pool_proj", **bn)
     return layers.Concatenate(axis=common.channel_axis(), name=f"{name}_output")(
         [branch_1x1, branch_3x3, branch_5x5, branch_pool]
     )
 
 
-def auxiliary_classifier(x, name, *, dropout_rate, classes, classifier_activation):
+def auxiliary_classifier(x, name, *, dropout_rate, classes, classifier_activation,
+                         batch_norm=False):
     """An auxiliary classifier, on 4a or 4d (section 5).
 
     5x5/3 average pooling, a 1x1 convolution of 128 maps, a fully connected
@@ -143,7 +152,7 @@ def auxiliary_classifier(x, name, *, dropout_rate, classes, classifier_activatio
     (`{name}_...`) that exists only with include_top=True.
     """
     x = layers.AveragePooling2D(5, strides=3, padding="valid", name=f"{name}_ave_pool")(x)
-    x = conv_relu(x, 128, 1, f"{name}_conv")
+    x = conv_relu(x, 128, 1, f"{name}_conv", batch_norm=batch_norm)
     x = layers.Flatten(name=f"{name}_flatten")(x)
     x = layers.Dense(1024, activation="relu", name=f"{name}_fc")(x)
     x = layers.Dropout(dropout_rate, name=f"{name}_drop_fc")(x)
@@ -164,6 +173,7 @@ def GoogLeNet(
     lrn=True,
     padding="same",
     ceil_mode=False,
+    batch_norm=False,
     name="googlenet",
 ):
     """GoogLeNet (Szegedy et al. 2015), Table 1.
@@ -184,11 +194,27 @@ def GoogLeNet(
     arithmetic and that of its PyTorch port (crowsonkb/pytorch-caffe-models),
     which `weights="bvlc"` sets. That checkpoint is the deploy network,
     without the auxiliary classifiers: it does not load with `aux_logits=True`.
+
+    `batch_norm=True` (the "Inception" baseline of Ioffe and Szegedy 2015 with
+    batch normalization added; their BN-Inception also changes the modules, see
+    `bn_inception`) puts batch normalization after every convolution, the
+    auxiliary classifiers' included, before its ReLU, the convolutions then
+    without bias (`conv1_7x7_s2`, `conv1_7x7_s2_bn`, `conv1_7x7_s2_relu`);
+    response normalization stays as `lrn` says (`lrn=False` goes with it, as
+    in the batch-normalized networks). No published checkpoint has that
+    structure.
     """
     check_bool("aux_logits", aux_logits)
     check_bool("lrn", lrn)
     check_choice("padding", padding, PADDING_CHOICES)
     check_bool("ceil_mode", ceil_mode)
+    check_bool("batch_norm", batch_norm)
+    if batch_norm and pretrained.is_tag(weights, "googlenet"):
+        raise ValueError(
+            f"`weights={weights!r}`: no published GoogLeNet checkpoint has batch "
+            "normalization; got batch_norm=True. Use weights=None or a weights file of this "
+            "structure."
+        )
     check_range("dropout_rate", dropout_rate, 0, 1, high_inclusive=False)
     check_range("aux_dropout_rate", aux_dropout_rate, 0, 1, high_inclusive=False)
     if aux_logits and include_top is not True:
@@ -218,24 +244,25 @@ def GoogLeNet(
                 f"got input shape {tuple(inputs.shape[1:])}"
             )
 
-    x = conv_relu(inputs, 64, 7, "conv1_7x7_s2", strides=2, padding=padding)
+    bn = dict(batch_norm=batch_norm)
+    x = conv_relu(inputs, 64, 7, "conv1_7x7_s2", strides=2, padding=padding, **bn)
     x = max_pool(x, "pool1_3x3_s2", ceil_mode=ceil_mode)
     if lrn:
         x = LocalResponseNormalization(**LRN_ARGS, name="pool1_norm1")(x)
-    x = conv_relu(x, 64, 1, "conv2_3x3_reduce")
-    x = conv_relu(x, 192, 3, "conv2_3x3")
+    x = conv_relu(x, 64, 1, "conv2_3x3_reduce", **bn)
+    x = conv_relu(x, 192, 3, "conv2_3x3", **bn)
     if lrn:
         x = LocalResponseNormalization(**LRN_ARGS, name="conv2_norm2")(x)
     x = max_pool(x, "pool2_3x3_s2", ceil_mode=ceil_mode)
 
     aux_args = dict(dropout_rate=aux_dropout_rate, classes=classes,
-                    classifier_activation=classifier_activation)
+                    classifier_activation=classifier_activation, **bn)
     aux_outputs = []
     for module, filters in INCEPTION_MODULES.items():
         if module in ("4a", "5a"):
             # Caffe's pool3 ends stage 3 and pool4 stage 4.
             x = max_pool(x, f"pool{int(module[0]) - 1}_3x3_s2", ceil_mode=ceil_mode)
-        x = inception_module(x, *filters, name=f"inception_{module}")
+        x = inception_module(x, *filters, name=f"inception_{module}", **bn)
         if aux_logits and module == "4a":
             aux_outputs.append(auxiliary_classifier(x, "aux1", **aux_args))
         if aux_logits and module == "4d":
