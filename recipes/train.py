@@ -111,6 +111,10 @@ def build_parser():
         help="fine-tune from published weights (a tag of the model: imagenet, tv_in1k, ...; "
              "`kerasnets info NAME` lists them) or a weights file; a new classifier replaces "
              "the checkpoint's when the classes differ (default: random initialisation)")
+    add("--init-from", metavar="FILE",
+        help="VGG: start from a trained configuration A (vgg11; a .keras model or weights "
+             "file), copying its first four convolutions and fully connected layers, the "
+             "others random (the paper's section 3.1)")
     add("--data", type=data_source, metavar="SOURCE",
         help="digits, folder:PATH or tfds:NAME (default: digits)")
     add("--epochs", type=positive_int, metavar="N",
@@ -216,6 +220,7 @@ def main(argv=None, callbacks=()):
     model_args.update(dict(args.model_arg or ()))
     changes = {
         "model": spec.name, "model_args": model_args, "weights": args.weights,
+        "init_from": args.init_from,
         "data": args.data,
         "epochs": args.epochs, "batch_size": args.batch_size,
         "learning_rate": args.learning_rate, "weight_decay": args.weight_decay,

@@ -7,6 +7,11 @@ run's seed; biases and normalisation parameters keep the builder's values.
 "normal" and "truncated_normal" take a ``stddev`` (AlexNet: N(0, 0.01));
 "glorot_uniform"/"glorot_normal" are Glorot and Bengio (2010) (VGG);
 "he_normal"/"he_uniform" are He et al. (2015) (ResNet, DenseNet).
+
+``init_from`` (VGG) then copies a trained configuration A's first four
+convolutions and fully connected layers into the network, as Simonyan and
+Zisserman (2015, section 3.1) started their deeper nets
+(`kerasnets.models.vgg.initialize_from`).
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ from __future__ import annotations
 import keras
 
 from kerasnets import registry
+from kerasnets.models import vgg
 from kerasnets.training import auxiliary
 from kerasnets.training.losses import classification_loss, is_logits
 from kerasnets.training.optimizers import build_optimizer
 
 __all__ = ["KERNEL_NAMES", "build_model", "compile_model", "inference_model", "pretrained_model",
-           "mixed_precision_policy", "reinitialize"]
+           "mixed_precision_policy", "reinitialize", "initialize_from_net_a"]
 
 # The variables an initialiser replaces: kernels of convolutions (plain, depthwise,
 # separable) and dense layers.
@@ -96,6 +102,8 @@ def build_model(config, input_shape, classes, name=None):
     if config.weights is None:
         model = registry.build(name or config.model, **kwargs)
         reinitialize(model, config.initializer, seed=config.seed)
+        if config.init_from is not None:
+            initialize_from_net_a(model, config.init_from, kwargs)
     else:
         model = pretrained_model(name or config.model, config.weights, kwargs)
     if any(out.dtype != "float32" for out in model.outputs):
@@ -105,6 +113,20 @@ def build_model(config, input_shape, classes, name=None):
         model = keras.Model(model.inputs, outputs if len(outputs) > 1 else outputs[0],
                             name=model.name)
     return model
+
+
+def initialize_from_net_a(model, path, kwargs):
+    """Starts the VGG `model` from the trained configuration A at `path`; returns the layers copied.
+
+    A `.keras` file is loaded as saved (so that a different `classes` or input
+    size is named by the layer that does not fit); a weights file goes into
+    `vgg11` built with `kwargs`, the network's own arguments.
+    """
+    if str(path).endswith(".keras"):
+        net_a = keras.saving.load_model(path, compile=False)
+    else:
+        net_a = registry.build("vgg11", weights=path, **kwargs)
+    return vgg.initialize_from(net_a, model)
 
 
 def pretrained_model(name, weights, kwargs):

@@ -88,6 +88,9 @@ class TrainConfig:
     # Start from published weights (a tag of the model, "imagenet") or a weights file:
     # fine-tuning. None: the builder's random initialisation.
     weights: str | None = None
+    # VGG only: a trained configuration A (.keras model or weights file) whose first four
+    # convolutions and fully connected layers start the network (the paper's section 3.1).
+    init_from: str | None = None
     data: str = "digits"
     epochs: int = 60
     batch_size: int = 32
@@ -178,6 +181,7 @@ def validate(config: TrainConfig, source: str = "") -> None:
     if not isinstance(c.model_args, dict) or not all(isinstance(k, str) for k in c.model_args):
         _fail("model_args", "a mapping of builder arguments", c.model_args, source)
     check_weights(c.model, c.weights, source)
+    check_init_from(c.model, c.init_from, c.weights, source)
     check_data(c.data, source)
     _positive_int("epochs", c.epochs, source)
     _positive_int("batch_size", c.batch_size, source)
@@ -289,6 +293,26 @@ def check_weights(model, weights, source=""):
     known = f"its tags: {', '.join(tags)}" if tags else f"{model!r} has no published weights"
     raise ConfigError(f"`weights`{_where(source)} must be a weights tag of {model!r} or the path "
                       f"of a weights file; got {weights!r} ({known})")
+
+
+def check_init_from(model, init_from, weights=None, source=""):
+    """`init_from` is None, or for a VGG model the path of an existing file (net A, trained)."""
+    if init_from is None:
+        return
+    _string("init_from", init_from, source)
+    try:
+        family = registry.get_spec(model).family
+    except ValueError:
+        return  # the unknown model name is reported on its own
+    if family != "vgg":
+        raise ConfigError(f"`init_from`{_where(source)} starts a VGG network from a trained "
+                          f"configuration A; the model is {model!r} ({family}), not a VGG")
+    if not os.path.isfile(init_from):
+        _fail("init_from", "the path of an existing .keras model or weights file of VGG "
+              "configuration A (vgg11)", init_from, source)
+    if weights is not None:
+        raise ConfigError(f"`init_from`{_where(source)} cannot be combined with `weights` "
+                          f"({weights!r}): choose one starting point")
 
 
 def check_initializer(initializer, source=""):
