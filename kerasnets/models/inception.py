@@ -12,6 +12,12 @@ Inception v3: Szegedy, Vanhoucke, Ioffe, Shlens and Wojna (2016),
 "Rethinking the Inception Architecture for Computer Vision", CVPR, Table 1 and
 Figures 5, 6, 7, 8 and 10, as released by Google and built by
 keras.applications.InceptionV3, whose weights load into `inception_v3`.
+The auxiliary classifier (`aux_logits=True`) sits on the 17x17 grid, on the
+output of the last 17x17 module (`mixed7`), where the paper's text puts it
+(section 4: "on top of the last 17x17 layer") and where TF-slim and
+torchvision attach theirs (`Mixed_6e`); keras.applications.InceptionV3 has
+no auxiliary classifier. Its layout is torchvision's (see
+`auxiliary_classifier`), with scale-free normalization as everywhere here.
 
 Both networks: convolutions without bias, each followed by batch
 normalization with a learned shift (beta) but no scale (gamma), then ReLU.

@@ -45,7 +45,11 @@ Inception-ResNet v2 exists twice:
   filters (`conv_7b`) comes before the average pooling; (5) it has no
   dropout (keras.applications has none; `dropout_rate` adds it). The
   residual branches (Figures 16, 17, 19), Reduction-A (k, l, m, n = 256, 256,
-  384, 384) and Reduction-B (Figure 18) are the paper's. We keep this form as
+  384, 384) and Reduction-B (Figure 18) are the paper's. Reduction-A's filters
+  are Table 1's for Inception-ResNet-v2 and those of TF-slim's `Mixed_6a`
+  (keras.applications' `mixed_6a`, the published checkpoint): k = 256 (1x1),
+  l = 256 (3x3), m = 384 (the chain's 3x3/2), n = 384 (the single 3x3/2);
+  `inception_resnet_v2_paper` uses the same. We keep this form as
   `inception_resnet_v2` because it is the Inception-ResNet-v2 whose trained
   weights exist, the one keras.applications and TF-slim call by that name.
 * `inception_resnet_v2_paper` is Figure 15 with the figures of the v2
