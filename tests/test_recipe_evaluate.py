@@ -177,7 +177,9 @@ def test_top5_is_reported_only_with_more_than_five_classes(three_class_resnet, t
     assert result.returncode == 0, result.stderr[-3000:]
     record = json.loads(output.read_text())
     # Every label is among the top 5 of 3 classes: no top-5 line, no "top5" key.
-    assert sorted(record) == ["crop", "data", "model", "registered_as", "scales", "split", "top1"]
+    assert sorted(record) == ["crop", "data", "model", "registered_as", "scales", "split", "top1",
+                              "top1_error"]
+    assert record["top1_error"] == pytest.approx(1 - record["top1"])
     assert "top-5" not in result.stdout
     source = image_folder(folder, validation_fraction=0.1, test_fraction=0.1, seed=0)
     expected = evaluate_center_crop(model, "resnet20", source, split="test")["top1"]
