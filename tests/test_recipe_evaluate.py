@@ -177,7 +177,9 @@ def test_top5_is_reported_only_with_more_than_five_classes(three_class_resnet, t
     assert result.returncode == 0, result.stderr[-3000:]
     record = json.loads(output.read_text())
     # Every label is among the top 5 of 3 classes: no top-5 line, no "top5" key.
-    assert sorted(record) == ["crop", "data", "model", "registered_as", "scales", "split", "top1"]
+    assert sorted(record) == ["crop", "data", "model", "registered_as", "scales", "split", "top1",
+                              "top1_error"]
+    assert record["top1_error"] == pytest.approx(1 - record["top1"])
     assert "top-5" not in result.stdout
     source = image_folder(folder, validation_fraction=0.1, test_fraction=0.1, seed=0)
     expected = evaluate_center_crop(model, "resnet20", source, split="test")["top1"]
@@ -307,3 +309,79 @@ def test_dense_evaluation_of_a_registered_name_loads_its_weights(model_file, tmp
     record = json.loads(output.read_text())
     assert (record["registered_as"], record["crop"]) == ("lenet5", "dense")
     assert record["top1"] == pytest.approx(top1) and record["top5"] == pytest.approx(top5)
+
+
+# Issue 17: VGG's multi-crop and multi-crop & dense evaluation, ensembles, errors as in the papers.
+
+def digits_source():
+    from kerasnets.data.sources import open_source
+
+    return open_source("digits", channels=1, image_size=32)
+
+
+def assert_record_is(record, result):
+    for k in (1, 5):
+        assert record[f"top{k}"] == pytest.approx(result[f"top{k}"])
+        assert record[f"top{k}_error"] == pytest.approx(1 - result[f"top{k}"])
+
+
+def test_multi_crop_and_multi_crop_dense_equal_the_library(model_file, tmp_path):
+    from kerasnets.data import evaluate_multi_crop, evaluate_multi_crop_dense
+
+    model, path = model_file
+    output = tmp_path / "multi.json"
+    result = run_here("--model", path, "--crop", "multi", "--output", output)
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads(output.read_text())
+    # VGG's Q = 256, 384, 512 scaled to LeNet-5's 32 pixels.
+    assert (record["crop"], record["scales"]) == ("multi", [37, 55, 73])
+    assert_record_is(record, evaluate_multi_crop(model, "lenet5", digits_source(),
+                                                 split="test", image_size=32))
+    assert f"top-1 accuracy: {record['top1']:.4f}, error: {record['top1_error']:.4f}" \
+        in result.stdout
+
+    output = tmp_path / "fused.json"
+    result = run_here("--model", path, "--crop", "multi+dense", "--scales", "32,40",
+                      "--output", output)
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads(output.read_text())
+    assert (record["crop"], record["scales"]) == ("multi+dense", [32, 40])
+    assert_record_is(record, evaluate_multi_crop_dense(model, "lenet5", digits_source(),
+                                                       scales=(32, 40), split="test"))
+
+
+def test_two_models_are_an_ensemble(model_file, tmp_path):
+    from kerasnets.data import evaluate_ensemble
+
+    model, path = model_file
+    keras.utils.set_random_seed(1)
+    other = kerasnets.build("lenet5", classes=10)
+    first, second = tmp_path / "a.keras", tmp_path / "b.keras"
+    model.save(first)
+    other.save(second)
+    result = run_here("--model", first, "--model", second)
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((tmp_path / "a.ensemble.eval.json").read_text())
+    assert record["models"] == [str(first), str(second)] and "model" not in record
+    assert_record_is(record, evaluate_ensemble([model, other], "lenet5", digits_source(),
+                                               split="test", image_size=32, resize=32))
+
+
+def test_a_bad_model_in_an_ensemble_is_a_one_line_error_naming_it(model_file, tmp_path):
+    _, path = model_file
+    garbage = tmp_path / "garbage.keras"
+    garbage.write_bytes(b"<html>502 Bad Gateway</html>")
+    resnet = tmp_path / "resnet20.keras"
+    kerasnets.build("resnet20", classes=10).save(resnet)
+    output = tmp_path / "result.json"
+    assert one_error(run_here("--model", path, "--model", garbage, "--output", output)) \
+        .startswith(f"evaluate.py: error: argument --model: {str(garbage)!r} is not a valid, "
+                    f"complete Keras model file")
+    assert one_error(run_here("--model", path, "--model", resnet, "--output", output)) == (
+        f"evaluate.py: error: argument --model: {resnet} is registered as 'resnet20', but "
+        f"{path} as 'lenet5': an ensemble's models are one network (pass --registered-as to "
+        f"evaluate them as one)")
+    assert one_error(run_here("--model", path, "--model", "lenet5", "--output", output)) == (
+        "evaluate.py: error: argument --model: an ensemble averages .keras files (each carries "
+        "its weights); lenet5 is not one")
+    assert not output.exists()

@@ -5,8 +5,8 @@ optional rotation, noise, RandAugment, MixUp, CutMix), preprocesses (the
 registry's mode), batches and prefetches, with parallel maps. Randomness is
 stateless: each element gets its own seed from `tf.data.Dataset.random`, a
 new sequence every epoch, so that with `seed` and `deterministic=True` two
-runs give identical batches. `eval_pipeline` gives centre crops, ten crops or
-multi-scale views (see `kerasnets.data.evaluate`). With `weights=` (a
+runs give identical batches. `eval_pipeline` gives centre crops, ten crops,
+multi-scale or multi-crop views (see `kerasnets.data.evaluate`). With `weights=` (a
 published weights tag of the network, or "imagenet"), preprocessing travels
 with the checkpoint: its mean/std and channel order (BGR for Caffe
 checkpoints), its crop fraction and its input size replace the network's.
@@ -30,6 +30,7 @@ from kerasnets.data.transforms import (
     decode,
     default_resize,
     default_scales,
+    multi_crop,
     multi_scale,
     ten_crop,
 )
@@ -45,7 +46,7 @@ __all__ = ["POLICIES", "EVAL_METHODS", "decode", "default_policy", "train_pipeli
 
 # The names of the training augmentation policies (kerasnets.data.augment.POLICIES).
 POLICIES = tuple(aug.POLICIES)
-EVAL_METHODS = ("center", "ten_crop", "multi_scale")
+EVAL_METHODS = ("center", "ten_crop", "multi_scale", "multi_crop")
 
 
 def default_policy(model_name):
@@ -152,7 +153,7 @@ def train_pipeline(model_name, source, batch_size=32, *, policy=None, image_size
 
 
 def eval_pipeline(model_name, source, batch_size=32, *, method="center", image_size=None,
-                  resize=None, scales=None, cache=False, preprocessing=None, mean=None,
+                  resize=None, scales=None, grid=5, cache=False, preprocessing=None, mean=None,
                   std=None, split="validation", deterministic=True, weights=None):
     """The evaluation `tf.data.Dataset` of `model_name`: (views, labels) batches, in order.
 
@@ -161,7 +162,10 @@ def eval_pipeline(model_name, source, batch_size=32, *, method="center", image_s
     `crop_fraction`: 256 for 224 and for AlexNet's 227). "ten_crop": (B, 10,
     size, size, C), see :func:`kerasnets.data.transforms.ten_crop`. "multi_scale": (B, 2 * len(Q),
     size, size, C), the centre crop and its mirror at each test scale Q in
-    `scales` ((256, 384, 512) scaled by size / 224 by default). `resize` and
+    `scales` ((256, 384, 512) scaled by size / 224 by default). "multi_crop":
+    (B, len(Q) * grid * grid * 2, size, size, C), VGG's `grid` x `grid` crops and
+    their mirrors at each test scale Q in `scales` (150 views at the defaults),
+    see :func:`kerasnets.data.transforms.multi_crop`. `resize` and
     every scale are integers no smaller than the crop `size` (a ValueError
     here, not when the data is read); `batch_size` is an integer in [1, 65536].
     `weights` (None, "imagenet" or a weights tag of the network): the
@@ -176,6 +180,7 @@ def eval_pipeline(model_name, source, batch_size=32, *, method="center", image_s
     channels = spec.input_shape[-1]
     check_choice("method", method, EVAL_METHODS)
     check_range("batch_size", batch_size, 1, MAX_BATCH_SIZE, integer=True)
+    check_range("grid", grid, 1, integer=True)
     mode = inputs["preprocessing"]
     resize = default_resize(size, inputs["crop_fraction"]) if resize is None \
         else _resize(resize, size)
@@ -193,6 +198,8 @@ def eval_pipeline(model_name, source, batch_size=32, *, method="center", image_s
             image = center_crop(image, size, resize)
         elif method == "ten_crop":
             image = ten_crop(image, size, resize)
+        elif method == "multi_crop":
+            image = multi_crop(image, size, scales, int(grid))
         else:
             image = multi_scale(image, size, scales)
         return image, label

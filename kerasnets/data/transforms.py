@@ -1,4 +1,4 @@
-"""Pure image operations: decoding, resizing the shorter side, centre/ten/multi-scale crops.
+"""Pure image operations: decoding, resizing the shorter side, centre/ten/multi-scale/multi-crop views.
 
 Each takes one image tensor (height, width, channels) and runs eagerly or
 inside `tf.data.Dataset.map`. This is the bottom floor of `kerasnets.data`: it
@@ -8,10 +8,12 @@ sources, the pipelines and evaluation build on it.
 
 from __future__ import annotations
 
+import numbers
+
 import tensorflow as tf
 
 __all__ = ["decode", "resize_shorter_side", "center_crop", "ten_crop", "multi_scale",
-           "default_resize", "default_scales"]
+           "multi_crop", "grid_offsets", "default_resize", "default_scales"]
 
 
 def decode(image, channels=None):
@@ -121,6 +123,45 @@ def multi_scale(image, size, scales):
         crop = center_crop(image, size, scale)
         views += [crop, tf.image.flip_left_right(crop)]
     return tf.stack(views)
+
+
+def grid_offsets(side, size, grid):
+    """The `grid` offsets of a `size` crop along a side of `side` pixels, corner to corner.
+
+    round(i * (side - size) / (grid - 1)) for i in 0 .. grid - 1 (rounding half
+    to even, as Python's `round`); a grid of 1 is the centre crop's offset,
+    (side - size) // 2. `side` may be a scalar tensor; returns a list of int32
+    scalars.
+    """
+    side = tf.convert_to_tensor(side)
+    if grid == 1:
+        return [(side - size) // 2]
+    room = tf.cast(side - size, tf.float64)
+    return [tf.cast(tf.round(room * i / (grid - 1)), tf.int32) for i in range(grid)]
+
+
+def multi_crop(image, size, scales, grid=5):
+    """Views (len(scales) * grid * grid * 2, size, size, C): VGG's multi-crop evaluation.
+
+    Simonyan and Zisserman (2015), section 3.2 and Table 5: at each test
+    scale Q (the shorter side resized to Q) a regular `grid` x `grid` grid of
+    `size` crops, evenly spaced from corner to corner (offsets
+    :func:`grid_offsets`), and their horizontal mirrors: "50 crops per
+    scale", 150 over the three scales Q = 256, 384, 512. Order: for each
+    scale, the grid row by row (top to bottom, left to right within a row),
+    then the same crops mirrored left-right.
+    """
+    if isinstance(grid, bool) or not isinstance(grid, numbers.Integral) or grid < 1:
+        raise ValueError(f"`grid` must be a positive integer (crops per side); got {grid!r}")
+    views = []
+    for scale in scales:
+        resized = resize_shorter_side(image, scale)
+        height, width = _hw(resized)
+        crops = tf.stack([_crop(resized, top, left, size)
+                          for top in grid_offsets(height, size, int(grid))
+                          for left in grid_offsets(width, size, int(grid))])
+        views += [crops, tf.image.flip_left_right(crops)]
+    return tf.concat(views, axis=0)
 
 
 def default_resize(size, crop_fraction=0.875):
