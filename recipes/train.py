@@ -71,6 +71,19 @@ non_negative_float = bounded(float, 0, expected="a number >= 0")
 shift_fraction = bounded(float, 0, 1, high_open=True, expected="a number in [0, 1)")
 
 
+def area_range(text):
+    """--crop-area LOW,HIGH: two area fractions, 0 < LOW <= HIGH <= 1."""
+    try:
+        low, high = (float(part) for part in text.split(","))
+        if not 0 < low <= high <= 1:
+            raise ValueError(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be LOW,HIGH, two area fractions with 0 < LOW <= HIGH <= 1; got {text!r}"
+        ) from None
+    return [low, high]
+
+
 def data_source(text):
     from kerasnets.data.sources import SOURCE_FORMS, parse_source
 
@@ -143,6 +156,20 @@ def build_parser():
     add("--shift", type=shift_fraction, metavar="FRACTION",
         help="digits augmentation: random translation of training images by up to this "
              "fraction of their height and width, 0 for none (default: 0.1)")
+    add("--rotation", type=bounded(float, 0, 180, expected="a number of degrees in [0, 180]"),
+        metavar="DEG", help="rotate training images by up to DEG degrees (default: 0)")
+    add("--noise", type=non_negative_float, metavar="STD",
+        help="add Gaussian noise of standard deviation STD to training images, in [0, 1] "
+             "pixel units (default: 0)")
+    add("--crop-area", type=area_range, metavar="LOW,HIGH",
+        help="inception policy: the random crop's share of the image area, e.g. 0.35,1 "
+             "(default: the paper's 0.08,1, or the recipe's)")
+    add("--color-distortion", type=bounded(float, 0, 2, expected="a number in [0, 2]"),
+        metavar="S", help="inception policy: strength of the photometric distortions, 1 the "
+                          "paper's, 0 none (default: 1, or the recipe's)")
+    add("--shuffle-buffer", type=positive_int, metavar="N",
+        help="training examples in the shuffle buffer (default: the whole split up to "
+             "100,000, or the recipe's)")
     add("--seed", type=non_negative_int, metavar="N",
         help="random seed for weights, shuffling and augmentation (the data split is fixed "
              "and does not depend on it; default: 0)")
@@ -227,6 +254,8 @@ def main(argv=None, callbacks=()):
         "weight_decay_mode": args.weight_decay_mode, "image_size": args.image_size,
         "label_smoothing": args.label_smoothing, "aux_weight": args.aux_weight,
         "initializer": args.initializer, "shift": args.shift, "seed": args.seed,
+        "rotation": args.rotation, "noise": args.noise, "crop_area": args.crop_area,
+        "color_distortion": args.color_distortion, "shuffle_buffer": args.shuffle_buffer,
         "strategy": strategy, "mixed_precision": args.mixed_precision,
         "jit_compile": args.jit_compile, "clipnorm": args.clip_norm,
         "global_clipnorm": args.clip_global_norm, "clipvalue": args.clip_value,

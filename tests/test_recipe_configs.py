@@ -12,7 +12,8 @@ from kerasnets.training import build_model, compile_model, load_config, repeat_l
 CONFIGS = sorted((pathlib.Path(__file__).resolve().parents[1] / "recipes" / "configs").glob("*.yaml"))
 # The recipes, each present.
 EXPECTED = {"alexnet", "vgg16", "googlenet", "inception_v3", "resnet50", "stochastic_depth",
-            "densenet121", "mobilenet_v1", "mobilenet_v2", "shufflenet_v1", "lenet5"}
+            "densenet121", "mobilenet_v1", "mobilenet_v2", "shufflenet_v1", "lenet5",
+            "bn_inception"}
 
 
 def test_the_papers_recipes_are_there():

@@ -32,6 +32,8 @@ __all__ = [
     "inception_crop",
     "color_distortion",
     "inception_augment",
+    "scaled_color_distortion",
+    "cifar_augment",
     "random_rotation",
     "gaussian_noise",
     "PolicyOptions",
@@ -196,15 +198,56 @@ def color_distortion(image, seed, brightness=32 / 255, saturation=(0.5, 1.5), hu
     return tf.clip_by_value(image, 0.0, 1.0)
 
 
+def scaled_color_distortion(image, seed, strength=1.0):
+    """:func:`color_distortion` with every strength scaled by `strength` in [0, 2].
+
+    1 is Inception's; 0 leaves the image as it is; the saturation and contrast
+    factors span [1 - strength / 2, 1 + strength / 2]. BN-Inception (Ioffe and
+    Szegedy 2015, section 4.2.1) "reduce[s] the photometric distortions".
+    """
+    strength = float(strength)
+    if not 0 <= strength <= 2:
+        raise ValueError(f"the colour distortion `strength` must be a number in [0, 2] "
+                         f"(1: Inception's, 0: none); got {strength!r}")
+    if strength == 0:
+        return image
+    factors = (1 - strength / 2, 1 + strength / 2)
+    return color_distortion(image, seed, brightness=strength * 32 / 255, saturation=factors,
+                            hue=strength * 0.2, contrast=factors)
+
+
 def inception_augment(image, seed, size=299, area_range=(0.08, 1.0),
                       aspect_ratio_range=(3 / 4, 4 / 3), flip=True, distort_color=True):
-    """Inception's training augmentation: random-sized crop, flip, colour distortion."""
+    """Inception's training augmentation: random-sized crop, flip, colour distortion.
+
+    `distort_color`: True (Inception's strengths), False, or a number in [0, 2]
+    that scales them (:func:`scaled_color_distortion`).
+    """
     crop_seed, flip_seed, color_seed = _seeds(seed, 3)
     image = inception_crop(image, crop_seed, size, area_range, aspect_ratio_range)
     if flip:
         image = random_flip(image, flip_seed)
-    if distort_color and image.shape[-1] == 3:
-        image = color_distortion(image, color_seed)
+    if distort_color is not False and image.shape[-1] == 3:
+        strength = 1.0 if distort_color is True else distort_color
+        image = scaled_color_distortion(image, color_seed, strength)
+    return image
+
+
+def cifar_augment(image, seed, size=32, padding=4, flip=True):
+    """The CIFAR augmentation: zero-pad `padding` pixels a side, random `size` crop, flip.
+
+    He, Zhang, Ren and Sun (2016), section 4.2: "4 pixels are padded on each
+    side, and a 32x32 crop is randomly sampled from the padded image or its
+    horizontal flip"; also Huang et al. (2016, stochastic depth) and DenseNet.
+    An image that is not `size` x `size` is resized (bilinear) to it first.
+    """
+    crop_seed, flip_seed = _seeds(seed, 2)
+    if image.shape[0] != size or image.shape[1] != size:
+        image = tf.image.resize(image, [size, size], method="bilinear")
+    image = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
+    image = random_crop(image, size, crop_seed)
+    if flip:
+        image = random_flip(image, flip_seed)
     return image
 
 
@@ -250,13 +293,18 @@ class PolicyOptions:
 
     `size`: the square crop the network takes; `scale_range`: VGG's (S_min,
     S_max); `pca`: AlexNet's PCA lighting on or off; `crop_fraction`: the
-    network's crop share of the shorter side (AlexNet's resize is size / it).
+    network's crop share of the shorter side (AlexNet's resize is size / it);
+    `area_range`: the Inception crop's share of the image area (None: the
+    paper's 8% to 100%); `color_distortion`: the strength of Inception's
+    photometric distortions (1: the paper's, 0: none).
     """
 
     size: int
     scale_range: tuple | None = None
     pca: bool = True
     crop_fraction: float = 0.875
+    area_range: tuple | None = None
+    color_distortion: float = 1.0
 
 
 def _alexnet_policy(image, seed, options):
@@ -270,7 +318,13 @@ def _vgg_policy(image, seed, options):
 
 
 def _inception_policy(image, seed, options):
-    return inception_augment(image, seed, size=options.size)
+    area_range = (0.08, 1.0) if options.area_range is None else tuple(options.area_range)
+    return inception_augment(image, seed, size=options.size, area_range=area_range,
+                             distort_color=options.color_distortion)
+
+
+def _cifar_policy(image, seed, options):
+    return cifar_augment(image, seed, size=options.size)
 
 
 def _no_policy(image, seed, options):
@@ -286,5 +340,6 @@ POLICIES: dict[str, Callable] = {
     "alexnet": _alexnet_policy,
     "vgg": _vgg_policy,
     "inception": _inception_policy,
+    "cifar": _cifar_policy,
     "none": _no_policy,
 }

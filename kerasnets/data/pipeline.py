@@ -60,7 +60,8 @@ def train_pipeline(model_name, source, batch_size=32, *, policy=None, image_size
                    shuffle_buffer=None, repeat=False, drop_remainder=False,
                    scale_range=None, pca=True, rotation=0.0, noise=0.0, randaugment=False,
                    mixup=0.0, cutmix=0.0, num_classes=None, preprocessing=None, mean=None,
-                   std=None, split="train", weights=None):
+                   std=None, split="train", weights=None, crop_area=None,
+                   color_distortion=None):
     """The training `tf.data.Dataset` of `model_name` over a source: (images, labels) batches.
 
     Images come out `image_size` square (the registry's input size by default; the
@@ -77,7 +78,11 @@ def train_pipeline(model_name, source, batch_size=32, *, policy=None, image_size
     S_max], two integers with image_size <= S_min <= S_max ((256, 512) scaled by
     image_size / 224 by default; equal ends for a fixed S), for the "vgg" policy
     only: the others refuse it. `pca` switches AlexNet's PCA lighting (skipped for
-    1-channel models, which have no RGB to shift).
+    1-channel models, which have no RGB to shift). For the "inception" policy
+    only (the others refuse them): `crop_area` (low, high), the random crop's
+    share of the image area, 0 < low <= high <= 1 ((0.08, 1) by default), and
+    `color_distortion`, the strength of its photometric distortions in [0, 2]
+    (1 by default, 0 for none).
 
     `cache` (True for memory or a file name) keeps decoded images between
     epochs; the Keras layers (RandAugment, MixUp, CutMix) run sequentially on
@@ -93,6 +98,7 @@ def train_pipeline(model_name, source, batch_size=32, *, policy=None, image_size
     check_choice("policy", policy, POLICIES)
     check_range("batch_size", batch_size, 1, MAX_BATCH_SIZE, integer=True)
     scale_range = _scale_range(scale_range, policy, size)
+    crop_area, color_distortion = _inception_options(crop_area, color_distortion, policy)
     check_bool("deterministic", deterministic)
     check_bool("shuffle", shuffle)
     check_bool("randaugment", randaugment)
@@ -126,7 +132,8 @@ def train_pipeline(model_name, source, batch_size=32, *, policy=None, image_size
     ds = tf.data.Dataset.zip((ds, seeds))
     policy_fn = aug.POLICIES[policy]
     options = aug.PolicyOptions(size=size, scale_range=scale_range, pca=pca,
-                                crop_fraction=inputs["crop_fraction"])
+                                crop_fraction=inputs["crop_fraction"], area_range=crop_area,
+                                color_distortion=color_distortion)
 
     def augment(element, element_seed):
         image, label = element
@@ -246,6 +253,28 @@ def _scales(scales, size):
             raise ValueError(f"`scales` must be integers no smaller than the crop size "
                              f"(image_size) {size}; got {scale!r} in {scales!r}")
     return tuple(int(scale) for scale in scales)
+
+
+def _inception_options(crop_area, color_distortion, policy):
+    """(area_range, colour strength) for the "inception" policy, checked; the others refuse them."""
+    if policy != "inception":
+        for name, value in (("crop_area", crop_area), ("color_distortion", color_distortion)):
+            if value is not None:
+                raise ValueError(f"`{name}` is used by the 'inception' policy only; policy "
+                                 f"{policy!r} ignores it: pass {name}=None or "
+                                 f"policy='inception' (got {name}={value!r})")
+        return None, 1.0
+    if crop_area is not None:
+        ok = (not isinstance(crop_area, (str, bytes)) and hasattr(crop_area, "__len__")
+              and len(crop_area) == 2
+              and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in crop_area))
+        if not ok or not 0 < crop_area[0] <= crop_area[1] <= 1:
+            raise ValueError(f"`crop_area` must be a pair (low, high) of area fractions with "
+                             f"0 < low <= high <= 1; got {crop_area!r}")
+        crop_area = (float(crop_area[0]), float(crop_area[1]))
+    if color_distortion is None:
+        return crop_area, 1.0
+    return crop_area, float(check_range("color_distortion", color_distortion, 0, 2))
 
 
 def _scale_range(scale_range, policy, size):

@@ -273,7 +273,7 @@ register_imagenet = common.registration(
 register_cifar = common.registration(
     family="densenet", paper=PAPER, input_shape=CIFAR_SHAPE,
     min_input_shape=_min_shape("cifar", len(DENSENET40_BLOCKS)), preprocessing="torch",
-    num_classes=10,
+    num_classes=10, augmentation="cifar",  # section 4.1's C10+: ResNet's pad-crop and flip
 )
 
 

@@ -1251,10 +1251,11 @@ def resnet152_v2(**kwargs):
     return ResNetV2(152, published_as="resnet152_v2", **{"name": "resnet152_v2", **kwargs})
 
 
-# CIFAR images are normalized per channel (fb.resnet.torch's mean/std).
+# CIFAR images are normalized per channel (fb.resnet.torch's mean/std); section 4.2's
+# augmentation: 4 pixels of zero padding a side, a random 32x32 crop, a random flip.
 register_cifar = common.registration(family="resnet", paper=PAPER, input_shape=CIFAR_SHAPE,
                                      min_input_shape=CIFAR_MIN_SHAPE, num_classes=CIFAR_CLASSES,
-                                     preprocessing="torch")
+                                     preprocessing="torch", augmentation="cifar")
 
 
 @register_cifar(params=271_098, published_weights=akamaster_tags(
@@ -1310,7 +1311,8 @@ register_plain_imagenet = common.registration(family="plain", paper=PAPER,
                                               min_input_shape=MIN_SHAPE, augmentation="vgg")
 register_plain_cifar = common.registration(family="plain", paper=PAPER, input_shape=CIFAR_SHAPE,
                                            min_input_shape=CIFAR_MIN_SHAPE,
-                                           num_classes=CIFAR_CLASSES, preprocessing="torch")
+                                           num_classes=CIFAR_CLASSES, preprocessing="torch",
+                                           augmentation="cifar")
 
 
 @register_plain_imagenet(params=11_527_400)

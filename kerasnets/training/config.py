@@ -48,9 +48,10 @@ __all__ = [
     "load_config",
     "override",
     "config_to_dict",
+    "ignored_on_digits",
 ]
 
-OPTIMIZERS = ("sgd", "rmsprop", "adam")
+OPTIMIZERS = ("sgd", "rmsprop", "adam", "adagrad")
 WEIGHT_DECAY_MODES = ("coupled", "decoupled")
 WEIGHT_DECAY_ON = ("kernels", "all", "kernels_except_depthwise")
 STRATEGIES = ("auto", "one", "mirrored", "multiworker")
@@ -110,6 +111,16 @@ class TrainConfig:
     initializer: Any = "default"
     policy: str = "auto"
     scale_range: list | None = None
+    # Augmentation after the policy: rotation by up to `rotation` degrees, Gaussian noise of
+    # stddev `noise`. For the "inception" policy: the crop's share of the image area
+    # (`crop_area`, [low, high]; null: the paper's [0.08, 1]) and the strength of its
+    # photometric distortions (`color_distortion`, 0 to 2; null: 1, the paper's).
+    rotation: float = 0.0
+    noise: float = 0.0
+    crop_area: list | None = None
+    color_distortion: float | None = None
+    # Training examples held in the shuffle buffer (null: the whole split, up to 100,000).
+    shuffle_buffer: int | None = None
     shift: float = 0.1
     mixed_precision: str = "off"
     jit_compile: Any = "auto"
@@ -209,6 +220,11 @@ def validate(config: TrainConfig, source: str = "") -> None:
             _fail("scale_range", "[S_min, S_max], two positive integers in order",
                   c.scale_range, source)
         c.scale_range = [int(s) for s in c.scale_range]
+    _number("rotation", c.rotation, source, 0, 180)
+    _number("noise", c.noise, source)
+    check_inception_options(c, source)
+    if c.shuffle_buffer is not None:
+        _positive_int("shuffle_buffer", c.shuffle_buffer, source)
     _number("shift", c.shift, source, 0, 1, high_open=True)
     if c.mixed_precision is True:
         c.mixed_precision = "auto"
@@ -227,6 +243,51 @@ def validate(config: TrainConfig, source: str = "") -> None:
     _choice("strategy", c.strategy, STRATEGIES, source)
     _bool("replica_scaling", c.replica_scaling, source)
     _choice("monitor", c.monitor, MONITORS, source)
+
+
+# Keys of the tf.data pipeline (folder: and tfds: sources) and the value that leaves it as is.
+PIPELINE_ONLY = {"policy": "auto", "scale_range": None, "rotation": 0.0, "noise": 0.0,
+                 "crop_area": None, "color_distortion": None, "shuffle_buffer": None}
+
+
+def ignored_on_digits(config):
+    """The pipeline keys `config` sets that a run on the bundled digits ignores (they are
+    augmented by `shift` alone and shuffled whole); [] for other sources."""
+    try:
+        if parse_source(config.data)[0] != "digits":
+            return []
+    except ValueError:
+        return []
+    return [key for key, unset in PIPELINE_ONLY.items()
+            if getattr(config, key) is not None and getattr(config, key) != unset]
+
+
+def check_inception_options(config, source=""):
+    """`crop_area` ([low, high], 0 < low <= high <= 1) and `color_distortion` ([0, 2]), set
+    only where the run's policy is "inception" (the model's own with policy auto)."""
+    c = config
+    if c.crop_area is not None:
+        area = c.crop_area
+        if (not isinstance(area, (list, tuple)) or len(area) != 2
+                or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in area)
+                or not 0 < area[0] <= area[1] <= 1):
+            _fail("crop_area", "[low, high], two area fractions with 0 < low <= high <= 1",
+                  area, source)
+        c.crop_area = [float(a) for a in area]
+    _number("color_distortion", c.color_distortion, source, 0, 2, none=True)
+    used = [key for key in ("crop_area", "color_distortion") if getattr(c, key) is not None]
+    if not used:
+        return
+    policy = c.policy
+    if policy == "auto":
+        try:
+            policy = registry.get_spec(c.model).augmentation
+        except ValueError:
+            return  # the unknown model name is reported on its own
+    if policy != "inception":
+        raise ConfigError(f"`{used[0]}`{_where(source)} is used by the inception policy only; "
+                          f"the run's policy is {policy!r} (policy: {c.policy}): remove "
+                          f"`{used[0]}` or set `policy: inception`")
 
 
 def check_data(data, source=""):

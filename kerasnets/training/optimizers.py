@@ -11,8 +11,8 @@ Weight decay comes in two forms, chosen by `weight_decay_mode`:
       w <- w + v
 
   It is the same as adding ``wd / 2 * ||w||^2`` to the loss, without the term
-  showing in the reported loss. The classes :class:`SGD`, :class:`RMSprop` and
-  :class:`Adam` here implement it (after gradient clipping, as Caffe does).
+  showing in the reported loss. The classes :class:`SGD`, :class:`RMSprop`,
+  :class:`Adam` and :class:`Adagrad` here implement it (after gradient clipping, as Caffe does).
 * ``"decoupled"``: Keras' own ``weight_decay`` (Loshchilov and Hutter, 2019),
   ``w <- w - lr * wd * w`` before the update, outside the momentum.
 
@@ -33,6 +33,7 @@ __all__ = [
     "SGD",
     "RMSprop",
     "Adam",
+    "Adagrad",
     "build_optimizer",
     "build_schedule",
     "steps_for",
@@ -82,6 +83,11 @@ class RMSprop(_CoupledWeightDecay, keras.optimizers.RMSprop):
 @keras.saving.register_keras_serializable(package="kerasnets")
 class Adam(_CoupledWeightDecay, keras.optimizers.Adam):
     """`keras.optimizers.Adam` with coupled weight decay `l2` (L2, not AdamW)."""
+
+
+@keras.saving.register_keras_serializable(package="kerasnets")
+class Adagrad(_CoupledWeightDecay, keras.optimizers.Adagrad):
+    """`keras.optimizers.Adagrad` (Duchi, Hazan and Singer 2011) with coupled weight decay `l2`."""
 
 
 def steps_for(epochs, steps_per_epoch):
@@ -144,6 +150,9 @@ def build_optimizer(config, learning_rate=None, steps_per_epoch=1):
     elif config.optimizer == "rmsprop":
         extra = {} if config.epsilon is None else {"epsilon": config.epsilon}
         optimizer = RMSprop(rho=config.rho, momentum=config.momentum, **extra, **decay, **common)
+    elif config.optimizer == "adagrad":
+        extra = {} if config.epsilon is None else {"epsilon": config.epsilon}
+        optimizer = Adagrad(**extra, **decay, **common)
     else:
         extra = {} if config.epsilon is None else {"epsilon": config.epsilon}
         optimizer = Adam(**extra, **decay, **common)

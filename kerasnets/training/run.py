@@ -31,6 +31,7 @@ from kerasnets.training.build import (
     inference_model,
     mixed_precision_policy,
 )
+from kerasnets.training.config import ignored_on_digits
 from kerasnets.training.callbacks import (
     BestModel,
     DivergedError,
@@ -50,7 +51,7 @@ from kerasnets.training.distribute import (
 from kerasnets.training import outputs
 from kerasnets.training.outputs import OutputExistsError, TrainingInterrupted
 
-__all__ = ["TrainResult", "load_data", "train", "DivergedError"]
+__all__ = ["TrainResult", "load_data", "schedule_callbacks", "train", "DivergedError"]
 
 
 EVAL_BATCH = 256  # images per evaluation batch
@@ -105,7 +106,11 @@ def load_data(config, spec, image_size, batch_size, seed):
     size = image_size[0]
     policy = None if config.policy == "auto" else config.policy
     train = kd.train_pipeline(spec.name, splits, batch_size, policy=policy, image_size=size,
-                              seed=seed, scale_range=config.scale_range, weights=tag)
+                              seed=seed, scale_range=config.scale_range, weights=tag,
+                              rotation=config.rotation, noise=config.noise,
+                              crop_area=config.crop_area,
+                              color_distortion=config.color_distortion,
+                              shuffle_buffer=config.shuffle_buffer)
     sizes = splits.sizes
     evaluation = {"image_size": size, "resize": None, "weights": tag}
     validation = kd.eval_pipeline(spec.name, splits, EVAL_BATCH, split="validation", **evaluation) \
@@ -166,6 +171,11 @@ def train(config, output_dir="savedmodels", *, overwrite=False, tflite=False, ve
                            eval_batch=EVAL_BATCH)
     log(f"{spec.name} on {config.data}: {sizes['train']} train, {sizes['validation']} "
         f"validation, {sizes['test']} test images of {'x'.join(map(str, input_shape))}")
+    ignored = ignored_on_digits(config)
+    if ignored:
+        log(f"the digits are augmented by `shift` alone: {', '.join(ignored)} "
+            f"{'is' if len(ignored) == 1 else 'are'} ignored (they apply to folder: and tfds: "
+            f"sources)")
     if distribution.replicas > 1 or distribution.kind != "one":
         log(f"distribution: {distribution.description}; global batch {global_batch}, "
             f"learning rate {learning_rate:g}")
@@ -223,14 +233,22 @@ def _callbacks(config, paths, stop, initial_epoch, *, has_validation, verbose, l
         run_callbacks.append(board)
     else:
         log("no TensorBoard logs: the tensorboard package is not installed")
-    if config.schedule["name"] == "plateau":
-        plateau = config.schedule
-        run_callbacks.append(keras.callbacks.ReduceLROnPlateau(
-            monitor=plateau["monitor"] if has_validation
-            else plateau["monitor"].replace("val_", ""),
-            factor=plateau["factor"], patience=plateau["patience"],
-            min_lr=plateau["min_lr"], verbose=1 if verbose else 0))
-    return run_callbacks
+    return run_callbacks + schedule_callbacks(config, has_validation=has_validation,
+                                              verbose=verbose)
+
+
+def schedule_callbacks(config, *, has_validation=True, verbose=0):
+    """The callbacks that carry `config.schedule`: `ReduceLROnPlateau` for "plateau"
+    (on the training metric without validation data), none for the others (they
+    are learning-rate schedules of the optimizer)."""
+    if config.schedule["name"] != "plateau":
+        return []
+    plateau = config.schedule
+    return [keras.callbacks.ReduceLROnPlateau(
+        monitor=plateau["monitor"] if has_validation
+        else plateau["monitor"].replace("val_", ""),
+        factor=plateau["factor"], patience=plateau["patience"],
+        min_lr=plateau["min_lr"], verbose=1 if verbose else 0)]
 
 
 def _fit(model, fit, epochs, run_callbacks, verbose, paths, initial_epoch):
