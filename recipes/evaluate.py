@@ -264,6 +264,7 @@ def main(argv=None):
         kwargs["resize"] = height
     if method not in ("center", "ten_crop"):
         kwargs["scales"] = test_scales
+    kwargs.update(recorded_statistics(paths if is_file else (), spec))
     try:
         if ensemble:
             result = kd.evaluate_ensemble(models, spec.name, source, method, args.batch_size,
@@ -292,6 +293,38 @@ def main(argv=None):
     write_text(output, json.dumps(record, indent=2) + "\n")
     print(f"wrote {output}")
     return 0
+
+
+def recorded_statistics(paths, spec):
+    """The mean (and std) a model trained by train.py with `mean: dataset` was normalized with,
+    from the run's NAME.training/config.yaml beside each .keras file ({} for ImageNet's)."""
+    import yaml
+
+    from kerasnets.data import DatasetStatistics
+
+    found = {}
+    for path in paths:
+        config = os.path.join(path[: -len(".keras")] + ".training", "config.yaml")
+        try:
+            with open(config, encoding="utf-8") as handle:
+                run = yaml.safe_load(handle)
+        except (OSError, yaml.YAMLError):
+            run = None
+        inputs = {}
+        if isinstance(run, dict) and run.get("mean") == "dataset":
+            try:
+                stats = DatasetStatistics.from_dict(run.get("dataset_statistics"))
+                inputs = stats.preprocessing_inputs(spec.preprocessing)
+            except ValueError as err:
+                fail(f"argument --model: {config} says `mean: dataset` but its statistics "
+                     f"cannot be used: {first_line(err)}")
+            print(f"normalizing with the training split's mean recorded in {config}")
+        found[path] = inputs
+    if len({repr(v) for v in found.values()}) > 1:
+        fail("argument --model: the models were trained with different normalizations ("
+             + "; ".join(f"{p}: {v.get('mean', 'ImageNet mean')}" for p, v in found.items())
+             + "): an ensemble reads its images once, normalized one way")
+    return next(iter(found.values()), {})
 
 
 def first_line(err):

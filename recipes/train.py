@@ -170,6 +170,12 @@ def build_parser():
     add("--shuffle-buffer", type=positive_int, metavar="N",
         help="training examples in the shuffle buffer (default: the whole split up to "
              "100,000, or the recipe's)")
+    add("--mean", choices=("imagenet", "dataset"),
+        help="the mean that caffe/torch preprocessing subtracts: ImageNet's, or the training "
+             "split's, computed in one pass before training (VGG; default: imagenet)")
+    add("--pca", choices=("imagenet", "dataset", "off"),
+        help="AlexNet's PCA lighting: ImageNet's eigenvectors, the training split's, or none "
+             "(default: imagenet)")
     add("--seed", type=non_negative_int, metavar="N",
         help="random seed for weights, shuffling and augmentation (the data split is fixed "
              "and does not depend on it; default: 0)")
@@ -256,6 +262,7 @@ def main(argv=None, callbacks=()):
         "initializer": args.initializer, "shift": args.shift, "seed": args.seed,
         "rotation": args.rotation, "noise": args.noise, "crop_area": args.crop_area,
         "color_distortion": args.color_distortion, "shuffle_buffer": args.shuffle_buffer,
+        "mean": args.mean, "pca": args.pca,
         "strategy": strategy, "mixed_precision": args.mixed_precision,
         "jit_compile": args.jit_compile, "clipnorm": args.clip_norm,
         "global_clipnorm": args.clip_global_norm, "clipvalue": args.clip_value,

@@ -1,7 +1,7 @@
 """tf.data input pipelines: sources, the papers' augmentation and evaluation, the pipeline builder.
 
 Floors, each importing only those below it: `transforms` (pure image ops) ->
-`augment`, `preprocess`, `sources` -> `pipeline` -> `evaluate`.
+`augment`, `statistics` -> `preprocess`, `sources` -> `pipeline` -> `evaluate`.
 """
 
 from kerasnets.data import augment
@@ -26,9 +26,12 @@ from kerasnets.data.evaluate import (
 from kerasnets.data.pipeline import default_policy, eval_pipeline, train_pipeline, weights_inputs
 from kerasnets.data.preprocess import channel_means, preprocess
 from kerasnets.data.sources import Splits, batched, digits, image_folder, tfds
+from kerasnets.data.statistics import DatasetStatistics, dataset_statistics
 from kerasnets.data.transforms import center_crop, decode, multi_crop, multi_scale, ten_crop
 
 __all__ = [
+    "DatasetStatistics",
+    "dataset_statistics",
     "Splits",
     "augment",
     "batched",

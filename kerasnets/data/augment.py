@@ -90,7 +90,8 @@ def pca_lighting(image, seed, alpha_std=0.1, eigval=IMAGENET_EIGVAL, eigvec=IMAG
     return image + shift
 
 
-def alexnet_augment(image, seed, crop_size=224, resize=256, flip=True, pca=True, alpha_std=0.1):
+def alexnet_augment(image, seed, crop_size=224, resize=256, flip=True, pca=True, alpha_std=0.1,
+                    eigval=IMAGENET_EIGVAL, eigvec=IMAGENET_EIGVEC):
     """AlexNet's training augmentation: shorter side to `resize`, random crop, flip, PCA.
 
     Krizhevsky et al. (2012), section 4.1: random 224x224 patches (227 in the
@@ -99,7 +100,9 @@ def alexnet_augment(image, seed, crop_size=224, resize=256, flip=True, pca=True,
     crops the 256x256 centre of the rescaled image first; we keep the whole
     rescaled image, as most reimplementations do. A 1-channel (gray) image
     gets no PCA lighting, which shifts RGB colours (as :func:`inception_augment`
-    skips the colour distortion).
+    skips the colour distortion). `eigval` and `eigvec` are the training set's
+    PCA (ImageNet's by default; `kerasnets.data.dataset_statistics` computes
+    another set's).
     """
     crop_seed, flip_seed, pca_seed = _seeds(seed, 3)
     image = resize_shorter_side(image, resize)
@@ -107,7 +110,7 @@ def alexnet_augment(image, seed, crop_size=224, resize=256, flip=True, pca=True,
     if flip:
         image = random_flip(image, flip_seed)
     if pca and image.shape[-1] != 1:
-        image = pca_lighting(image, pca_seed, alpha_std=alpha_std)
+        image = pca_lighting(image, pca_seed, alpha_std=alpha_std, eigval=eigval, eigvec=eigvec)
     return image
 
 
@@ -292,7 +295,8 @@ class PolicyOptions:
     """What a training policy needs besides the image and its seed.
 
     `size`: the square crop the network takes; `scale_range`: VGG's (S_min,
-    S_max); `pca`: AlexNet's PCA lighting on or off; `crop_fraction`: the
+    S_max); `pca`: AlexNet's PCA lighting on or off, `pca_eigen` its
+    (eigval, eigvec) (None: ImageNet's); `crop_fraction`: the
     network's crop share of the shorter side (AlexNet's resize is size / it);
     `area_range`: the Inception crop's share of the image area (None: the
     paper's 8% to 100%); `color_distortion`: the strength of Inception's
@@ -302,6 +306,7 @@ class PolicyOptions:
     size: int
     scale_range: tuple | None = None
     pca: bool = True
+    pca_eigen: tuple | None = None
     crop_fraction: float = 0.875
     area_range: tuple | None = None
     color_distortion: float = 1.0
@@ -310,7 +315,9 @@ class PolicyOptions:
 def _alexnet_policy(image, seed, options):
     return alexnet_augment(image, seed, crop_size=options.size,
                            resize=default_resize(options.size, options.crop_fraction),
-                           pca=options.pca)
+                           pca=options.pca,
+                           **(dict(zip(("eigval", "eigvec"), options.pca_eigen))
+                              if options.pca_eigen else {}))
 
 
 def _vgg_policy(image, seed, options):

@@ -25,6 +25,7 @@ from kerasnets.checks import check_bool, check_choice, check_range
 from kerasnets.data import augment as aug
 from kerasnets.data.preprocess import preprocess
 from kerasnets.data.sources import MAX_BATCH_SIZE, Splits
+from kerasnets.data.statistics import DatasetStatistics
 from kerasnets.data.transforms import (
     center_crop,
     decode,
@@ -78,7 +79,10 @@ def train_pipeline(model_name, source, batch_size=32, *, policy=None, image_size
     S_max], two integers with image_size <= S_min <= S_max ((256, 512) scaled by
     image_size / 224 by default; equal ends for a fixed S), for the "vgg" policy
     only: the others refuse it. `pca` switches AlexNet's PCA lighting (skipped for
-    1-channel models, which have no RGB to shift). For the "inception" policy
+    1-channel models, which have no RGB to shift): True (ImageNet's eigenvalues
+    and eigenvectors), False, or the training set's, as a
+    :class:`~kerasnets.data.statistics.DatasetStatistics` or an (eigval,
+    eigvec) pair. For the "inception" policy
     only (the others refuse them): `crop_area` (low, high), the random crop's
     share of the image area, 0 < low <= high <= 1 ((0.08, 1) by default), and
     `color_distortion`, the strength of its photometric distortions in [0, 2]
@@ -131,7 +135,9 @@ def train_pipeline(model_name, source, batch_size=32, *, policy=None, image_size
     seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
     ds = tf.data.Dataset.zip((ds, seeds))
     policy_fn = aug.POLICIES[policy]
+    pca, pca_eigen = _pca(pca)
     options = aug.PolicyOptions(size=size, scale_range=scale_range, pca=pca,
+                                pca_eigen=pca_eigen,
                                 crop_fraction=inputs["crop_fraction"], area_range=crop_area,
                                 color_distortion=color_distortion)
 
@@ -357,6 +363,24 @@ def split_dataset(source, split, num_classes=None):
             raise ValueError(f"`source` must yield (image, label) pairs; got {spec}")
         return source, num_classes
     raise ValueError(f"`source` must be a Splits or a tf.data.Dataset; got {type(source).__name__}")
+
+
+def _pca(pca):
+    """(on, (eigval, eigvec) or None for ImageNet's) from train_pipeline's `pca`."""
+    if isinstance(pca, bool):
+        return pca, None
+    if isinstance(pca, DatasetStatistics):
+        return True, (pca.eigval, pca.eigvec)
+    try:
+        eigval, eigvec = pca
+        eigval = tuple(float(v) for v in eigval)
+        eigvec = tuple(tuple(float(v) for v in row) for row in eigvec)
+    except (TypeError, ValueError):
+        eigval = eigvec = ()
+    if len(eigval) != 3 or len(eigvec) != 3 or any(len(row) != 3 for row in eigvec):
+        raise ValueError(f"`pca` must be True, False, a DatasetStatistics or (eigval, eigvec) "
+                         f"with 3 eigenvalues and a 3x3 matrix of eigenvectors; got {pca!r}")
+    return True, (eigval, eigvec)
 
 
 def _buffer(ds, shuffle_buffer):

@@ -12,11 +12,13 @@ place of a mode. Images here are float tensors with channels last, any rank.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
 from kerasnets.checks import check_choice
-from kerasnets.data.transforms import decode
+from kerasnets.data.statistics import dataset_statistics
 from kerasnets.registry import (  # noqa: F401  (the ImageNet statistics, re-exported)
     CAFFE_MEAN_RGB,
     PREPROCESSING_MODES,
@@ -28,7 +30,7 @@ from kerasnets.registry import (  # noqa: F401  (the ImageNet statistics, re-exp
 )
 
 __all__ = ["CAFFE_MEAN_RGB", "TORCH_MEAN", "TORCH_STD", "preprocess", "preprocessing_mode",
-           "normalize", "channel_means"]
+           "normalize", "channel_means", "normalization_with"]
 
 
 def preprocessing_mode(model_name):
@@ -107,22 +109,23 @@ def channel_means(dataset):
     (see :func:`kerasnets.data.transforms.decode`). Pass the result as `mean` to
     :func:`preprocess` or to the pipelines.
     """
-    def image_of(*element):
-        return decode(element[0])
+    return np.asarray(dataset_statistics(dataset).mean, np.float32)
 
-    ds = dataset.map(image_of, num_parallel_calls=tf.data.AUTOTUNE)
 
-    def accumulate(state, image):
-        total, count = state
-        pixels = tf.reshape(tf.cast(image, tf.float64), [-1, tf.shape(image)[-1]])
-        return total + tf.reduce_sum(pixels, axis=0), count + tf.cast(tf.shape(pixels)[0], tf.float64)
+def normalization_with(mode, mean=None, std=None, channels=3):
+    """The :class:`~kerasnets.registry.Normalization` that :func:`preprocess` applies for
+    `mode` with `mean` and `std` (RGB, on the scales :func:`preprocess` takes them; None:
+    ImageNet's): what an export's metadata states of a run on its own statistics."""
+    check_choice("mode", mode, PREPROCESSING_MODES)
+    norm = normalization(mode, channels)
+    if mode not in ("caffe", "torch") or (mean is None and std is None):
+        return norm
+    reorder = norm.channel_order == "BGR"
 
-    channels = ds.element_spec.shape[-1]
-    if channels is None:
-        raise ValueError("`dataset` images must have a known number of channels")
-    total, count = ds.reduce(
-        (tf.zeros([channels], tf.float64), tf.constant(0.0, tf.float64)), accumulate
-    )
-    if float(count) == 0:
-        raise ValueError("`dataset` is empty: no pixels to average")
-    return (total / count * 255.0).numpy().astype(np.float32)
+    def ordered(values, default):
+        if values is None:
+            return default
+        values = tuple(float(v) for v in np.asarray(values, np.float64).reshape(-1))
+        return values[::-1] if reorder else values
+
+    return dataclasses.replace(norm, mean=ordered(mean, norm.mean), std=ordered(std, norm.std))

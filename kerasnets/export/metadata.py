@@ -77,7 +77,8 @@ def preprocessing_info(mode, channels=3):
 
 
 def _normalization_words(norm):
-    """A checkpoint's normalization in words: its mode's when it is that mode's arithmetic."""
+    """A normalization in words (a checkpoint's, or a training set's own statistics): its
+    mode's when it is that mode's arithmetic."""
     if norm.mode in _WORDS:
         try:
             if normalization(norm.mode, len(norm.mean)) == norm:
@@ -86,8 +87,8 @@ def _normalization_words(norm):
             pass
     reorder = "reorder channels RGB to BGR, " if norm.channel_order == "BGR" else ""
     scale = f"{norm.scale:g}"
-    return (f"{reorder}scale pixels from [0, 255] to [0, {scale}], subtract the checkpoint's "
-            f"mean and divide by its standard deviation, per channel")
+    return (f"{reorder}scale pixels from [0, 255] to [0, {scale}], subtract the mean "
+            f"and divide by the standard deviation below, per channel")
 
 
 def value_range(mode):

@@ -36,6 +36,7 @@ from typing import Any
 from kerasnets import registry
 from kerasnets.data import augment
 from kerasnets.data.sources import SOURCE_FORMS, parse_source
+from kerasnets.data.statistics import DatasetStatistics
 
 __all__ = [
     "ConfigError",
@@ -49,6 +50,8 @@ __all__ = [
     "override",
     "config_to_dict",
     "ignored_on_digits",
+    "needs_statistics",
+    "run_policy",
 ]
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam", "adagrad")
@@ -121,6 +124,13 @@ class TrainConfig:
     color_distortion: float | None = None
     # Training examples held in the shuffle buffer (null: the whole split, up to 100,000).
     shuffle_buffer: int | None = None
+    # Colour statistics: ImageNet's, or the training split's own ("dataset"), computed in one
+    # pass before training: `mean` (subtracted by caffe/torch preprocessing; VGG section 2.1)
+    # and `pca` (AlexNet's PCA lighting, section 4.1; "off" switches it off). The run records
+    # the numbers in `dataset_statistics` (config.yaml), which a resumed run reuses.
+    mean: str = "imagenet"
+    pca: str = "imagenet"
+    dataset_statistics: dict | None = None
     shift: float = 0.1
     mixed_precision: str = "off"
     jit_compile: Any = "auto"
@@ -223,6 +233,7 @@ def validate(config: TrainConfig, source: str = "") -> None:
     _number("rotation", c.rotation, source, 0, 180)
     _number("noise", c.noise, source)
     check_inception_options(c, source)
+    check_statistics_options(c, source)
     if c.shuffle_buffer is not None:
         _positive_int("shuffle_buffer", c.shuffle_buffer, source)
     _number("shift", c.shift, source, 0, 1, high_open=True)
@@ -247,7 +258,55 @@ def validate(config: TrainConfig, source: str = "") -> None:
 
 # Keys of the tf.data pipeline (folder: and tfds: sources) and the value that leaves it as is.
 PIPELINE_ONLY = {"policy": "auto", "scale_range": None, "rotation": 0.0, "noise": 0.0,
-                 "crop_area": None, "color_distortion": None, "shuffle_buffer": None}
+                 "crop_area": None, "color_distortion": None, "shuffle_buffer": None,
+                 "mean": "imagenet", "pca": "imagenet"}
+MEANS = ("imagenet", "dataset")
+PCAS = ("imagenet", "dataset", "off")
+
+
+def run_policy(config):
+    """The augmentation policy a run on a folder:/tfds: source uses (`policy`, or the
+    model's own for "auto"); None for an unknown model."""
+    if config.policy != "auto":
+        return config.policy
+    try:
+        return registry.get_spec(config.model).augmentation
+    except ValueError:
+        return None
+
+
+def needs_statistics(config):
+    """Whether the run computes (or reuses) the training split's colour statistics."""
+    return "dataset" in (config.mean, config.pca)
+
+
+def check_statistics_options(config, source=""):
+    """`mean` (imagenet | dataset), `pca` (imagenet | dataset | off) and recorded
+    `dataset_statistics`, where the run's preprocessing and policy use them."""
+    c = config
+    _choice("mean", c.mean, MEANS, source)
+    _choice("pca", c.pca, PCAS, source)
+    if c.dataset_statistics is not None:
+        try:
+            DatasetStatistics.from_dict(c.dataset_statistics)
+        except ValueError as err:
+            raise ConfigError(f"`dataset_statistics`{_where(source)}: {err}") from None
+    try:
+        spec = registry.get_spec(c.model)
+    except ValueError:
+        return  # the unknown model name is reported on its own
+    if c.mean == "dataset":
+        if c.weights is not None:
+            raise ConfigError(f"`mean: dataset`{_where(source)} cannot go with `weights`: the "
+                              f"checkpoint fixes its own normalization")
+        if spec.preprocessing not in ("caffe", "torch"):
+            raise ConfigError(f"`mean: dataset`{_where(source)} needs a preprocessing that "
+                              f"subtracts a mean (caffe or torch); {spec.name} uses "
+                              f"{spec.preprocessing!r}")
+    policy = run_policy(c)
+    if c.pca != "imagenet" and policy not in ("alexnet", None):
+        raise ConfigError(f"`pca: {c.pca}`{_where(source)} is used by the alexnet policy only; "
+                          f"the run's policy is {policy!r} (policy: {c.policy})")
 
 
 def ignored_on_digits(config):
@@ -278,13 +337,8 @@ def check_inception_options(config, source=""):
     used = [key for key in ("crop_area", "color_distortion") if getattr(c, key) is not None]
     if not used:
         return
-    policy = c.policy
-    if policy == "auto":
-        try:
-            policy = registry.get_spec(c.model).augmentation
-        except ValueError:
-            return  # the unknown model name is reported on its own
-    if policy != "inception":
+    policy = run_policy(c)
+    if policy not in ("inception", None):  # None: the unknown model is reported on its own
         raise ConfigError(f"`{used[0]}`{_where(source)} is used by the inception policy only; "
                           f"the run's policy is {policy!r} (policy: {c.policy}): remove "
                           f"`{used[0]}` or set `policy: inception`")

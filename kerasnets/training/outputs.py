@@ -34,10 +34,10 @@ import yaml
 from kerasnets.export.files import write_text
 from kerasnets.training.build import mixed_precision_policy
 from kerasnets.training.callbacks import backup_epoch
-from kerasnets.training.config import config_to_dict, override
+from kerasnets.training.config import TrainConfig, config_to_dict, override
 
 __all__ = ["OutputExistsError", "TrainingInterrupted", "output_paths", "check_outputs",
-           "as_run_config", "check_same_run", "writable", "write_config"]
+           "as_run_config", "check_same_run", "recorded", "writable", "write_config"]
 
 
 class OutputExistsError(FileExistsError):
@@ -133,17 +133,36 @@ def check_same_run(config_path, as_run):
         raise OutputExistsError(
             f"cannot resume the run in {os.path.dirname(config_path)}: its {config_path} cannot "
             f"be read ({err}); pass --overwrite to start again") from None
-    now = yaml.safe_load(yaml.safe_dump(config_to_dict(as_run), sort_keys=False))
+    now = _plain(config_to_dict(as_run))
     if not isinstance(recorded, dict):
         recorded = {}
-    changed = [f"{key}: {recorded.get(key)!r} -> {now.get(key)!r}"
-               for key in dict.fromkeys([*now, *recorded]) if recorded.get(key) != now.get(key)]
+    # A key the run's config.yaml lacks (written before the key existed) had its default.
+    defaults = _plain(config_to_dict(TrainConfig()))
+    before = {key: recorded[key] if key in recorded else defaults.get(key)
+              for key in dict.fromkeys([*now, *recorded])}
+    changed = [f"{key}: {before[key]!r} -> {now.get(key)!r}"
+               for key in before if before[key] != now.get(key)]
     if changed:
         raise OutputExistsError(
             f"cannot resume the run in {os.path.dirname(config_path)}: the command changed "
             f"since it started ({'; '.join(changed)}); run it as it started to resume, or "
             "pass --overwrite to start again")
 
+
+
+def recorded(config_path, key):
+    """The value of `key` in a run's config.yaml (None when absent or unreadable)."""
+    try:
+        with open(config_path, encoding="utf-8") as handle:
+            values = yaml.safe_load(handle)
+    except (OSError, yaml.YAMLError):
+        return None
+    return values.get(key) if isinstance(values, dict) else None
+
+
+def _plain(values):
+    """`values` as YAML gives them back (tuples as lists, ...), for comparisons."""
+    return yaml.safe_load(yaml.safe_dump(values, sort_keys=False))
 
 
 @contextlib.contextmanager

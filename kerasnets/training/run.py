@@ -20,6 +20,7 @@ import keras
 import numpy as np
 
 from kerasnets import data as kd
+from kerasnets.data.preprocess import normalization_with
 from kerasnets.data.sources import open_source, parse_source
 from kerasnets.export import SavedModelRunner, evaluate_tflite, export_all
 from kerasnets.models.pretrained import is_tag
@@ -31,7 +32,7 @@ from kerasnets.training.build import (
     inference_model,
     mixed_precision_policy,
 )
-from kerasnets.training.config import ignored_on_digits
+from kerasnets.training.config import ignored_on_digits, needs_statistics, override
 from kerasnets.training.callbacks import (
     BestModel,
     DivergedError,
@@ -83,10 +84,21 @@ class Data:
     calibration: object  # unbatched, un-augmented training images for int8 calibration
     class_names: tuple
     sizes: dict
+    # What the exports' metadata states of the preprocessing (a mode or a Normalization),
+    # and the training split's statistics when the run uses them (a dict; None otherwise).
+    preprocessing: object = None
+    statistics: dict | None = None
 
 
-def load_data(config, spec, image_size, batch_size, seed):
-    """The :class:`Data` of `config.data` ("digits", "folder:PATH", "tfds:NAME") for `spec`."""
+def load_data(config, spec, image_size, batch_size, seed, log=None):
+    """The :class:`Data` of `config.data` ("digits", "folder:PATH", "tfds:NAME") for `spec`.
+
+    With `mean: dataset` or `pca: dataset` the training split's statistics
+    (`config.dataset_statistics` when recorded, else computed in one pass,
+    logged by `log`) replace ImageNet's in every pipeline and in the exports'
+    normalization.
+    """
+    log = log or _quiet
     channels = spec.input_shape[-1]
     # Fine-tuning from a published checkpoint: its normalization (torchvision's mean/std,
     # Caffe's BGR means), not the network's mode.
@@ -102,23 +114,48 @@ def load_data(config, spec, image_size, batch_size, seed):
         train = kd.batched(splits.train, batch_size, shuffle=True, seed=seed, augment=augment)
         validation = kd.batched(splits.validation, EVAL_BATCH)
         test = kd.batched(splits.test, EVAL_BATCH)
-        return Data(train, validation, test, splits.train, splits.class_names, splits.sizes)
+        return Data(train, validation, test, splits.train, splits.class_names, splits.sizes,
+                    preprocessing)
     size = image_size[0]
     policy = None if config.policy == "auto" else config.policy
+    stats = None
+    if needs_statistics(config):
+        stats = (kd.DatasetStatistics.from_dict(config.dataset_statistics)
+                 if config.dataset_statistics is not None
+                 else kd.dataset_statistics(splits.train, channels=channels, log=log))
+    statistics = _statistics_inputs(config, spec, stats, log)
+    if "mean" in statistics:
+        preprocessing = normalization_with(spec.preprocessing, statistics["mean"],
+                                           statistics.get("std"), channels)
+    pca = {"off": False, "dataset": stats}.get(config.pca, True)
     train = kd.train_pipeline(spec.name, splits, batch_size, policy=policy, image_size=size,
                               seed=seed, scale_range=config.scale_range, weights=tag,
                               rotation=config.rotation, noise=config.noise,
                               crop_area=config.crop_area,
                               color_distortion=config.color_distortion,
-                              shuffle_buffer=config.shuffle_buffer)
+                              shuffle_buffer=config.shuffle_buffer, pca=pca, **statistics)
     sizes = splits.sizes
-    evaluation = {"image_size": size, "resize": None, "weights": tag}
+    evaluation = {"image_size": size, "resize": None, "weights": tag, **statistics}
     validation = kd.eval_pipeline(spec.name, splits, EVAL_BATCH, split="validation", **evaluation) \
         if sizes["validation"] else None
     test = kd.eval_pipeline(spec.name, splits, EVAL_BATCH, split="test", **evaluation) \
         if sizes["test"] else None
     calibration = kd.eval_pipeline(spec.name, splits, 32, split="train", **evaluation).unbatch()
-    return Data(train, validation, test, calibration, splits.class_names, sizes)
+    return Data(train, validation, test, calibration, splits.class_names, sizes, preprocessing,
+                stats.to_dict() if stats is not None else None)
+
+
+def _statistics_inputs(config, spec, stats, log):
+    """The pipelines' `mean`/`std` for `config.mean` ({} for ImageNet's), on the scales of
+    the network's preprocessing mode ("caffe": 0-255; "torch": [0, 1], std too)."""
+    if config.mean != "dataset":
+        if spec.preprocessing in ("caffe", "torch") and config.weights is None:
+            log(f"{config.data} is normalized with ImageNet's channel "
+                f"{'mean' if spec.preprocessing == 'caffe' else 'mean and std'} "
+                f"({spec.preprocessing} preprocessing); `mean: dataset` (--mean dataset) "
+                f"uses the training split's")
+        return {}
+    return stats.preprocessing_inputs(spec.preprocessing)
 
 
 def published_tag(config, spec):
@@ -157,6 +194,10 @@ def train(config, output_dir="savedmodels", *, overwrite=False, tflite=False, ve
         config.batch_size, config.learning_rate, distribution.replicas, config.replica_scaling)
     image_size = _square(spec, config.image_size)
     input_shape = (*image_size, spec.input_shape[-1])
+    if initial_epoch and needs_statistics(config) and config.dataset_statistics is None:
+        # A resumed run normalizes as it started: with the statistics it recorded.
+        config = override(config, dataset_statistics=outputs.recorded(paths["config"],
+                                                                      "dataset_statistics"))
     as_run = outputs.as_run_config(config, learning_rate=learning_rate,
                                    batch_size=global_batch, image_size=image_size[0],
                                    strategy=distribution.kind)
@@ -164,7 +205,9 @@ def train(config, output_dir="savedmodels", *, overwrite=False, tflite=False, ve
         outputs.check_same_run(paths["config"], as_run)
 
     # 3. The data, batched for the distribution.
-    data = load_data(config, spec, image_size, global_batch, config.seed)
+    data = load_data(config, spec, image_size, global_batch, config.seed, log=log)
+    if data.statistics is not None and as_run.dataset_statistics is None:
+        as_run = override(as_run, dataset_statistics=data.statistics)
     sizes = data.sizes
     fit = prepare_datasets(distribution, data.train, data.validation, data.test,
                            train_size=sizes["train"], global_batch=global_batch,
@@ -300,10 +343,9 @@ def _export(model, paths, data, spec, config, tflite, overwrite, log):
         images, labels = (np.concatenate(part) for part in zip(*data.test.as_numpy_iterator()))
     keys = ("keras", "saved_model") + (("tflite", "tflite_int8") if tflite else ())
     try:
-        tag = published_tag(config, spec)
         results = export_all(
             model, {key: paths[key] for key in keys}, class_names=data.class_names,
-            preprocessing=kd.weights_inputs(spec, tag)["preprocessing"], overwrite=overwrite,
+            preprocessing=data.preprocessing, overwrite=overwrite,
             sample_inputs=images[:8] if images is not None else None,
             representative_data=data.calibration,
             calibration_source=f"the training split of {config.data}")
