@@ -70,7 +70,8 @@ multiplied (train -> test: divided) by p_l. With drop_path_rate=0 no layer is
 added, so the networks (and keras.applications' weights) are unchanged.
 `drop_path_rule="uniform"` gives every block p_l = p_L instead (the paper's
 uniform rule, section 3 and Figure 8). `drop_path_mode` says what is
-dropped: "sample" (default, timm's drop_path) a random subset of the
+dropped (deviation by default: the paper drops per mini-batch, the default
+per sample): "sample" (default, timm's drop_path) a random subset of the
 batch's samples, through `kerasnets.layers.StochasticDepth` on the branch's
 output, the branch always computed; "batch" (the paper's) the whole
 mini-batch's branch, which is then not computed: `merge` moves the branch's
