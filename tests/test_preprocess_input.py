@@ -409,7 +409,7 @@ def test_preprocessing_info_of_a_checkpoint():
     info = preprocessing_info(norm, 3)
     assert info["mode"] == "caffe" and info["channel_order"] == "BGR"
     assert info["mean"] == [104.0, 117.0, 128.0] and info["std"] == [1.0, 1.0, 1.0]
-    assert "checkpoint's mean" in info["description"]
+    assert "subtract the mean and divide by the standard deviation below" in info["description"]
     torch_info = preprocessing_info(normalization("torch"), 3)
     assert torch_info == preprocessing_info("torch", 3)
     with pytest.raises(ValueError, match="for 3-channel images; the model takes 1"):
