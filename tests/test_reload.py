@@ -37,6 +37,8 @@ COMPILED = {
                              schedule={"name": "exponential", "rate": 0.94, "every": 2}),
     "compiled_adam": dict(optimizer="adam", weight_decay=1e-4,
                           weight_decay_mode="decoupled", schedule={"name": "cosine"}),
+    "compiled_adagrad": dict(optimizer="adagrad", weight_decay=1e-4, epsilon=1e-6,
+                             schedule={"name": "constant"}),
 }
 
 CHILD = """
@@ -113,7 +115,7 @@ def test_every_registered_class_is_in_a_saved_file(saved):
     # and optimizers: all registered by `import kerasnets` (this process imported more).
     for expected in ("ChannelShuffle", "ChannelZeroPadding", "LocalResponseNormalization",
                      "PartiallyConnectedConv2D", "SqueezeExcite", "StochasticDepth", "BatchStochasticDepth",
-                     "TrainableSubsampling", "scaled_tanh", "SGD", "RMSprop", "Adam",
+                     "TrainableSubsampling", "scaled_tanh", "SGD", "RMSprop", "Adam", "Adagrad",
                      "SparseCategoricalCrossentropy"):
         assert f"kerasnets>{expected}" in names
     covered = set().union(*(carried(path) for path, *_ in files.values()))
@@ -143,3 +145,4 @@ def test_fresh_process_restores_the_recipes_optimizers_schedules_and_losses(save
     assert report["compiled_sgd"]["loss"]["config"]["label_smoothing"] == 0.1
     assert report["compiled_rmsprop"]["optimizer"]["registered_name"] == "kerasnets>RMSprop"
     assert report["compiled_adam"]["optimizer"]["registered_name"] == "kerasnets>Adam"
+    assert report["compiled_adagrad"]["optimizer"]["registered_name"] == "kerasnets>Adagrad"
