@@ -25,10 +25,11 @@ import argparse
 import gc
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
+
+from machine import cpu_name  # benchmarks/machine.py, beside this script
 
 MODELS = ("kerasnets", "keras.applications")
 
@@ -101,17 +102,6 @@ def run(which, batch, size):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=32)
@@ -122,7 +112,7 @@ def main():
         child(args.child, args.batch, args.size)
         return
     print(f"DenseNet-121 training step, batch {args.batch}, {args.size}x{args.size}, "
-          f"tensorflow on CPU ({os.cpu_count()} cores, {cpu_model()})")
+          f"tensorflow on CPU ({os.cpu_count()} cores, {cpu_name()})")
     results = [run(which, args.batch, args.size) for which in MODELS]
     header = ("model", "params", "RSS before", "peak RSS", "step RSS", "TF peak", "step s")
     print("{:<20}{:>12}{:>12}{:>12}{:>12}{:>12}{:>9}".format(*header))

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -43,6 +42,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import kerasnets  # noqa: E402
+from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
 from kerasnets.layers import drop_path_rates  # noqa: E402
 
 BLOCKS = 54
@@ -57,17 +57,6 @@ def build(drop_path_rate, rule, scale_at, jit_compile):
     model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
                   loss="sparse_categorical_crossentropy", jit_compile=jit_compile)
     return model
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main(argv=None):

@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 
+from machine import cpu_name  # benchmarks/machine.py, beside this script
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 NETWORKS = [
@@ -84,7 +86,7 @@ def main(argv=None):
                       file=sys.stderr, flush=True)
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"{_cpu_name()}; ai-edge-litert, XNNPACK, batch 1, median of {args.runs} runs")
+          f"{cpu_name()}; ai-edge-litert, XNNPACK, batch 1, median of {args.runs} runs")
     head = "| model | type | size (MiB) | " + " | ".join(
         f"{t} thread{'s' if t > 1 else ''} (ms)" for t in args.threads) + " |"
     print(head)
@@ -93,17 +95,6 @@ def main(argv=None):
         print(f"| {label} | {quantize} | {size:.2f} | " + " | ".join(f"{ms:.2f}" for ms in times)
               + " |")
     return 0
-
-
-def _cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":
