@@ -81,6 +81,16 @@ def _check_seed(seed):
     return None if seed is None else int(seed)
 
 
+def _set_drop(layer, rate, scale_at, seed):
+    """The checked settings both layers share: rate, scale_at, seed and its generator, p."""
+    layer.rate = _check_rate("rate", rate)
+    check_choice("scale_at", scale_at, SCALE_AT_CHOICES)
+    layer.scale_at = scale_at
+    layer.seed = _check_seed(seed)
+    layer.seed_generator = keras.random.SeedGenerator(layer.seed)
+    layer.survival_probability = 1.0 - layer.rate
+
+
 @keras.saving.register_keras_serializable(package="kerasnets")
 class StochasticDepth(keras.layers.Layer):
     """Drops the whole residual branch of a random subset of the batch's samples.
@@ -103,12 +113,7 @@ class StochasticDepth(keras.layers.Layer):
 
     def __init__(self, rate, scale_at="train", seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.rate = _check_rate("rate", rate)
-        check_choice("scale_at", scale_at, SCALE_AT_CHOICES)
-        self.scale_at = scale_at
-        self.seed = _check_seed(seed)
-        self.seed_generator = keras.random.SeedGenerator(self.seed)
-        self.survival_probability = 1.0 - self.rate
+        _set_drop(self, rate, scale_at, seed)
 
     def call(self, inputs, training=None):
         if self.rate == 0.0:
@@ -176,12 +181,7 @@ class BatchStochasticDepth(keras.layers.Layer):
                 f"batch-mode stochastic depth; got {tuple(branch.outputs[0].shape)}"
             )
         self.branch = branch
-        self.rate = _check_rate("rate", rate)
-        check_choice("scale_at", scale_at, SCALE_AT_CHOICES)
-        self.scale_at = scale_at
-        self.seed = _check_seed(seed)
-        self.seed_generator = keras.random.SeedGenerator(self.seed)
-        self.survival_probability = 1.0 - self.rate
+        _set_drop(self, rate, scale_at, seed)
 
     def build(self, input_shape):
         if not self.branch.built:
