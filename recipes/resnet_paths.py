@@ -85,13 +85,9 @@ def depth(text):
 
 
 def data_source(text):
-    from kerasnets.data.sources import SOURCE_FORMS, parse_source
+    from kerasnets.data.sources import source_argument  # imported when --data is given
 
-    try:
-        parse_source(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be {SOURCE_FORMS}; got {text!r}") from None
-    return text
+    return source_argument(text)
 
 
 def build_parser():

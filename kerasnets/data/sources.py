@@ -13,6 +13,7 @@ and `eval_pipeline` decode, augment and preprocess any of them.
 
 from __future__ import annotations
 
+import argparse
 import collections
 import dataclasses
 import os
@@ -429,6 +430,16 @@ def parse_source(text):
         if colon and kind in SOURCE_KINDS[1:] and where.strip():
             return kind, where
     raise ValueError(f"`data` must be {SOURCE_FORMS}; got {text!r}")
+
+
+def source_argument(text):
+    """`text` if :func:`parse_source` reads it, else argparse's error saying the forms: the
+    `type` of the recipes' --data options."""
+    try:
+        parse_source(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {SOURCE_FORMS}; got {text!r}") from None
+    return text
 
 
 def open_source(text, *, image_size, channels, preprocessing="unit"):
