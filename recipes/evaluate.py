@@ -294,22 +294,16 @@ def main(argv=None):
 def recorded_statistics(paths, spec):
     """The mean (and std) a model trained by train.py with `mean: dataset` was normalized with,
     from the run's NAME.training/config.yaml beside each .keras file ({} for ImageNet's)."""
-    import yaml
-
     from kerasnets.data import DatasetStatistics
+    from kerasnets.training.outputs import recorded
 
     found = {}
     for path in paths:
         config = os.path.join(path[: -len(".keras")] + ".training", "config.yaml")
-        try:
-            with open(config, encoding="utf-8") as handle:
-                run = yaml.safe_load(handle)
-        except (OSError, yaml.YAMLError):
-            run = None
         inputs = {}
-        if isinstance(run, dict) and run.get("mean") == "dataset":
+        if recorded(config, "mean") == "dataset":
             try:
-                stats = DatasetStatistics.from_dict(run.get("dataset_statistics"))
+                stats = DatasetStatistics.from_dict(recorded(config, "dataset_statistics"))
                 inputs = stats.preprocessing_inputs(spec.preprocessing)
             except ValueError as err:
                 fail(f"argument --model: {config} says `mean: dataset` but its statistics "
