@@ -144,7 +144,9 @@ def test_table_1_output_sizes_and_units(g3):
     assert shape["conv1_relu"] == (112, 112, 24)
     assert shape["pool1"] == (56, 56, 24)
     for stage_id, units, size, channels in [(2, 4, 28, 240), (3, 8, 14, 480), (4, 4, 7, 960)]:
-        for unit in range(1, units + 1):
+        # A stride-2 unit ends in its concatenation, a stride-1 unit in its ReLU.
+        assert shape[f"stage{stage_id}_unit1_concat"] == (size, size, channels)
+        for unit in range(2, units + 1):
             assert shape[f"stage{stage_id}_unit{unit}_relu"] == (size, size, channels)
         assert f"stage{stage_id}_unit{units + 1}_relu" not in shape
         assert shape[f"stage{stage_id}_unit1_gconv2"] == (
@@ -162,7 +164,8 @@ def test_shufflenet_unit_of_figure_2(g3):
         assert isinstance(layer(f"{name}_shuffle"), ChannelShuffle)
         assert layer(f"{name}_shuffle").groups == 3
         # Bottleneck: 1/4 of the unit's output channels.
-        assert layer(f"{name}_gconv1").filters == layer(f"{name}_relu").output.shape[-1] // 4
+        output = layer(f"{name}_concat" if name.endswith("unit1") else f"{name}_relu").output
+        assert layer(f"{name}_gconv1").filters == output.shape[-1] // 4
         # GConv -> shuffle -> DWConv, and BN without ReLU after the depthwise conv.
         assert layer(f"{name}_shuffle").input is layer(f"{name}_gconv1_relu").output
         assert layer(f"{name}_gconv2").input is layer(f"{name}_dwconv_bn").output
@@ -176,10 +179,24 @@ def test_shufflenet_unit_of_figure_2(g3):
         assert isinstance(layer(f"stage{stage_id}_unit1_concat"), keras.layers.Concatenate)
         assert isinstance(layer(f"stage{stage_id}_unit2_add"), keras.layers.Add)
     # The first convolution, then 16 units of 2 pointwise and 1 depthwise convolutions.
-    convs = [l for l in g3.layers if type(l) is keras.layers.Conv2D]
+    convs = [l for l in g3.layers if isinstance(l, keras.layers.Conv2D)]
     depthwise = [l for l in g3.layers if isinstance(l, keras.layers.DepthwiseConv2D)]
     assert len(convs) == 1 + 16 * 2 and len(depthwise) == 16
     assert all(not l.use_bias for l in convs + depthwise)
+
+
+def test_stride_2_unit_equals_the_papers_relu_after_concatenation():
+    # The ReLU sits on the branch, before the concatenation; the shortcut
+    # pools a ReLU's output. ReLU(concat) of Figure 2(c) would change nothing:
+    # every stride-2 unit's output is already >= 0, shortcut channels included.
+    model = ShuffleNetV1(groups=3, scale=0.5, include_top=False, input_shape=(64, 64, 3))
+    names = [f"stage{s}_unit1_concat" for s in (2, 3, 4)]
+    probe = keras.Model(model.input, [model.get_layer(n).output for n in names])
+    x = np.random.default_rng(1).uniform(-3, 3, (2, 64, 64, 3)).astype("float32")
+    for name, out in zip(names, probe(x)):
+        out = _np(out)
+        assert out.min() >= 0.0 and (out > 0).mean() > 0.2, name
+    assert not [l for l in model.layers if l.name.endswith("unit1_relu")]
 
 
 @pytest.mark.parametrize("size", [(66, 50), (65, 33)])

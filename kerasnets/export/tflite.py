@@ -46,6 +46,7 @@ from kerasnets.export.metadata import (
     value_range,
 )
 from kerasnets.export.verify import ExportResult, VerificationError, verify_outputs
+from kerasnets.export.rewrite import average_pooling_as_depthwise
 from kerasnets.logs import native_logs_filtered
 
 __all__ = [
@@ -232,6 +233,8 @@ def _convert(model, quantize, representative_data, io_dtype, calibration_samples
                 yield [image[np.newaxis]]
 
         options["representative_dataset"] = representative_dataset
+        # XNNPACK runs average pooling in float only (kerasnets.export.rewrite).
+        model = average_pooling_as_depthwise(model)
         options["target_spec"]["supported_ops"] = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         options["inference_input_type"] = getattr(tf, io_dtype)
         options["inference_output_type"] = getattr(tf, io_dtype)

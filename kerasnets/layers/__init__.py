@@ -2,6 +2,7 @@
 
 from kerasnets.layers.channel_padding import ChannelZeroPadding
 from kerasnets.layers.channel_shuffle import ChannelShuffle
+from kerasnets.layers.convolution import Conv2D, conv2d, grouped_convolutions, grouped_form
 from kerasnets.layers.lrn import LocalResponseNormalization
 from kerasnets.layers.squeeze_excite import SqueezeExcite
 from kerasnets.layers.stochastic_depth import (
@@ -18,10 +19,14 @@ __all__ = [
     "DROP_PATH_RULES",
     "ChannelShuffle",
     "ChannelZeroPadding",
+    "Conv2D",
     "LocalResponseNormalization",
     "SqueezeExcite",
     "StochasticDepth",
+    "conv2d",
     "drop_path_rates",
+    "grouped_convolutions",
+    "grouped_form",
     "linear_decay_rates",
     "uniform_rates",
 ]

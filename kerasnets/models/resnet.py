@@ -158,6 +158,7 @@ from kerasnets.layers import (
     ChannelZeroPadding,
     SqueezeExcite,
     StochasticDepth,
+    conv2d,
     drop_path_rates,
 )
 from kerasnets.models import common, pretrained
@@ -269,14 +270,15 @@ def conv3x3(x, filters, prefix, stride=1, use_bias=True, groups=1):
 
     Strided ones pad explicitly (`{prefix}_pad`, as keras.applications' v2):
     "same" padding would pad a stride-2 convolution on an even map at the
-    bottom/right only.
+    bottom/right only. Grouped ones (`groups` > 1, ResNeXt) are
+    `kerasnets.layers.Conv2D`, which runs them natively on tensorflow.
     """
     if stride == 1:
-        return layers.Conv2D(
+        return conv2d(
             filters, 3, padding="same", use_bias=use_bias, groups=groups, name=f"{prefix}_conv"
         )(x)
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name=f"{prefix}_pad")(x)
-    return layers.Conv2D(
+    return conv2d(
         filters, 3, strides=stride, use_bias=use_bias, groups=groups, name=f"{prefix}_conv"
     )(x)
 

@@ -67,7 +67,7 @@ import math
 from keras import layers
 
 from kerasnets.checks import check_choice, check_range
-from kerasnets.layers import ChannelShuffle
+from kerasnets.layers import ChannelShuffle, conv2d
 from kerasnets.models import common, pretrained
 from kerasnets.registry import Normalization, Paper, register_model
 from kerasnets.weights.shufflenet import megvii_shufflenet_v1
@@ -148,9 +148,7 @@ def first_conv_channels(groups, scale):
 def conv_bn(x, filters, kernel_size, name, strides=1, groups=1, relu=True,
             bn_epsilon=KERAS_BN_EPSILON):
     """A convolution without bias (every one is followed by BN), BN and optionally ReLU."""
-    x = layers.Conv2D(
-        filters, kernel_size, strides=strides, groups=groups, use_bias=False, name=name
-    )(x)
+    x = conv2d(filters, kernel_size, strides=strides, groups=groups, use_bias=False, name=name)(x)
     x = layers.BatchNormalization(axis=common.channel_axis(), epsilon=bn_epsilon,
                                   name=f"{name}_bn")(x)
     if relu:
@@ -186,17 +184,24 @@ def shuffle_unit(x, out_channels, groups, strides, name, group_first_conv=True,
     )(x)
     # Section 3.2: no ReLU after the depthwise convolution.
     x = layers.BatchNormalization(axis=axis, epsilon=bn_epsilon, name=f"{name}_dwconv_bn")(x)
-    x = conv_bn(x, branch_channels, 1, f"{name}_gconv2", groups=groups, relu=False,
-                bn_epsilon=bn_epsilon)
-    if strides == 2:
-        shortcut = layers.ZeroPadding2D(1, name=f"{name}_shortcut_pad")(shortcut)
-        shortcut = layers.AveragePooling2D(
-            3, strides=2, padding="valid", name=f"{name}_shortcut_pool"
-        )(shortcut)
-        x = layers.Concatenate(axis=axis, name=f"{name}_concat")([shortcut, x])
-    else:
+    if strides == 1:
+        x = conv_bn(x, branch_channels, 1, f"{name}_gconv2", groups=groups, relu=False,
+                    bn_epsilon=bn_epsilon)
         x = layers.Add(name=f"{name}_add")([shortcut, x])
-    return layers.ReLU(name=f"{name}_relu")(x)
+        return layers.ReLU(name=f"{name}_relu")(x)
+    # The unit's ReLU after the concatenation acts on the branch alone: the
+    # shortcut pools a ReLU's output (every unit's input is one), so it is
+    # already >= 0. Applied before the concatenation, the ReLU fuses into the
+    # branch's last convolution; after it, it is a separate op over every
+    # channel, which LiteRT's XNNPACK does not take in int8 (it ran as a
+    # reference kernel: 1.0 of ShuffleNet's 4.7 ms, benchmarks/README.md).
+    x = conv_bn(x, branch_channels, 1, f"{name}_gconv2", groups=groups, relu=True,
+                bn_epsilon=bn_epsilon)
+    shortcut = layers.ZeroPadding2D(1, name=f"{name}_shortcut_pad")(shortcut)
+    shortcut = layers.AveragePooling2D(
+        3, strides=2, padding="valid", name=f"{name}_shortcut_pool"
+    )(shortcut)
+    return layers.Concatenate(axis=axis, name=f"{name}_concat")([shortcut, x])
 
 
 def stage(x, out_channels, units, groups, stage_id, shuffle="paper",
