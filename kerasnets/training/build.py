@@ -167,7 +167,7 @@ def inference_model(model):
 
 
 def compile_model(model, config, learning_rate=None, steps_per_epoch=1, jit_compile=None,
-                  run_eagerly=False):
+                  run_eagerly=False, steps_per_execution=1):
     """Compiles `model` with the recipe's optimizer, loss, auxiliary weights and metrics.
 
     The loss is sparse categorical cross-entropy with `config.label_smoothing`;
@@ -176,7 +176,8 @@ def compile_model(model, config, learning_rate=None, steps_per_epoch=1, jit_comp
     `kerasnets.training.auxiliary`). Metrics: accuracy and top-5 accuracy
     (on the main output), as weighted metrics: the same numbers without sample
     weights, and examples of weight 0 (the padding of evaluation batches on
-    jax's DataParallel) left out.
+    jax's DataParallel) left out. `steps_per_execution` is Keras' (training steps
+    per call of the train function: fewer callback hooks and host round trips).
     """
     optimizer = build_optimizer(config, learning_rate, steps_per_epoch)
     if jit_compile is None:
@@ -190,7 +191,8 @@ def compile_model(model, config, learning_rate=None, steps_per_epoch=1, jit_comp
             k=5, name="top5_accuracy", from_logits=from_logits)
             if _top_k_takes_logits() else
             keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5_accuracy"))
-    extra = {"jit_compile": jit_compile, "run_eagerly": run_eagerly}
+    extra = {"jit_compile": jit_compile, "run_eagerly": run_eagerly,
+             "steps_per_execution": steps_per_execution}
     if len(model.outputs) > 1:
         aux_weight = config.aux_weight
         if aux_weight is None:

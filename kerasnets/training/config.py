@@ -29,14 +29,13 @@ plateau        ``factor`` (0.1), ``patience`` (epochs, 5), ``monitor``
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
+import types
 from typing import Any
 
 from kerasnets import registry
-from kerasnets.data import augment
-from kerasnets.data.sources import SOURCE_FORMS, parse_source
-from kerasnets.data.statistics import DatasetStatistics
 
 __all__ = [
     "ConfigError",
@@ -49,6 +48,7 @@ __all__ = [
     "load_config",
     "override",
     "config_to_dict",
+    "data_layer",
     "ignored_on_digits",
     "needs_statistics",
     "run_policy",
@@ -62,8 +62,6 @@ MIXED_PRECISION = ("off", "auto", "float16", "bfloat16")
 # Initialisers of the papers, by name; "default" keeps the builder's (Glorot uniform in Keras).
 INITIALIZERS = ("default", "normal", "truncated_normal", "glorot_uniform", "glorot_normal",
                 "he_normal", "he_uniform")
-# "auto": the network's own (its registry entry's `augmentation`), else a policy by name.
-POLICIES = ("auto", *augment.POLICIES)
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 
 SCHEDULES = {
@@ -78,6 +76,31 @@ SCHEDULES = {
 
 class ConfigError(ValueError):
     """A recipe value that cannot be used; the message names the key."""
+
+
+@functools.lru_cache(maxsize=None)
+def data_layer():
+    """What the checks of the pipeline keys read of kerasnets.data (the policy names,
+    `parse_source`, `DatasetStatistics`); None where TensorFlow, which kerasnets.data
+    needs, is not installed.
+
+    Without it a recipe is still loaded, for its model, optimizer, schedule and
+    loss (the jax and torch backends training from arrays, as
+    `benchmarks/gpu_train.py` does): `data` and `policy` are then checked to be
+    strings and `dataset_statistics` a mapping, and checked in full wherever
+    TensorFlow is there to run the pipeline that reads them.
+    """
+    try:
+        from kerasnets.data import augment
+        from kerasnets.data.sources import SOURCE_FORMS, parse_source
+        from kerasnets.data.statistics import DatasetStatistics
+    except ModuleNotFoundError as err:
+        if (err.name or "").partition(".")[0] != "tensorflow":
+            raise
+        return None
+    # "auto": the network's own (its registry entry's `augmentation`), else a policy by name.
+    return types.SimpleNamespace(policies=("auto", *augment.POLICIES), source_forms=SOURCE_FORMS,
+                                 parse_source=parse_source, statistics=DatasetStatistics)
 
 
 @dataclasses.dataclass
@@ -221,7 +244,11 @@ def validate(config: TrainConfig, source: str = "") -> None:
     _number("label_smoothing", c.label_smoothing, source, 0, 1, high_open=True)
     _number("aux_weight", c.aux_weight, source, none=True)
     c.initializer = check_initializer(c.initializer, source)
-    _choice("policy", c.policy, POLICIES, source)
+    data = data_layer()
+    if data is None:
+        _string("policy", c.policy, source)
+    else:
+        _choice("policy", c.policy, data.policies, source)
     if c.scale_range is not None:
         if (not isinstance(c.scale_range, (list, tuple)) or len(c.scale_range) != 2
                 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0
@@ -287,10 +314,15 @@ def check_statistics_options(config, source=""):
     _choice("mean", c.mean, MEANS, source)
     _choice("pca", c.pca, PCAS, source)
     if c.dataset_statistics is not None:
-        try:
-            DatasetStatistics.from_dict(c.dataset_statistics)
-        except ValueError as err:
-            raise ConfigError(f"`dataset_statistics`{_where(source)}: {err}") from None
+        data = data_layer()
+        if data is None:
+            if not isinstance(c.dataset_statistics, dict):
+                _fail("dataset_statistics", "a mapping or null", c.dataset_statistics, source)
+        else:
+            try:
+                data.statistics.from_dict(c.dataset_statistics)
+            except ValueError as err:
+                raise ConfigError(f"`dataset_statistics`{_where(source)}: {err}") from None
     try:
         spec = registry.get_spec(c.model)
     except ValueError:
@@ -312,8 +344,11 @@ def check_statistics_options(config, source=""):
 def ignored_on_digits(config):
     """The pipeline keys `config` sets that a run on the bundled digits ignores (they are
     augmented by `shift` alone and shuffled whole); [] for other sources."""
+    data = data_layer()
+    if data is None:
+        return []  # no pipeline without TensorFlow: nothing is run on the digits
     try:
-        if parse_source(config.data)[0] != "digits":
+        if data.parse_source(config.data)[0] != "digits":
             return []
     except ValueError:
         return []
@@ -345,11 +380,16 @@ def check_inception_options(config, source=""):
 
 
 def check_data(data, source=""):
-    """`digits`, `folder:PATH` or `tfds:NAME` (`kerasnets.data.sources.parse_source`)."""
+    """`digits`, `folder:PATH` or `tfds:NAME` (`kerasnets.data.sources.parse_source`); a
+    string without TensorFlow (:func:`data_layer`)."""
+    layer = data_layer()
+    if layer is None:
+        _string("data", data, source)
+        return
     try:
-        parse_source(data)
+        layer.parse_source(data)
     except ValueError:
-        _fail("data", SOURCE_FORMS, data, source)
+        _fail("data", layer.source_forms, data, source)
 
 
 def check_schedule(schedule, source=""):
