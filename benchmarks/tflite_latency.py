@@ -1,13 +1,18 @@
 #!/usr/bin/env python
 """TFLite file size and latency of the mobile networks on the LiteRT interpreter (XNNPACK).
 
-    python benchmarks/tflite_latency.py [--runs 50] [--threads 1 2] [--calibration 32]
+    python benchmarks/tflite_latency.py [--runs 50] [--rounds 5] [--threads 1 2] [--calibration 32]
 
 For mobilenet_v1 (1.0, 224), mobilenet_v2 (1.0, 224) and shufflenet_v1 (g=3,
 1.0x, 224), each exported as float32 and full-integer int8 (random weights;
 int8 calibrated on random in-range images, which sets latency and size but not
-accuracy): the file size and the median latency of one image over `--runs`
-invocations after warm-up, per thread count. A benchmark, not a test.
+accuracy): the file size and the median latency of one image, per thread
+count. All files are converted first, then timed interleaved: `--rounds`
+rounds, each running `--runs` invocations of every (file, threads) in turn
+after 5 warm-up ones, so that a change in the machine's load hits every
+model alike; the figure is the median of all the timed invocations. The
+ShuffleNet / MobileNetV2 latency ratios are printed below the table. A
+benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ NETWORKS = [
 ]
 
 
-def median_latency_ms(path, threads, runs, warmup=5):
+def latencies_ms(path, threads, runs, warmup=5):
     import numpy as np
 
     from kerasnets.export import TFLiteModel
@@ -45,14 +50,16 @@ def median_latency_ms(path, threads, runs, warmup=5):
     for _ in range(runs):
         start = time.perf_counter()
         model.invoke(x)
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+        times.append(1000 * (time.perf_counter() - start))
+    return times
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=50, help="timed runs (default: 50)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="interleaved rounds over all files (default: 5)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
                         help="interpreter thread counts (default: 1 2)")
     parser.add_argument("--calibration", type=int, default=32,
@@ -68,7 +75,7 @@ def main(argv=None):
     from kerasnets.export import convert_tflite
     from kerasnets.export.metadata import random_inputs
 
-    rows = []
+    files = []  # (label, quantize, path, size)
     with tempfile.TemporaryDirectory() as tmp:
         for name, label, kwargs in NETWORKS:
             spec = kerasnets.get_spec(name)
@@ -79,14 +86,19 @@ def main(argv=None):
                 path = os.path.join(tmp, f"{name}_{quantize}.tflite")
                 with open(path, "wb") as f:
                     f.write(content)
-                times = [median_latency_ms(path, t, args.runs) for t in args.threads]
-                rows.append((label, quantize, len(content) / 2**20, times))
-                print(f"{label} {quantize}: {len(content) / 2**20:.2f} MiB, "
-                      + ", ".join(f"{t} thread(s) {ms:.2f} ms" for t, ms in zip(args.threads, times)),
-                      file=sys.stderr, flush=True)
+                files.append((label, quantize, path, len(content) / 2**20))
+        times = {(path, t): [] for _, _, path, _ in files for t in args.threads}
+        for round_index in range(args.rounds):
+            for _, _, path, _ in files:
+                for t in args.threads:
+                    times[(path, t)] += latencies_ms(path, t, args.runs)
+            print(f"round {round_index + 1} of {args.rounds} done", file=sys.stderr, flush=True)
+    rows = [(label, quantize, size, [statistics.median(times[(path, t)]) for t in args.threads])
+            for label, quantize, path, size in files]
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"{cpu_name()}; ai-edge-litert, XNNPACK, batch 1, median of {args.runs} runs")
+          f"{cpu_name()}; ai-edge-litert, XNNPACK, batch 1, median of {args.rounds} x {args.runs} "
+          f"runs, interleaved")
     head = "| model | type | size (MiB) | " + " | ".join(
         f"{t} thread{'s' if t > 1 else ''} (ms)" for t in args.threads) + " |"
     print(head)
@@ -94,6 +106,16 @@ def main(argv=None):
     for label, quantize, size, times in rows:
         print(f"| {label} | {quantize} | {size:.2f} | " + " | ".join(f"{ms:.2f}" for ms in times)
               + " |")
+    latency = {(label.split(" ")[0], quantize): times for label, quantize, _, times in rows}
+    for quantize in ("float32", "int8"):
+        shuffle, mobile = latency.get(("shufflenet_v1", quantize)), latency.get(("mobilenet_v2", quantize))
+        if shuffle and mobile:
+            print(f"shufflenet_v1 / mobilenet_v2, {quantize}: " + ", ".join(
+                f"{t} thread(s) {a / b:.2f}" for t, a, b in zip(args.threads, shuffle, mobile)))
+    sizes = {(label.split(" ")[0], quantize): size for label, quantize, size, _ in rows}
+    for name in ("mobilenet_v1", "mobilenet_v2", "shufflenet_v1"):
+        if (name, "int8") in sizes:
+            print(f"{name}: int8 file / float32 file {sizes[(name, 'int8')] / sizes[(name, 'float32')]:.2f}")
     return 0
 
 

@@ -69,6 +69,7 @@ def no_tensorflow_env(tmp_path_factory):
     return env
 
 
+@pytest.mark.slow  # 18 s; the benchmark's test below runs the same path in its child
 def test_recipe_path_trains_on_arrays_without_tensorflow(no_tensorflow_env):
     done = subprocess.run([sys.executable, "-c", RECIPE_PATH], cwd=ROOT, env=no_tensorflow_env,
                           capture_output=True, text=True, timeout=120)

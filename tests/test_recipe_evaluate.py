@@ -325,6 +325,7 @@ def assert_record_is(record, result):
         assert record[f"top{k}_error"] == pytest.approx(1 - result[f"top{k}"])
 
 
+@pytest.mark.slow  # 33 s; tests/test_evaluate_modes.py checks the library functions by value
 def test_multi_crop_and_multi_crop_dense_equal_the_library(model_file, tmp_path):
     from kerasnets.data import evaluate_multi_crop, evaluate_multi_crop_dense
 

@@ -113,7 +113,7 @@ def test_every_registered_class_is_in_a_saved_file(saved):
     names = registered_names()
     # The custom layers of kerasnets.layers and of the family modules, the training losses
     # and optimizers: all registered by `import kerasnets` (this process imported more).
-    for expected in ("ChannelShuffle", "ChannelZeroPadding", "LocalResponseNormalization",
+    for expected in ("ChannelShuffle", "ChannelZeroPadding", "Conv2D", "LocalResponseNormalization",
                      "PartiallyConnectedConv2D", "SqueezeExcite", "StochasticDepth", "BatchStochasticDepth",
                      "TrainableSubsampling", "scaled_tanh", "SGD", "RMSprop", "Adam", "Adagrad",
                      "SparseCategoricalCrossentropy"):

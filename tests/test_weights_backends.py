@@ -89,9 +89,11 @@ def check_backend(backend, chosen, tmp_path, timeout=900):
         assert_close(outputs[case_id], want, f"{backend}: {what}")
 
 
-@pytest.mark.parametrize("backend", ["jax", "torch"])
+@pytest.mark.parametrize("backend", [pytest.param("jax", marks=pytest.mark.slow), "torch"])
 def test_fast_tags_agree_with_their_references_on(backend, tmp_path):
     # One tag of each family's weights test (its first fast one); every tag with -m slow.
+    # The default run checks them on torch; jax (40 s) with -m slow, as does
+    # tests/test_backends.py every family's network on both.
     chosen = list({module: (module, name, tag, shape)
                    for module, name, tag, shape in reversed(cases())}.values())
     assert len(chosen) >= 8, "every family's weights test names its FAST_TAGS"

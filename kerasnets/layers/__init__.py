@@ -1,4 +1,4 @@
-"""Multi-backend custom layers (keras.ops only), all registered for `.keras` saving."""
+"""Multi-backend custom layers (keras.ops; `Conv2D` adds tensorflow's own grouped convolution), all registered for `.keras` saving."""
 
 from kerasnets.layers.channel_padding import ChannelZeroPadding
 from kerasnets.layers.channel_shuffle import ChannelShuffle
