@@ -31,7 +31,10 @@ options. What is timed:
   `--epochs` timed ones; a callback stops it after training (no test
   evaluation, no exports).
 
-Each fit variant's epochs are timed by a callback: the training phase (epoch
+Each `fit` call runs one epoch more than is timed, as the recipe's run has
+its first epoch untimed: the first epoch of a call is slower (the call's
+set-up, the data set's iterator warming up). Each fit variant's epochs are
+timed by a callback: the training phase (epoch
 start to the start of validation, or to the epoch's end), validation, and the
 epoch-end callbacks after it. Per-step figures are per `--batch` images of
 the training split (the last, partial batch counts as its share of a step),
@@ -244,13 +247,13 @@ def main(argv=None):
         timer = EpochTimer()
         callbacks = (factory(paths) if factory else []) + [timer]
         with contextlib.redirect_stdout(io.StringIO()):
-            model.fit(dataset, validation_data=validation, epochs=epochs, shuffle=False,
+            model.fit(dataset, validation_data=validation, epochs=epochs + 1, shuffle=False,
                       callbacks=callbacks, verbose=verbose)
-        return timer.epochs
+        return timer.epochs[1:]  # the first epoch of a `fit` call pays its set-up
 
     t0 = time.perf_counter()
     for name, model, dataset, validation, factory, verbose, paths in fits:
-        time_fit(model, dataset, validation, factory, verbose, paths, 1)
+        time_fit(model, dataset, validation, factory, verbose, paths, 0)
     print(f"warm-up of {len(fits)} fit variants: {time.perf_counter() - t0:.0f} s", flush=True)
 
     def time_recipe():
