@@ -82,6 +82,29 @@ def test_lrn_equals_tf_local_response_normalization(k, n, alpha, beta):
     assert np.max(np.abs(got - x) / np.abs(x)) > 0.05
 
 
+@pytest.mark.parametrize("k, n, alpha, beta", check.LRN_CONFIGS)
+def test_lrn_tensorflow_kernel_equals_the_generic_form_with_gradients(k, n, alpha, beta):
+    # On tensorflow a channels-last 4-D input goes through tf.nn.local_response_normalization;
+    # other ranks (and jax, torch) through the window sum of shifted slices. Same values,
+    # same gradients: the positions of a (B, H, W, C) batch as a (B * H, W, C) one.
+    tf = pytest.importorskip("tensorflow")
+    x = _large_input()
+    layer = LocalResponseNormalization(k, n, alpha, beta)
+
+    def value_and_gradient(t):
+        t = tf.constant(t)
+        with tf.GradientTape() as tape:
+            tape.watch(t)
+            y = layer(t)
+            loss = tf.reduce_sum(tf.sin(y))
+        return y.numpy(), tape.gradient(loss, t).numpy()
+
+    fast = value_and_gradient(x)
+    generic = value_and_gradient(x.reshape(-1, *x.shape[2:]))
+    for a, b in zip(fast, generic):
+        np.testing.assert_allclose(a, b.reshape(x.shape), rtol=1e-5, atol=1e-6)
+
+
 def test_lrn_truncates_the_window_at_the_channel_edges():
     x = _large_input(shape=(1, 1, 1, 6))
     k, n, alpha, beta = 1.0, 5, 1e-3, 0.75

@@ -67,6 +67,16 @@ class LocalResponseNormalization(keras.layers.Layer):
         if input_dtype in ("float16", "bfloat16"):
             # Sums of squared activations overflow float16 (max 65504) easily.
             inputs = ops.cast(inputs, "float32")
+        if (keras.backend.backend() == "tensorflow" and rank == 4
+                and self.data_format == "channels_last"):
+            # Tensorflow's own LRN is this formula (tests/test_layers.py) as one
+            # oneDNN kernel with its gradient: the generic form below spent more
+            # time in `pow` than AlexNet spends in its fully connected layers.
+            import tensorflow as tf
+
+            outputs = tf.nn.local_response_normalization(
+                inputs, depth_radius=radius, bias=self.k, alpha=self.alpha, beta=self.beta)
+            return ops.cast(outputs, input_dtype)
         squares = ops.square(inputs)
         if radius == 0:
             window_sum = squares

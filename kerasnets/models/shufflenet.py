@@ -9,7 +9,11 @@ convolution (BN, ReLU), a channel shuffle, a 3x3 depthwise convolution (BN,
 no ReLU), a 1x1 group convolution (BN), the identity added, then ReLU. The
 stride-2 unit (Figure 2c) gives the depthwise convolution stride 2, puts a
 3x3/2 average pooling on the shortcut and concatenates instead of adding, so
-the branch makes only the channels the unit adds. The bottleneck has 1/4 of
+the branch makes only the channels the unit adds (the ReLU after that
+concatenation is applied to the branch before it: the pooled shortcut is
+already >= 0, every unit's input being a ReLU's output, so the outputs are
+the paper's, and the ReLU fuses into the branch's last convolution where
+LiteRT would otherwise run it alone). The bottleneck has 1/4 of
 the unit's output channels (section 3.3), and the first 1x1 convolution of
 Stage 2 is not grouped: its input has only 24 channels. Table 1: a 3x3/2
 convolution of 24 channels, 3x3/2 max pooling, Stages 2-4 of 1 + 3, 1 + 7 and
