@@ -40,15 +40,11 @@ def average_pooling_as_depthwise(model):
     def replace(layer):
         if not _replaceable(layer):
             return layer
-        channels = layer.input.shape[-1]
         area = float(np.prod(layer.pool_size))
-        depthwise = keras.layers.DepthwiseConv2D(
+        return keras.layers.DepthwiseConv2D(
             layer.pool_size, strides=layer.strides, padding="valid", use_bias=False,
             depthwise_initializer=keras.initializers.Constant(1.0 / area),
             trainable=False, name=layer.name,
         )
-        depthwise.build(layer.input.shape)
-        depthwise.set_weights([np.full((*layer.pool_size, channels, 1), 1.0 / area, "float32")])
-        return depthwise
 
     return keras.models.clone_model(model, clone_function=replace)

@@ -45,8 +45,8 @@ from kerasnets.export.metadata import (
     random_inputs,
     value_range,
 )
-from kerasnets.export.verify import ExportResult, VerificationError, verify_outputs
 from kerasnets.export.rewrite import average_pooling_as_depthwise
+from kerasnets.export.verify import ExportResult, VerificationError, verify_outputs
 from kerasnets.logs import native_logs_filtered
 
 __all__ = [

@@ -88,8 +88,8 @@ class Conv2D(keras.layers.Conv2D):
     Keras sends every grouped convolution on tensorflow through a per-call XLA
     function (`jit_compile=True` around one op), because tensorflow's plain
     CPU kernels lack a grouped gradient. On oneDNN's CPU path (the default on
-    x86-64) that costs 4-13x in the forward pass and several hundred times in
-    the backward pass of ResNeXt's 32-group 3x3 convolutions (benchmarks/README.md,
+    x86-64) that costs up to 14x in the forward pass, and up to 350x forward
+    and backward, for ResNeXt's 32-group 3x3 convolutions (benchmarks/README.md,
     "Grouped convolutions"), whereas `tf.nn.convolution` with the grouped kernel
     runs as one oneDNN grouped convolution and has its gradient. This layer
     computes grouped convolutions that way, per group and concatenated where

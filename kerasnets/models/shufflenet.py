@@ -188,19 +188,17 @@ def shuffle_unit(x, out_channels, groups, strides, name, group_first_conv=True,
     )(x)
     # Section 3.2: no ReLU after the depthwise convolution.
     x = layers.BatchNormalization(axis=axis, epsilon=bn_epsilon, name=f"{name}_dwconv_bn")(x)
-    if strides == 1:
-        x = conv_bn(x, branch_channels, 1, f"{name}_gconv2", groups=groups, relu=False,
-                    bn_epsilon=bn_epsilon)
-        x = layers.Add(name=f"{name}_add")([shortcut, x])
-        return layers.ReLU(name=f"{name}_relu")(x)
-    # The unit's ReLU after the concatenation acts on the branch alone: the
-    # shortcut pools a ReLU's output (every unit's input is one), so it is
-    # already >= 0. Applied before the concatenation, the ReLU fuses into the
-    # branch's last convolution; after it, it is a separate op over every
+    # At stride 2 the unit's ReLU after the concatenation acts on the branch
+    # alone: the shortcut pools a ReLU's output (every unit's input is one), so
+    # it is already >= 0. Applied before the concatenation, the ReLU fuses into
+    # the branch's last convolution; after it, it is a separate op over every
     # channel, which LiteRT's XNNPACK does not take in int8 (it ran as a
     # reference kernel: 1.0 of ShuffleNet's 4.7 ms, benchmarks/README.md).
-    x = conv_bn(x, branch_channels, 1, f"{name}_gconv2", groups=groups, relu=True,
+    x = conv_bn(x, branch_channels, 1, f"{name}_gconv2", groups=groups, relu=strides == 2,
                 bn_epsilon=bn_epsilon)
+    if strides == 1:
+        x = layers.Add(name=f"{name}_add")([shortcut, x])
+        return layers.ReLU(name=f"{name}_relu")(x)
     shortcut = layers.ZeroPadding2D(1, name=f"{name}_shortcut_pad")(shortcut)
     shortcut = layers.AveragePooling2D(
         3, strides=2, padding="valid", name=f"{name}_shortcut_pool"
