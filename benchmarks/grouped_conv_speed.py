@@ -116,7 +116,8 @@ def main(argv=None):
                     y = rng.integers(0, 1000, args.train_batch)
                     start = time.perf_counter()
                     train_model.train_on_batch(x, y)  # traced here
-                    print(f"{label} [{form}] first training step {time.perf_counter() - start:.1f} s",
+                    first = time.perf_counter() - start
+                    print(f"{label} [{form}] first training step {first:.1f} s",
                           file=sys.stderr, flush=True)
 
                     def step(m=train_model, x=x, y=y):
@@ -140,30 +141,27 @@ def main(argv=None):
           f"{tf.__version__}, keras {keras.__version__}; grouped form 'fast' = "
           f"{grouped_form()!r}; inference batch {args.batch}, training batch "
           f"{args.train_batch}, 224x224 (alexnet 227x227), median of {args.repeats} rounds")
-    gflops = {}
+    seconds = {key: statistics.median(values) for key, values in times.items()}
+    gflops = {(label, form, mode): flops / seconds[(label, form, mode)] / 1e9
+              for label, form, mode, _, flops, _ in jobs}
     print("| network | form | mode | ms | GFLOP/s | x reference |")
     print("|---|---|---|---|---|---|")
-    for label, form, mode, _, flops, rounds in jobs:
-        seconds = statistics.median(times[(label, form, mode)])
-        gflops[(label, form, mode)] = flops / seconds / 1e9
-    for label, form, mode, _, flops, rounds in jobs:
-        seconds = statistics.median(times[(label, form, mode)])
+    for label, form, mode, _, _, rounds in jobs:
         reference = NETWORKS[label][2]
         ratio = ""
         key = (reference, "fast", mode)
         if reference and key in gflops:
             ratio = f"{gflops[(label, form, mode)] / gflops[key]:.2f}"
         note = f" ({rounds} round{'s' if rounds > 1 else ''})" if rounds != args.repeats else ""
-        print(f"| {label} | {form} | {mode} | {1000 * seconds:.0f}{note} | "
+        print(f"| {label} | {form} | {mode} | {1000 * seconds[(label, form, mode)]:.0f}{note} | "
               f"{gflops[(label, form, mode)]:.0f} | {ratio} |")
     for mode in args.modes:
         g3, g1 = ("shufflenet_v1_g3", "fast", mode), ("shufflenet_v1_g1", "fast", mode)
         mobile = ("mobilenet_v2", "fast", mode)
-        if g3 in times and g1 in times:
-            t3 = statistics.median(times[g3])
-            line = f"{mode}: shufflenet g=3 / g=1 time {t3 / statistics.median(times[g1]):.2f}"
-            if mobile in times:
-                line += f", g=3 / mobilenet_v2 time {t3 / statistics.median(times[mobile]):.2f}"
+        if g3 in seconds and g1 in seconds:
+            line = f"{mode}: shufflenet g=3 / g=1 time {seconds[g3] / seconds[g1]:.2f}"
+            if mobile in seconds:
+                line += f", g=3 / mobilenet_v2 time {seconds[g3] / seconds[mobile]:.2f}"
             print(line)
     return 0
 
