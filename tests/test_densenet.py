@@ -13,6 +13,7 @@ import kerasnets
 from kerasnets import profile
 from kerasnets.models import densenet, pretrained
 from kerasnets.models.densenet import DenseNet
+from tolerances import BATCH_STATISTICS
 
 NAMES = ["densenet121", "densenet169", "densenet201", "densenet264", "densenet40_k12",
          "densenet_bc100_k12"]
@@ -156,7 +157,7 @@ def _assert_same_outputs(ours, theirs, x):
     expected = keras.ops.convert_to_numpy(theirs(x, training=True))
     got = keras.ops.convert_to_numpy(ours(x, training=True))
     assert np.abs(expected).max() > 0.1
-    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(got, expected, **BATCH_STATISTICS)
 
 
 def test_layer_names_follow_keras_applications(densenet121_pair):

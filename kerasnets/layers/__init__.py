@@ -1,9 +1,10 @@
-"""Multi-backend custom layers (keras.ops; `Conv2D` adds tensorflow's own grouped convolution), all registered for `.keras` saving."""
+"""Multi-backend custom layers (keras.ops; `Conv2D` and `BatchNormalization` add tensorflow's own fast kernels), all registered for `.keras` saving."""
 
 from kerasnets.layers.channel_padding import ChannelZeroPadding
 from kerasnets.layers.channel_shuffle import ChannelShuffle
 from kerasnets.layers.convolution import Conv2D, conv2d, grouped_convolutions, grouped_form
 from kerasnets.layers.lrn import LocalResponseNormalization
+from kerasnets.layers.normalization import BatchNormalization
 from kerasnets.layers.squeeze_excite import SqueezeExcite
 from kerasnets.layers.stochastic_depth import (
     DROP_PATH_RULES,
@@ -15,6 +16,7 @@ from kerasnets.layers.stochastic_depth import (
 )
 
 __all__ = [
+    "BatchNormalization",
     "BatchStochasticDepth",
     "DROP_PATH_RULES",
     "ChannelShuffle",

@@ -35,7 +35,7 @@ from __future__ import annotations
 from keras import layers
 
 from kerasnets.checks import check_bool, check_choice, check_range
-from kerasnets.layers import LocalResponseNormalization, conv2d
+from kerasnets.layers import BatchNormalization, LocalResponseNormalization, conv2d
 from kerasnets.models import common
 from kerasnets.models import pretrained
 from kerasnets.registry import Normalization, Paper
@@ -75,7 +75,7 @@ def conv_layer(x, filters, kernel_size, name, strides=1, padding="same", groups=
         )(x)
     x = conv2d(filters, kernel_size, strides=strides, padding=padding, groups=groups,
                use_bias=False, name=name)(x)
-    x = layers.BatchNormalization(axis=common.channel_axis(), name=f"{name}_bn")(x)
+    x = BatchNormalization(axis=common.channel_axis(), name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 

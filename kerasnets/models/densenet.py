@@ -41,6 +41,7 @@ import math
 from keras import layers
 
 from kerasnets.checks import check_bool, check_choice, check_range
+from kerasnets.layers import BatchNormalization
 from kerasnets.models import common, pretrained
 from kerasnets.registry import Paper, normalization
 from kerasnets.weights.densenet import torchvision_densenet
@@ -85,8 +86,8 @@ def _min_shape(stem, blocks):
 
 
 def _bn_relu(x, name, bn_epsilon=BN_EPSILON):
-    x = layers.BatchNormalization(axis=common.channel_axis(), epsilon=bn_epsilon,
-                                  name=f"{name}_bn")(x)
+    x = BatchNormalization(axis=common.channel_axis(), epsilon=bn_epsilon,
+                           name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
@@ -243,7 +244,7 @@ def DenseNet(
         if b < len(block_config) + 1:
             x = transition_layer(x, compression, f"pool{b}", drop_rate=drop_rate,
                                  bn_epsilon=bn_epsilon)
-    x = layers.BatchNormalization(axis=common.channel_axis(), epsilon=bn_epsilon, name="bn")(x)
+    x = BatchNormalization(axis=common.channel_axis(), epsilon=bn_epsilon, name="bn")(x)
     x = layers.Activation("relu", name="relu")(x)
     x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
                                classifier_activation=classifier_activation)

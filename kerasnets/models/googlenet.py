@@ -31,7 +31,7 @@ from __future__ import annotations
 from keras import layers
 
 from kerasnets.checks import check_bool, check_choice, check_range
-from kerasnets.layers import LocalResponseNormalization
+from kerasnets.layers import BatchNormalization, LocalResponseNormalization
 from kerasnets.models import common, pretrained
 from kerasnets.registry import Normalization, Paper, register_model
 from kerasnets.weights.caffe import bvlc_googlenet
@@ -102,7 +102,7 @@ def conv_relu(x, filters, kernel_size, name, strides=1, padding="same", batch_no
         )(x)
     x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=False,
                       name=name)(x)
-    x = layers.BatchNormalization(axis=common.channel_axis(), name=f"{name}_bn")(x)
+    x = BatchNormalization(axis=common.channel_axis(), name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 

@@ -42,7 +42,7 @@ import keras
 from keras import layers
 
 from kerasnets.checks import check_bool, check_choice, check_range
-from kerasnets.layers import SqueezeExcite
+from kerasnets.layers import BatchNormalization, SqueezeExcite
 from kerasnets.models import common, pretrained
 from kerasnets.registry import Normalization, Paper, register_model
 from kerasnets.weights import inception as inception_weights
@@ -72,8 +72,8 @@ def conv_bn(x, filters, kernel_size, name, strides=1, padding="same", conv_suffi
     """
     x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias,
                       name=f"{name}{conv_suffix}")(x)
-    x = layers.BatchNormalization(axis=common.channel_axis(), scale=bn_scale, epsilon=bn_epsilon,
-                                  name=f"{name}_bn")(x)
+    x = BatchNormalization(axis=common.channel_axis(), scale=bn_scale, epsilon=bn_epsilon,
+                           name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}{act_suffix}")(x)
 
 

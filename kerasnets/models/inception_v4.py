@@ -96,6 +96,7 @@ from __future__ import annotations
 from keras import layers
 
 from kerasnets.checks import check_bool, check_choice, check_range
+from kerasnets.layers import BatchNormalization
 from kerasnets.models import common, pretrained
 from kerasnets.registry import Paper, normalization
 from kerasnets.weights import inception as inception_weights
@@ -136,8 +137,8 @@ def conv_bn(x, filters, kernel_size, name, strides=1, padding="same", bn_scale=T
     x = layers.Conv2D(
         filters, kernel_size, strides=strides, padding=padding, use_bias=False, name=name
     )(x)
-    x = layers.BatchNormalization(axis=common.channel_axis(), scale=bn_scale,
-                                  name=f"{name}_bn")(x)
+    x = BatchNormalization(axis=common.channel_axis(), scale=bn_scale,
+                           name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_ac")(x)
 
 

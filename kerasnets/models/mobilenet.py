@@ -51,6 +51,7 @@ import dataclasses
 from keras import layers
 
 from kerasnets.checks import check_choice, check_range
+from kerasnets.layers import BatchNormalization
 from kerasnets.models import common, pretrained
 from kerasnets.registry import Paper, normalization
 from kerasnets.weights import mobilenet as mobilenet_weights
@@ -152,8 +153,8 @@ def standard_conv(x, filters, strides=2, name="conv1", padding="same",
     x, conv_padding = strided_padding(x, padding, f"{name}_pad")
     x = layers.Conv2D(filters, 3, strides=strides, padding=conv_padding, use_bias=False,
                       name=name)(x)
-    x = layers.BatchNormalization(axis=common.channel_axis(), epsilon=bn_epsilon,
-                                  name=f"{name}_bn")(x)
+    x = BatchNormalization(axis=common.channel_axis(), epsilon=bn_epsilon,
+                           name=f"{name}_bn")(x)
     return layers.ReLU(6.0, name=f"{name}_relu")(x)
 
 
@@ -176,10 +177,10 @@ def depthwise_separable_conv(x, pointwise_filters, block_id, strides=1, depth_mu
         3, strides=strides, padding=conv_padding, depth_multiplier=depth_multiplier,
         use_bias=False, name=f"conv_dw_{block_id}",
     )(x)
-    x = layers.BatchNormalization(axis=axis, epsilon=bn_epsilon, name=f"conv_dw_{block_id}_bn")(x)
+    x = BatchNormalization(axis=axis, epsilon=bn_epsilon, name=f"conv_dw_{block_id}_bn")(x)
     x = layers.ReLU(6.0, name=f"conv_dw_{block_id}_relu")(x)
     x = layers.Conv2D(pointwise_filters, 1, use_bias=False, name=f"conv_pw_{block_id}")(x)
-    x = layers.BatchNormalization(axis=axis, epsilon=bn_epsilon, name=f"conv_pw_{block_id}_bn")(x)
+    x = BatchNormalization(axis=axis, epsilon=bn_epsilon, name=f"conv_pw_{block_id}_bn")(x)
     return layers.ReLU(6.0, name=f"conv_pw_{block_id}_relu")(x)
 
 
@@ -317,7 +318,7 @@ def inverted_residual(x, expansion, filters, stride, block_id, padding="same",
     prefix = f"block_{block_id}_"
     if block_id:
         x = layers.Conv2D(expansion * in_channels, 1, use_bias=False, name=f"{prefix}expand")(x)
-        x = layers.BatchNormalization(axis=axis, **bn, name=f"{prefix}expand_BN")(x)
+        x = BatchNormalization(axis=axis, **bn, name=f"{prefix}expand_BN")(x)
         x = layers.ReLU(6.0, name=f"{prefix}expand_relu")(x)
     else:
         prefix = "expanded_conv_"
@@ -329,11 +330,11 @@ def inverted_residual(x, expansion, filters, stride, block_id, padding="same",
         3, strides=stride, padding="same" if stride == 1 else "valid", use_bias=False,
         name=f"{prefix}depthwise",
     )(x)
-    x = layers.BatchNormalization(axis=axis, **bn, name=f"{prefix}depthwise_BN")(x)
+    x = BatchNormalization(axis=axis, **bn, name=f"{prefix}depthwise_BN")(x)
     x = layers.ReLU(6.0, name=f"{prefix}depthwise_relu")(x)
     # The linear bottleneck: no non-linearity after the projection (section 3.2).
     x = layers.Conv2D(filters, 1, use_bias=False, name=f"{prefix}project")(x)
-    x = layers.BatchNormalization(axis=axis, **bn, name=f"{prefix}project_BN")(x)
+    x = BatchNormalization(axis=axis, **bn, name=f"{prefix}project_BN")(x)
     if stride == 1 and in_channels == filters:
         return layers.Add(name=f"{prefix}add")([inputs, x])
     return x
@@ -388,7 +389,7 @@ def MobileNetV2(
         make_divisible(V2_FIRST_FILTERS * alpha), 3, strides=2, padding=conv_padding,
         use_bias=False, name="Conv1",
     )(x)
-    x = layers.BatchNormalization(axis=axis, **bn, name="bn_Conv1")(x)
+    x = BatchNormalization(axis=axis, **bn, name="bn_Conv1")(x)
     x = layers.ReLU(6.0, name="Conv1_relu")(x)
     block_id = 0
     for expansion, channels, repeats, first_stride in V2_BOTTLENECKS:
@@ -401,7 +402,7 @@ def MobileNetV2(
             block_id += 1
     last = make_divisible(V2_LAST_FILTERS * alpha) if alpha > 1.0 else V2_LAST_FILTERS
     x = layers.Conv2D(last, 1, use_bias=False, name="Conv_1")(x)
-    x = layers.BatchNormalization(axis=axis, **bn, name="Conv_1_bn")(x)
+    x = BatchNormalization(axis=axis, **bn, name="Conv_1_bn")(x)
     x = layers.ReLU(6.0, name="out_relu")(x)
     x = common.classifier_head(x, include_top=include_top, pooling=pooling, classes=classes,
                                classifier_activation=classifier_activation,

@@ -154,6 +154,7 @@ from keras import initializers, layers
 from kerasnets.checks import check_bool, check_choice, check_range
 from kerasnets.layers import (
     DROP_PATH_RULES,
+    BatchNormalization,
     BatchStochasticDepth,
     ChannelZeroPadding,
     SqueezeExcite,
@@ -260,9 +261,7 @@ V2_STRIDES = (2, 2, 2, 1)
 
 
 def batch_norm(x, name, epsilon=BN_EPSILON):
-    return layers.BatchNormalization(
-        axis=common.channel_axis(), epsilon=epsilon, name=name
-    )(x)
+    return BatchNormalization(axis=common.channel_axis(), epsilon=epsilon, name=name)(x)
 
 
 def conv3x3(x, filters, prefix, stride=1, use_bias=True, groups=1):

@@ -63,6 +63,7 @@ import functools
 from keras import layers
 
 from kerasnets.checks import check_bool, check_choice, check_range
+from kerasnets.layers import BatchNormalization
 from kerasnets.models import common, pretrained
 from kerasnets.models import inception as I
 from kerasnets.models import resnet as R
@@ -91,8 +92,8 @@ BN_EPSILON = R.BN_EPSILON
 
 
 def batch_norm(x, name, bn_epsilon=BN_EPSILON):
-    return layers.BatchNormalization(axis=common.channel_axis(), epsilon=bn_epsilon,
-                                     name=name)(x)
+    return BatchNormalization(axis=common.channel_axis(), epsilon=bn_epsilon,
+                              name=name)(x)
 
 
 def stem_pooling(x, ceil_mode=False):

@@ -71,7 +71,7 @@ import math
 from keras import layers
 
 from kerasnets.checks import check_choice, check_range
-from kerasnets.layers import ChannelShuffle, conv2d
+from kerasnets.layers import BatchNormalization, ChannelShuffle, conv2d
 from kerasnets.models import common, pretrained
 from kerasnets.registry import Normalization, Paper, register_model
 from kerasnets.weights.shufflenet import megvii_shufflenet_v1
@@ -153,8 +153,8 @@ def conv_bn(x, filters, kernel_size, name, strides=1, groups=1, relu=True,
             bn_epsilon=KERAS_BN_EPSILON):
     """A convolution without bias (every one is followed by BN), BN and optionally ReLU."""
     x = conv2d(filters, kernel_size, strides=strides, groups=groups, use_bias=False, name=name)(x)
-    x = layers.BatchNormalization(axis=common.channel_axis(), epsilon=bn_epsilon,
-                                  name=f"{name}_bn")(x)
+    x = BatchNormalization(axis=common.channel_axis(), epsilon=bn_epsilon,
+                           name=f"{name}_bn")(x)
     if relu:
         x = layers.ReLU(name=f"{name}_relu")(x)
     return x
@@ -187,7 +187,7 @@ def shuffle_unit(x, out_channels, groups, strides, name, group_first_conv=True,
         name=f"{name}_dwconv",
     )(x)
     # Section 3.2: no ReLU after the depthwise convolution.
-    x = layers.BatchNormalization(axis=axis, epsilon=bn_epsilon, name=f"{name}_dwconv_bn")(x)
+    x = BatchNormalization(axis=axis, epsilon=bn_epsilon, name=f"{name}_dwconv_bn")(x)
     # At stride 2 the unit's ReLU after the concatenation acts on the branch
     # alone: the shortcut pools a ReLU's output (every unit's input is one), so
     # it is already >= 0. Applied before the concatenation, the ReLU fuses into

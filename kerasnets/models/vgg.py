@@ -28,7 +28,7 @@ from __future__ import annotations
 from keras import layers
 
 from kerasnets.checks import check_bool, check_choice, check_range
-from kerasnets.layers import LocalResponseNormalization
+from kerasnets.layers import BatchNormalization, LocalResponseNormalization
 from kerasnets.models import common, pretrained
 from kerasnets.registry import Paper, normalization
 from kerasnets.weights.vgg import timm_vgg
@@ -81,7 +81,7 @@ def conv_block(x, convolutions, block, lrn=False, batch_norm=False):
         if batch_norm:
             x = layers.Conv2D(filters, kernel_size, padding="same", use_bias=False,
                               name=name)(x)
-            x = layers.BatchNormalization(axis=common.channel_axis(), name=f"{name}_bn")(x)
+            x = BatchNormalization(axis=common.channel_axis(), name=f"{name}_bn")(x)
             x = layers.Activation("relu", name=f"{name}_relu")(x)
         else:
             x = layers.Conv2D(filters, kernel_size, padding="same", activation="relu",

@@ -30,6 +30,7 @@ from __future__ import annotations
 from keras import layers
 
 from kerasnets.checks import check_range
+from kerasnets.layers import BatchNormalization
 from kerasnets.models import common, pretrained
 from kerasnets.registry import Paper, register_model
 
@@ -57,7 +58,7 @@ def conv_bn(x, filters, kernel_size, name, strides=1, padding="valid", relu=True
     x = layers.Conv2D(
         filters, kernel_size, strides=strides, padding=padding, use_bias=False, name=name
     )(x)
-    x = layers.BatchNormalization(axis=common.channel_axis(), name=f"{name}_bn")(x)
+    x = BatchNormalization(axis=common.channel_axis(), name=f"{name}_bn")(x)
     if relu:
         x = layers.Activation("relu", name=f"{name}_act")(x)
     return x
@@ -73,7 +74,7 @@ def separable_conv_bn(x, filters, name, relu_first=True):
     if relu_first:
         x = layers.Activation("relu", name=f"{name}_act")(x)
     x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False, name=name)(x)
-    return layers.BatchNormalization(axis=common.channel_axis(), name=f"{name}_bn")(x)
+    return BatchNormalization(axis=common.channel_axis(), name=f"{name}_bn")(x)
 
 
 def linear_residual(x, filters, block):
