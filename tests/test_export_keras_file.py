@@ -125,3 +125,51 @@ def test_path_must_not_be_a_folder(model, tmp_path):
     folder.mkdir()
     with pytest.raises(IsADirectoryError):
         save_keras(model, folder, overwrite=True)
+
+
+def _weight_file_contents(path):
+    import h5py
+
+    contents = {}
+    with h5py.File(path) as f:
+        f.visititems(lambda name, item: contents.__setitem__(
+            name, item[()].tobytes() if isinstance(item, h5py.Dataset) else dict(item.attrs)))
+    return contents
+
+
+def test_cached_skipsets_save_the_same_file_without_building_throwaway_layers(
+        tmp_path, monkeypatch):
+    from keras.src.backend.common import global_state
+
+    from kerasnets.export.keras_file import cache_saving_skipsets
+
+    inputs = keras.Input((6, 6, 3))
+    x = keras.layers.Conv2D(4, 3)(inputs)
+    x = keras.layers.BatchNormalization()(x)
+    outputs = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(x))
+    net = keras.Model(inputs, outputs)
+    net.compile(keras.optimizers.Adam(), "mse")
+    net.train_on_batch(np.ones((2, 6, 6, 3), "float32"), np.ones((2, 2), "float32"))
+    for key in [k for k in list(global_state.GLOBAL_STATE_TRACKER.__dict__)
+                if k.startswith("saving_attr_skip")]:
+        monkeypatch.delattr(global_state.GLOBAL_STATE_TRACKER, key)
+
+    built = []
+    original_init = keras.layers.Layer.__init__
+
+    def counting_init(self, *args, **kwargs):
+        built.append(type(self).__name__)
+        original_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.layers.Layer, "__init__", counting_init)
+    net.save_weights(tmp_path / "keras.weights.h5")
+    net.save_weights(tmp_path / "keras_again.weights.h5")
+    # Keras' own lookup misses its cache: throw-away layers on every save.
+    assert built.count("Layer") >= 2 * 4
+
+    cache_saving_skipsets()
+    built.clear()
+    net.save_weights(tmp_path / "cached.weights.h5")
+    assert built == []
+    assert _weight_file_contents(tmp_path / "cached.weights.h5") == _weight_file_contents(
+        tmp_path / "keras.weights.h5")

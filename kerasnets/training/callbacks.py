@@ -23,7 +23,7 @@ import tempfile
 import keras
 
 from kerasnets.export.files import new_file_mode, write_text
-from kerasnets.export.keras_file import save_keras
+from kerasnets.export.keras_file import cache_saving_skipsets, save_keras
 from kerasnets.training.build import inference_model
 
 __all__ = ["ResumableBackup", "StopOnNaN", "BestModel", "plot_history", "read_history",
@@ -118,6 +118,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         fd, tmp = tempfile.mkstemp(dir=self.backup_dir, prefix=".weights.tmp-",
                                    suffix=".weights.h5")
         os.close(fd)
+        cache_saving_skipsets()
         try:
             self.model.save_weights(filepath=tmp, overwrite=True)
             os.chmod(tmp, new_file_mode())
