@@ -14,7 +14,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
     normalization, each a pass over the feature map, forward and backward.
     tensorflow has the whole of it as one kernel, `FusedBatchNormV3` (oneDNN
     on x86-64), with a fused gradient: the form tf.keras used by default.
-    On this package's CPU benchmarks it makes a training step 1.2-1.6x
+    On this package's CPU benchmarks it makes a training step 1.1-1.6x
     faster (benchmarks/README.md, "Batch normalization").
 
     The fused path is taken on tensorflow for a 4-D channels-last input in
