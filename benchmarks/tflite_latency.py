@@ -115,7 +115,7 @@ def main(argv=None):
     sizes = {(label.split(" ")[0], quantize): size for label, quantize, size, _ in rows}
     for name in ("mobilenet_v1", "mobilenet_v2", "shufflenet_v1"):
         if (name, "int8") in sizes:
-            print(f"{name}: int8 file / float32 file {sizes[(name, 'int8')] / sizes[(name, 'float32')]:.2f}")
+            print(f"{name}: int8 file / float32 file {sizes[(name, 'int8')] / sizes[(name, 'float32')]:.3f}")
     return 0
 
 

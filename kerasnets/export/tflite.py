@@ -45,7 +45,7 @@ from kerasnets.export.metadata import (
     random_inputs,
     value_range,
 )
-from kerasnets.export.rewrite import average_pooling_as_depthwise
+from kerasnets.export.rewrite import average_pooling_as_depthwise, per_tensor_where_uniform
 from kerasnets.export.verify import ExportResult, VerificationError, verify_outputs
 from kerasnets.logs import native_logs_filtered
 
@@ -252,7 +252,10 @@ def _convert(model, quantize, representative_data, io_dtype, calibration_samples
                 raise FlexOpsError(ops) from None
             raise
         with open(path, "rb") as f:
-            return f.read(), len(images)
+            content = f.read()
+    if quantize == "int8":
+        content = per_tensor_where_uniform(content)
+    return content, len(images)
 
 
 class TFLiteModel:
