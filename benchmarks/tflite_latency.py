@@ -2,6 +2,7 @@
 """TFLite file size and latency of the mobile networks on the LiteRT interpreter (XNNPACK).
 
     python benchmarks/tflite_latency.py [--runs 50] [--rounds 5] [--threads 1 2] [--calibration 32]
+        [--ablate]
 
 For mobilenet_v1 (1.0, 224), mobilenet_v2 (1.0, 224) and shufflenet_v1 (g=3,
 1.0x, 224), each exported as float32 and full-integer int8 (random weights;
@@ -11,7 +12,10 @@ count. All files are converted first, then timed interleaved: `--rounds`
 rounds, each running `--runs` invocations of every (file, threads) in turn
 after 5 warm-up ones, so that a change in the machine's load hits every
 model alike; the figure is the median of all the timed invocations. The
-ShuffleNet / MobileNetV2 latency ratios are printed below the table. A
+ShuffleNet / MobileNetV2 latency ratios are printed below the table.
+`--ablate` adds ShuffleNet converted without the export-time rewrites
+(`kerasnets.export.rewrite`): without the stem's max-pooling rewrite, and
+without both it and the average-pooling one, timed in the same rounds. A
 benchmark, not a test.
 """
 
@@ -64,6 +68,8 @@ def main(argv=None):
                         help="interpreter thread counts (default: 1 2)")
     parser.add_argument("--calibration", type=int, default=32,
                         help="random images to calibrate int8 with (default: 32)")
+    parser.add_argument("--ablate", action="store_true",
+                        help="also ShuffleNet without the export-time rewrites")
     args = parser.parse_args(argv)
     if args.runs < 50:
         parser.error("--runs: at least 50")
@@ -75,26 +81,49 @@ def main(argv=None):
     from kerasnets.export import convert_tflite
     from kerasnets.export.metadata import random_inputs
 
-    files = []  # (label, quantize, path, size)
+    import contextlib
+    from unittest import mock
+
+    import kerasnets.export.tflite as tflite_export
+
+    def unchanged(model):
+        return model
+
+    def without(*names):
+        stack = contextlib.ExitStack()
+        for name in names:
+            stack.enter_context(mock.patch.object(tflite_export, name, unchanged))
+        return stack
+
+    variants = [("", ())]
+    if args.ablate:
+        variants += [(" without the max-pooling rewrite", ("max_pooling_as_same",)),
+                     (" without rewrites", ("max_pooling_as_same", "average_pooling_as_depthwise"))]
+    files = []  # (key, label, quantize, path, size)
     with tempfile.TemporaryDirectory() as tmp:
         for name, label, kwargs in NETWORKS:
             spec = kerasnets.get_spec(name)
             model = kerasnets.build(name, input_shape=(224, 224, 3), **kwargs)
             data = random_inputs((224, 224, 3), spec.preprocessing, count=args.calibration)
-            for quantize in ("float32", "int8"):
-                content = convert_tflite(model, quantize, representative_data=data)
-                path = os.path.join(tmp, f"{name}_{quantize}.tflite")
-                with open(path, "wb") as f:
-                    f.write(content)
-                files.append((label, quantize, path, len(content) / 2**20))
-        times = {(path, t): [] for _, _, path, _ in files for t in args.threads}
+            for index, (suffix, disabled) in enumerate(variants if name == "shufflenet_v1"
+                                                       else variants[:1]):
+                for quantize in ("float32", "int8"):
+                    with without(*disabled):
+                        content = convert_tflite(model, quantize, representative_data=data)
+                    path = os.path.join(tmp, f"{name}_{index}_{quantize}.tflite")
+                    with open(path, "wb") as f:
+                        f.write(content)
+                    files.append((name + suffix, label + suffix, quantize, path,
+                                  len(content) / 2**20))
+        times = {(path, t): [] for *_, path, _ in files for t in args.threads}
         for round_index in range(args.rounds):
-            for _, _, path, _ in files:
+            for *_, path, _ in files:
                 for t in args.threads:
                     times[(path, t)] += latencies_ms(path, t, args.runs)
             print(f"round {round_index + 1} of {args.rounds} done", file=sys.stderr, flush=True)
-    rows = [(label, quantize, size, [statistics.median(times[(path, t)]) for t in args.threads])
-            for label, quantize, path, size in files]
+    rows = [(key, label, quantize, size,
+             [statistics.median(times[(path, t)]) for t in args.threads])
+            for key, label, quantize, path, size in files]
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"{cpu_name()}; ai-edge-litert, XNNPACK, batch 1, median of {args.rounds} x {args.runs} "
@@ -103,19 +132,18 @@ def main(argv=None):
         f"{t} thread{'s' if t > 1 else ''} (ms)" for t in args.threads) + " |"
     print(head)
     print("|" + "---|" * (3 + len(args.threads)))
-    for label, quantize, size, times in rows:
+    for _, label, quantize, size, times in rows:
         print(f"| {label} | {quantize} | {size:.2f} | " + " | ".join(f"{ms:.2f}" for ms in times)
               + " |")
-    latency = {(label.split(" ")[0], quantize): times for label, quantize, _, times in rows}
-    for quantize in ("float32", "int8"):
-        shuffle, mobile = latency.get(("shufflenet_v1", quantize)), latency.get(("mobilenet_v2", quantize))
-        if shuffle and mobile:
-            print(f"shufflenet_v1 / mobilenet_v2, {quantize}: " + ", ".join(
-                f"{t} thread(s) {a / b:.2f}" for t, a, b in zip(args.threads, shuffle, mobile)))
-    sizes = {(label.split(" ")[0], quantize): size for label, quantize, size, _ in rows}
-    for name in ("mobilenet_v1", "mobilenet_v2", "shufflenet_v1"):
-        if (name, "int8") in sizes:
-            print(f"{name}: int8 file / float32 file {sizes[(name, 'int8')] / sizes[(name, 'float32')]:.3f}")
+    latency = {(key, quantize): times for key, _, quantize, _, times in rows}
+    for key in dict.fromkeys(key for key, *_ in rows if key.startswith("shufflenet_v1")):
+        for quantize in ("float32", "int8"):
+            shuffle, mobile = latency[(key, quantize)], latency[("mobilenet_v2", quantize)]
+            print(f"{key} / mobilenet_v2, {quantize}: " + ", ".join(
+                f"{t} thread(s) {a / b:.3f}" for t, a, b in zip(args.threads, shuffle, mobile)))
+    sizes = {(key, quantize): size for key, _, quantize, size, _ in rows}
+    for key in dict.fromkeys(key for key, *_ in rows):
+        print(f"{key}: int8 file / float32 file {sizes[(key, 'int8')] / sizes[(key, 'float32')]:.3f}")
     return 0
 
 

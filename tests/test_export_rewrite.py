@@ -8,7 +8,7 @@ import numpy as np
 import kerasnets
 from kerasnets.export import convert_tflite
 from kerasnets.export.metadata import random_inputs
-from kerasnets.export.rewrite import average_pooling_as_depthwise
+from kerasnets.export.rewrite import average_pooling_as_depthwise, max_pooling_as_same
 
 
 def _shufflenet():
@@ -43,6 +43,70 @@ def test_models_without_valid_average_pooling_are_returned_as_they_are():
     assert average_pooling_as_depthwise(same) is same
 
 
+def _random_statistics(model, seed=0):
+    """Random batch-normalization statistics, so that no output is 0 by construction."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if type(layer).__name__ == "BatchNormalization":
+            n = layer.get_weights()[0].shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.5, n),
+                               rng.normal(0, 0.1, n), rng.uniform(0.5, 1.5, n)])
+    return model
+
+
+def test_stem_max_pooling_becomes_same_pooling_with_equal_outputs():
+    # conv1 3x3/2 gives 32x32 (even: the convolution grows by a row and a column,
+    # the pooling crops them) at 64x64, and 33x17 (odd: nothing to crop) at 65x33.
+    for shape, padding, crop in [((64, 64, 3), ((1, 3), (1, 3)), ((0, 1), (0, 1))),
+                                 ((65, 33, 3), ((1, 1), (1, 1)), ((0, 0), (0, 0)))]:
+        model = _random_statistics(kerasnets.build(
+            "shufflenet_v1", groups=3, scale=0.25, input_shape=shape, classes=10))
+        rewritten = max_pooling_as_same(model)
+        assert type(rewritten.get_layer("pool1_pad")) is keras.layers.Identity
+        assert rewritten.get_layer("conv1_pad").padding == padding
+        pool, cropping = rewritten.get_layer("pool1").layers
+        assert type(pool) is keras.layers.MaxPooling2D and pool.padding == "same"
+        assert cropping.cropping == crop
+        # The convolution, its normalization and ReLU are the model's own layers.
+        for name in ("conv1", "conv1_bn", "conv1_relu"):
+            assert rewritten.get_layer(name) is model.get_layer(name)
+        x = np.random.default_rng(1).uniform(-2, 2, (3, *shape)).astype("float32")
+        np.testing.assert_array_equal(np.asarray(rewritten(x)), np.asarray(model(x)))
+    resnet = kerasnets.build("resnet18", input_shape=(64, 64, 3), classes=10)
+    rewritten = max_pooling_as_same(resnet)
+    assert rewritten.get_layer("pool1_pad").__class__ is keras.layers.Identity
+    x = np.random.default_rng(2).uniform(-2, 2, (2, 64, 64, 3)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(rewritten(x)), np.asarray(resnet(x)))
+
+
+def _stem(activation, second_consumer=False):
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.ZeroPadding2D(1)(inputs)
+    x = keras.layers.Conv2D(4, 3, strides=2)(x)
+    x = keras.layers.BatchNormalization()(x)
+    x = activation(x)
+    y = keras.layers.MaxPooling2D(3, 2)(keras.layers.ZeroPadding2D(1)(x))
+    if second_consumer:  # the ReLU's map also feeds another branch
+        y = keras.layers.Concatenate()([y, keras.layers.MaxPooling2D(2)(x)])
+    return keras.Model(inputs, y)
+
+
+def test_max_pooling_is_left_alone_unless_its_padding_is_provably_equal():
+    relu = _stem(keras.layers.ReLU())
+    assert max_pooling_as_same(relu) is not relu
+    # Inputs that may be negative: zero padding can then be the maximum.
+    for activation in (keras.layers.LeakyReLU(0.1), keras.layers.Activation("tanh"),
+                       keras.layers.ReLU(negative_slope=0.1)):
+        model = _stem(activation)
+        assert max_pooling_as_same(model) is model
+    # The convolution's map reaches another consumer, which a larger map would change.
+    shared = _stem(keras.layers.ReLU(), second_consumer=True)
+    assert max_pooling_as_same(shared) is shared
+    sequential = keras.Sequential([keras.Input((8, 8, 2)), keras.layers.ReLU(),
+                                   keras.layers.ZeroPadding2D(1), keras.layers.MaxPooling2D(3, 2)])
+    assert max_pooling_as_same(sequential) is sequential
+
+
 def _ops_after_delegation(content):
     from ai_edge_litert.interpreter import Interpreter
 
@@ -60,8 +124,24 @@ def test_int8_shufflenet_runs_in_one_xnnpack_partition():
     # one XNNPACK partition; only the final softmax stays with TFLite's kernels.
     assert int8["AVERAGE_POOL_2D"] == 0 and int8["RELU"] == 0
     assert int8["DELEGATE"] == 1
+    # The stem's max pooling pads by itself ("same"): of the model's 8 zero paddings
+    # the 7 that XNNPACK fuses into the convolution after them are left.
+    assert int8["PAD"] == 7 and int8["MAX_POOL_2D"] == 1 and int8["STRIDED_SLICE"] == 1
+    # The float32 file gets the same rewrites.
     float32 = _ops_after_delegation(convert_tflite(model, "float32"))
-    assert float32["AVERAGE_POOL_2D"] == 3 and float32["DELEGATE"] == 1
+    assert float32["DELEGATE"] == 1
+    for op in ("AVERAGE_POOL_2D", "PAD", "MAX_POOL_2D", "DEPTHWISE_CONV_2D", "CONV_2D"):
+        assert float32[op] == int8[op], op
+
+
+def test_rewritten_float_file_computes_the_models_outputs():
+    from kerasnets.export.tflite import TFLiteModel
+
+    model = _random_statistics(_shufflenet())
+    content = convert_tflite(model, "float32")
+    images = np.random.default_rng(3).uniform(-1, 1, (4, 64, 64, 3)).astype("float32")
+    np.testing.assert_allclose(TFLiteModel(content).predict(images),
+                               np.asarray(model(images)), rtol=1e-4, atol=1e-6)
 
 
 def _filter_scales(content):

@@ -45,7 +45,11 @@ from kerasnets.export.metadata import (
     random_inputs,
     value_range,
 )
-from kerasnets.export.rewrite import average_pooling_as_depthwise, per_tensor_where_uniform
+from kerasnets.export.rewrite import (
+    average_pooling_as_depthwise,
+    max_pooling_as_same,
+    per_tensor_where_uniform,
+)
 from kerasnets.export.verify import ExportResult, VerificationError, verify_outputs
 from kerasnets.logs import native_logs_filtered
 
@@ -233,12 +237,14 @@ def _convert(model, quantize, representative_data, io_dtype, calibration_samples
                 yield [image[np.newaxis]]
 
         options["representative_dataset"] = representative_dataset
-        # XNNPACK runs average pooling in float only (kerasnets.export.rewrite).
-        model = average_pooling_as_depthwise(model)
         options["target_spec"]["supported_ops"] = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         options["inference_input_type"] = getattr(tf, io_dtype)
         options["inference_output_type"] = getattr(tf, io_dtype)
 
+    # Equal functions in ops XNNPACK runs faster (kerasnets.export.rewrite): average
+    # pooling as a depthwise convolution (XNNPACK's is float-only), a stem's max
+    # pooling without the zero padding XNNPACK cannot fuse into it.
+    model = average_pooling_as_depthwise(max_pooling_as_same(model))
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.tflite")
         try:

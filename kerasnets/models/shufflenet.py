@@ -39,8 +39,9 @@ average pooling counts the padded zeros (PyTorch's count_include_pad=True:
 every window is divided by 9). Keras' AveragePooling2D(padding="same") is
 avoided on purpose: it does not count the padding on tensorflow and jax, and
 on torch with uneven padding it replicates edge values, so the backends would
-disagree; a zero pad and a valid pooling are the same on all three and
-convert to TFLite's builtin PAD and AVERAGE_POOL_2D. The zero padding is
+disagree; a zero pad and a valid pooling are the same on all three (the
+TFLite export computes both poolings in equal forms without the PAD, which
+XNNPACK runs faster: kerasnets.export.rewrite). The zero padding is
 harmless for the max pooling, whose input follows a ReLU. The channel shuffle
 is left out where the preceding 1x1 convolution is not grouped (g = 1, and
 the first unit of Stage 2): a fixed permutation after a dense convolution
