@@ -4,6 +4,7 @@ import collections
 
 import keras
 import numpy as np
+import pytest
 
 import kerasnets
 from kerasnets.export import convert_tflite
@@ -105,6 +106,26 @@ def test_max_pooling_is_left_alone_unless_its_padding_is_provably_equal():
     sequential = keras.Sequential([keras.Input((8, 8, 2)), keras.layers.ReLU(),
                                    keras.layers.ZeroPadding2D(1), keras.layers.MaxPooling2D(3, 2)])
     assert max_pooling_as_same(sequential) is sequential
+
+
+class _Scale(keras.layers.Layer):
+    """A custom layer whose config Keras cannot write (an object in its arguments)."""
+
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = factor
+
+    def call(self, x):
+        return x * 2.0
+
+
+def test_a_model_without_a_config_still_converts():
+    stem = _stem(keras.layers.ReLU())
+    model = keras.Model(stem.inputs, _Scale(object())(stem.outputs[0]))
+    with pytest.raises(NotImplementedError):
+        model.get_config()
+    assert max_pooling_as_same(model) is model
+    assert convert_tflite(model, "float32")[4:8] == b"TFL3"
 
 
 def _ops_after_delegation(content):

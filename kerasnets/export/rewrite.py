@@ -74,15 +74,14 @@ def average_pooling_as_depthwise(model):
 _POINTWISE = ("BatchNormalization", "ReLU", "Activation")
 
 
-def _graph(model):
+def _graph(config):
     """({layer name: the one layer name its single input comes from}, Counter of consumers).
 
-    Read from the functional model's config (`inbound_nodes`), which names
+    Read from a functional model's config (`inbound_nodes`), which names
     each input's producing layer for this model's own graph, also where its
     layers are shared with another model (`average_pooling_as_depthwise`'s).
     A layer called more than once, or on several inputs, has no producer here.
     """
-    config = model.get_config()
     producers, consumers = {}, collections.Counter()
 
     def histories(value):
@@ -190,9 +189,15 @@ def max_pooling_as_same(model):
     """
     import keras
 
-    if not isinstance(model, keras.Model) or "input_layers" not in model.get_config():
+    if not isinstance(model, keras.Model):
+        return model
+    try:
+        config = model.get_config()
+    except NotImplementedError:  # a custom layer without a config: no graph to read
+        return model
+    if "input_layers" not in config:
         return model  # not a functional model: no graph to match in
-    producers, consumers = _graph(model)
+    producers, consumers = _graph(config)
     chains = [c for c in (_stem_pooling(model, layer, producers, consumers)
                           for layer in model.layers) if c is not None]
     if not chains:
