@@ -9,7 +9,11 @@ import pytest
 import kerasnets
 from kerasnets.export import convert_tflite
 from kerasnets.export.metadata import random_inputs
-from kerasnets.export.rewrite import average_pooling_as_depthwise, max_pooling_as_same
+from kerasnets.export.rewrite import (
+    average_pooling_as_depthwise,
+    max_pooling_as_same,
+    per_tensor_where_uniform,
+)
 
 
 def _shufflenet():
@@ -75,7 +79,7 @@ def test_stem_max_pooling_becomes_same_pooling_with_equal_outputs():
         np.testing.assert_array_equal(np.asarray(rewritten(x)), np.asarray(model(x)))
     resnet = kerasnets.build("resnet18", input_shape=(64, 64, 3), classes=10)
     rewritten = max_pooling_as_same(resnet)
-    assert rewritten.get_layer("pool1_pad").__class__ is keras.layers.Identity
+    assert type(rewritten.get_layer("pool1_pad")) is keras.layers.Identity
     x = np.random.default_rng(2).uniform(-2, 2, (2, 64, 64, 3)).astype("float32")
     np.testing.assert_array_equal(np.asarray(rewritten(x)), np.asarray(resnet(x)))
 
@@ -169,8 +173,7 @@ def _filter_scales(content):
     """{DEPTHWISE_CONV_2D / CONV_2D filter name: number of scales} of a .tflite file."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_content=content,
-                              experimental_preserve_all_tensors=True)
+    interpreter = Interpreter(model_content=content)
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
     counts = {}
     for op in interpreter._get_ops_details():
@@ -198,7 +201,6 @@ def test_uniform_per_channel_quantization_is_stored_per_tensor(monkeypatch):
     from ai_edge_litert.interpreter import OpResolverType
 
     import kerasnets.export.tflite as tflite
-    from kerasnets.export.rewrite import per_tensor_where_uniform
 
     model = _shufflenet()
     data = random_inputs((64, 64, 3), kerasnets.get_spec("shufflenet_v1").preprocessing, count=4)
