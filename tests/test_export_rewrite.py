@@ -123,12 +123,17 @@ class _Scale(keras.layers.Layer):
         return x * 2.0
 
 
-def test_a_model_without_a_config_still_converts():
+def test_a_model_without_a_config_is_rewritten_and_converts():
     stem = _stem(keras.layers.ReLU())
     model = keras.Model(stem.inputs, _Scale(object())(stem.outputs[0]))
     with pytest.raises(NotImplementedError):
         model.get_config()
-    assert max_pooling_as_same(model) is model
+    # The graph is read from the layer calls, not from the config.
+    rewritten = max_pooling_as_same(model)
+    assert rewritten is not model
+    assert any(type(layer) is keras.layers.Identity for layer in rewritten.layers)
+    x = np.random.default_rng(4).uniform(-2, 2, (2, 16, 16, 3)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(rewritten(x)), np.asarray(model(x)))
     assert convert_tflite(model, "float32")[4:8] == b"TFL3"
 
 

@@ -74,42 +74,6 @@ def average_pooling_as_depthwise(model):
 _POINTWISE = ("BatchNormalization", "ReLU", "Activation")
 
 
-def _graph(config):
-    """({layer name: the one layer name its single input comes from}, Counter of consumers).
-
-    Read from a functional model's config (`inbound_nodes`), which names
-    each input's producing layer for this model's own graph, also where its
-    layers are shared with another model (`average_pooling_as_depthwise`'s).
-    A layer called more than once, or on several inputs, has no producer here.
-    """
-    producers, consumers = {}, collections.Counter()
-
-    def histories(value):
-        if isinstance(value, dict):
-            history = value.get("config", {}).get("keras_history") \
-                if value.get("class_name") == "__keras_tensor__" else None
-            if history is not None:
-                yield history[0]
-            else:
-                for item in value.values():
-                    yield from histories(item)
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                yield from histories(item)
-
-    for layer in config.get("layers", []):
-        nodes = layer.get("inbound_nodes", [])
-        sources = [name for node in nodes for name in histories(node)]
-        consumers.update(sources)
-        if len(nodes) == 1 and len(sources) == 1:
-            producers[layer["name"]] = sources[0]
-    outputs = config.get("output_layers", [])
-    if outputs and isinstance(outputs[0], str):  # one output: [name, node, index]
-        outputs = [outputs]
-    consumers.update(history[0] for history in outputs)
-    return producers, consumers
-
-
 def _non_negative(layer):
     """Whether `layer`'s outputs are >= 0 whatever its inputs (a ReLU)."""
     import keras
@@ -128,49 +92,56 @@ def _symmetric_padding(layer, amount):
             and tuple(map(tuple, layer.padding)) == ((amount, amount), (amount, amount)))
 
 
-def _stem_pooling(model, pool, producers, consumers):
+def _stem_pooling(graph, index, calls, outputs):
     """The layers of a "pad, convolution, ..., ReLU, pad of 1, 3x3/2 max pooling" chain, or None.
 
+    `index` is the pooling's step in `graph` (`kerasnets.analysis.graph.trace`).
     Returns (convolution's padding, convolution, max pooling, its padding,
-    axes of even size): every layer of the chain but the pooling has one
-    consumer, so the map one row and column larger reaches nothing else.
+    axes of even size): every layer of the chain is called once, and each
+    output but the pooling's has one consumer, so the map one row and column
+    larger reaches nothing else.
     """
     import keras
 
-    def before(layer):
-        name = producers.get(layer.name)
-        return None if name is None else model.get_layer(name)
+    def before(index):
+        """The step making step `index`'s one input, if that output has no other use."""
+        inputs = graph.step_inputs(index)
+        if len(inputs) != 1 or id(inputs[0]) in outputs \
+                or len(graph.consumers.get(id(inputs[0]), ())) != 1:
+            return None
+        producer = graph.producer.get(id(inputs[0]))
+        if producer is None or calls[id(graph.steps[producer].layer)] != 1:
+            return None
+        return producer
 
-    def single(layer):
-        return consumers[layer.name] == 1
+    def layer(index):
+        return None if index is None else graph.steps[index].layer
 
+    pool = layer(index)
     if not (type(pool) is keras.layers.MaxPooling2D and pool.padding == "valid"
             and pool.data_format == "channels_last" and tuple(pool.pool_size) == (3, 3)
-            and tuple(pool.strides) == (2, 2)):
+            and tuple(pool.strides) == (2, 2) and calls[id(pool)] == 1):
         return None
-    pad = before(pool)
-    if pad is None or not _symmetric_padding(pad, 1) or not single(pad):
+    pad_index = before(index)
+    if not _symmetric_padding(layer(pad_index), 1):
         return None
-    layer = before(pad)
-    if layer is None or not _non_negative(layer):
+    step = before(pad_index)
+    if not _non_negative(layer(step)):
         return None
-    while layer is not None and type(layer).__name__ in _POINTWISE:
-        if not single(layer):
-            return None
-        layer = before(layer)
-    conv = layer
+    while step is not None and type(layer(step)).__name__ in _POINTWISE:
+        step = before(step)
+    conv = layer(step)
     if not (isinstance(conv, keras.layers.Conv2D) and conv.padding == "valid"
-            and conv.data_format == "channels_last" and single(conv)):
+            and conv.data_format == "channels_last"):
         return None
-    conv_pad = before(conv)
-    if (conv_pad is None or type(conv_pad) is not keras.layers.ZeroPadding2D
-            or conv_pad.data_format != "channels_last" or not single(conv_pad)):
+    conv_pad = layer(before(step))
+    if type(conv_pad) is not keras.layers.ZeroPadding2D or conv_pad.data_format != "channels_last":
         return None
-    height, width = pad.input.shape[1:3]
+    height, width = graph.step_inputs(pad_index)[0].shape[1:3]
     if height is None or width is None:
         return None
     even = tuple(axis for axis, size in ((0, height), (1, width)) if size % 2 == 0)
-    return conv_pad, conv, pool, pad, even
+    return conv_pad, conv, pool, layer(pad_index), even
 
 
 def max_pooling_as_same(model):
@@ -185,21 +156,21 @@ def max_pooling_as_same(model):
     the end, the map by one row (column), and a `Cropping2D` drops the
     pooling's last row (column), the only one that reads it. The padding
     layer before the pooling goes. Returns `model` itself when no such chain
-    exists; outputs equal the model's (tests/test_export_rewrite.py).
+    exists, or when it is not a functional model; outputs equal the model's
+    (tests/test_export_rewrite.py).
     """
     import keras
 
-    if not isinstance(model, keras.Model):
-        return model
+    from kerasnets.analysis.graph import trace
+
     try:
-        config = model.get_config()
-    except NotImplementedError:  # a custom layer without a config: no graph to read
+        graph = trace(model)
+    except ValueError:  # Sequential or subclassed: no graph of layer calls to match in
         return model
-    if "input_layers" not in config:
-        return model  # not a functional model: no graph to match in
-    producers, consumers = _graph(config)
-    chains = [c for c in (_stem_pooling(model, layer, producers, consumers)
-                          for layer in model.layers) if c is not None]
+    calls = collections.Counter(id(step.layer) for step in graph.steps)
+    outputs = {id(tensor) for tensor in keras.tree.flatten(graph.outputs)}
+    chains = [chain for chain in (_stem_pooling(graph, index, calls, outputs)
+                                  for index in range(len(graph.steps))) if chain is not None]
     if not chains:
         return model
     paddings, removed, crops = {}, set(), {}
