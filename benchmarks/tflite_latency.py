@@ -14,8 +14,9 @@ after 5 warm-up ones, so that a change in the machine's load hits every
 model alike; the figure is the median of all the timed invocations. The
 ShuffleNet / MobileNetV2 latency ratios are printed below the table.
 `--ablate` adds ShuffleNet converted without the export-time rewrites
-(`kerasnets.export.rewrite`): without the stem's max-pooling rewrite, and
-without both it and the average-pooling one, timed in the same rounds. A
+(`kerasnets.export.rewrite`): without the int8 channel shuffles by planes,
+without the stem's max-pooling rewrite, and without any (nor the
+average-pooling one), timed in the same rounds. A
 benchmark, not a test.
 """
 
@@ -97,8 +98,10 @@ def main(argv=None):
 
     variants = [("", ())]
     if args.ablate:
-        variants += [(" without the max-pooling rewrite", ("max_pooling_as_same",)),
-                     (" without rewrites", ("max_pooling_as_same", "average_pooling_as_depthwise"))]
+        variants += [(" without the channel-shuffle rewrite", ("channel_shuffle_by_planes",)),
+                     (" without the max-pooling rewrite", ("max_pooling_as_same",)),
+                     (" without rewrites", ("channel_shuffle_by_planes", "max_pooling_as_same",
+                                            "average_pooling_as_depthwise"))]
     files = []  # (key, label, quantize, path, size)
     with tempfile.TemporaryDirectory() as tmp:
         for name, label, kwargs in NETWORKS:

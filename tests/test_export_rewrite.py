@@ -233,3 +233,55 @@ def test_uniform_per_channel_quantization_is_stored_per_tensor(monkeypatch):
     assert _ops_after_delegation(collapsed)["DELEGATE"] == 1
     # Nothing left to collapse: the same bytes back.
     assert per_tensor_where_uniform(collapsed) is collapsed
+
+
+def test_channel_shuffle_by_planes_is_the_same_permutation():
+    from kerasnets.export.rewrite import ChannelShuffleByPlanes
+    from kerasnets.layers.channel_shuffle import ChannelShuffle
+
+    rng = np.random.default_rng(5)
+    for shape, groups in [((2, 5, 7, 12), 3), ((1, 4, 4, 12), 4), ((3, 9, 6), 2), ((4, 10), 5)]:
+        x = rng.normal(size=shape).astype("float32")
+        np.testing.assert_array_equal(np.asarray(ChannelShuffleByPlanes(groups)(x)),
+                                      np.asarray(ChannelShuffle(groups)(x)))
+    # Channels first is left to ChannelShuffle's own form.
+    x = rng.normal(size=(2, 6, 3, 5)).astype("float32")
+    np.testing.assert_array_equal(
+        np.asarray(ChannelShuffleByPlanes(3, data_format="channels_first")(x)),
+        np.asarray(ChannelShuffle(3, data_format="channels_first")(x)))
+
+
+def test_channel_shuffles_by_planes_keep_the_models_outputs_and_int8_integers(monkeypatch):
+    import kerasnets.export.tflite as tflite
+    from kerasnets.export.rewrite import ChannelShuffleByPlanes, channel_shuffle_by_planes
+
+    model = _random_statistics(_shufflenet())
+    rewritten = channel_shuffle_by_planes(model)
+    shuffles = [l.name for l in model.layers if type(l).__name__ == "ChannelShuffle"]
+    assert len(shuffles) == 15
+    for layer in rewritten.layers:
+        if layer.name in shuffles:
+            assert type(layer) is ChannelShuffleByPlanes
+            assert layer.groups == model.get_layer(layer.name).groups
+        elif not isinstance(layer, keras.layers.InputLayer):
+            assert layer is model.get_layer(layer.name)
+    x = np.random.default_rng(6).uniform(-2, 2, (3, 64, 64, 3)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(rewritten(x)), np.asarray(model(x)))
+    mobilenet = kerasnets.build("mobilenet_v2", alpha=0.35, input_shape=(32, 32, 3), classes=10)
+    assert channel_shuffle_by_planes(mobilenet) is mobilenet
+
+    data = random_inputs((64, 64, 3), kerasnets.get_spec("shufflenet_v1").preprocessing, count=4)
+    by_planes = convert_tflite(model, "int8", representative_data=data)
+    monkeypatch.setattr(tflite, "channel_shuffle_by_planes", lambda m: m)
+    in_pixels = convert_tflite(model, "int8", representative_data=data)
+    ops_planes, ops_pixels = _ops_after_delegation(by_planes), _ops_after_delegation(in_pixels)
+    # Two transposes per shuffle instead of one, in the same single XNNPACK partition.
+    assert ops_pixels["TRANSPOSE"] == 15 and ops_planes["TRANSPOSE"] == 30
+    assert ops_planes["DELEGATE"] == 1
+    # A permutation changes no quantization range: the same integers out.
+    from ai_edge_litert.interpreter import OpResolverType
+
+    np.testing.assert_array_equal(_run_int8(by_planes, OpResolverType.AUTO),
+                                  _run_int8(in_pixels, OpResolverType.AUTO))
+    # The float files keep the one-transpose form (by planes is slower there at 2 threads).
+    assert _ops_after_delegation(convert_tflite(model, "float32"))["TRANSPOSE"] == 15

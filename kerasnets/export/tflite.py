@@ -47,6 +47,7 @@ from kerasnets.export.metadata import (
 )
 from kerasnets.export.rewrite import (
     average_pooling_as_depthwise,
+    channel_shuffle_by_planes,
     max_pooling_as_same,
     per_tensor_where_uniform,
 )
@@ -243,8 +244,11 @@ def _convert(model, quantize, representative_data, io_dtype, calibration_samples
 
     # Equal functions in ops XNNPACK runs faster (kerasnets.export.rewrite): average
     # pooling as a depthwise convolution (XNNPACK's is float-only), a stem's max
-    # pooling without the zero padding XNNPACK cannot fuse into it.
+    # pooling without the zero padding XNNPACK cannot fuse into it; in int8, channel
+    # shuffles moving whole planes (XNNPACK's 1-byte transposes of small tiles are slow).
     model = average_pooling_as_depthwise(max_pooling_as_same(model))
+    if quantize == "int8":
+        model = channel_shuffle_by_planes(model)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.tflite")
         try:

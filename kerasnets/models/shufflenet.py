@@ -41,7 +41,8 @@ avoided on purpose: it does not count the padding on tensorflow and jax, and
 on torch with uneven padding it replicates edge values, so the backends would
 disagree; a zero pad and a valid pooling are the same on all three (the
 TFLite export computes both poolings in equal forms without the PAD, which
-XNNPACK runs faster: kerasnets.export.rewrite). The zero padding is
+XNNPACK runs faster, and in int8 the channel shuffle by whole channel planes:
+kerasnets.export.rewrite). The zero padding is
 harmless for the max pooling, whose input follows a ReLU. The channel shuffle
 is left out where the preceding 1x1 convolution is not grouped (g = 1, and
 the first unit of Stage 2): a fixed permutation after a dense convolution
