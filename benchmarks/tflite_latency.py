@@ -12,7 +12,9 @@ count. All files are converted first, then timed interleaved: `--rounds`
 rounds, each running `--runs` invocations of every (file, threads) in turn
 after 5 warm-up ones, so that a change in the machine's load hits every
 model alike; the figure is the median of all the timed invocations. The
-ShuffleNet / MobileNetV2 latency ratios are printed below the table.
+ShuffleNet / MobileNetV2 latency ratios are printed below the table, each
+with its spread: the lowest and highest ratio of the two files' medians
+within one round.
 `--ablate` adds ShuffleNet converted without the export-time rewrites
 (`kerasnets.export.rewrite`): without the int8 channel shuffles by planes,
 without the stem's max-pooling rewrite, and without any (nor the
@@ -119,13 +121,17 @@ def main(argv=None):
                     files.append((name + suffix, label + suffix, quantize, path,
                                   len(content) / 2**20))
         times = {(path, t): [] for *_, path, _ in files for t in args.threads}
+        round_medians = {key: [] for key in times}
         for round_index in range(args.rounds):
             for *_, path, _ in files:
                 for t in args.threads:
-                    times[(path, t)] += latencies_ms(path, t, args.runs)
+                    runs = latencies_ms(path, t, args.runs)
+                    times[(path, t)] += runs
+                    round_medians[(path, t)].append(statistics.median(runs))
             print(f"round {round_index + 1} of {args.rounds} done", file=sys.stderr, flush=True)
     rows = [(key, label, quantize, size,
-             [statistics.median(times[(path, t)]) for t in args.threads])
+             [statistics.median(times[(path, t)]) for t in args.threads],
+             [round_medians[(path, t)] for t in args.threads])
             for key, label, quantize, path, size in files]
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
@@ -135,16 +141,22 @@ def main(argv=None):
         f"{t} thread{'s' if t > 1 else ''} (ms)" for t in args.threads) + " |"
     print(head)
     print("|" + "---|" * (3 + len(args.threads)))
-    for _, label, quantize, size, times in rows:
+    for _, label, quantize, size, times, _ in rows:
         print(f"| {label} | {quantize} | {size:.2f} | " + " | ".join(f"{ms:.2f}" for ms in times)
               + " |")
-    latency = {(key, quantize): times for key, _, quantize, _, times in rows}
+    latency = {(key, quantize): (times, rounds) for key, _, quantize, _, times, rounds in rows}
     for key in dict.fromkeys(key for key, *_ in rows if key.startswith("shufflenet_v1")):
         for quantize in ("float32", "int8"):
-            shuffle, mobile = latency[(key, quantize)], latency[("mobilenet_v2", quantize)]
-            print(f"{key} / mobilenet_v2, {quantize}: " + ", ".join(
-                f"{t} thread(s) {a / b:.3f}" for t, a, b in zip(args.threads, shuffle, mobile)))
-    sizes = {(key, quantize): size for key, _, quantize, size, _ in rows}
+            (a, a_rounds), (b, b_rounds) = (latency[(key, quantize)],
+                                            latency[("mobilenet_v2", quantize)])
+            parts = []
+            for i, t in enumerate(args.threads):
+                # The ratio of the medians, and its spread: the ratio within each round.
+                each = [x / y for x, y in zip(a_rounds[i], b_rounds[i])]
+                parts.append(f"{t} thread(s) {a[i] / b[i]:.3f} "
+                             f"(rounds {min(each):.3f}-{max(each):.3f})")
+            print(f"{key} / mobilenet_v2, {quantize}: " + ", ".join(parts))
+    sizes = {(key, quantize): size for key, _, quantize, size, *_ in rows}
     for key in dict.fromkeys(key for key, *_ in rows):
         print(f"{key}: int8 file / float32 file {sizes[(key, 'int8')] / sizes[(key, 'float32')]:.3f}")
     return 0
