@@ -360,7 +360,9 @@ def _cmd_export(args) -> int:
     check = result.verification
     if check is not None:
         print(f"verified on {check['samples']} inputs: max |difference| "
-              f"{check['max_abs_diff']:.3g}, top-1 agreement {check['top1_agreement']:.2%}")
+              f"{check['max_abs_diff']:.3g}, top-1 agreement {check['top1_agreement']:.2%}"
+              + (" (random weights: the scores are near-equal, so the agreement says nothing)"
+                 if weights["random"] else ""))
     return 0
 
 
