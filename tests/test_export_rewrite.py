@@ -125,7 +125,7 @@ class _Scale(keras.layers.Layer):
 
 def test_a_model_without_a_config_is_rewritten_and_converts():
     stem = _stem(keras.layers.ReLU())
-    model = keras.Model(stem.inputs, _Scale(object())(stem.outputs[0]))
+    model = keras.Model(stem.inputs[0], _Scale(object())(stem.outputs[0]))
     with pytest.raises(NotImplementedError):
         model.get_config()
     # The graph is read from the layer calls, not from the config.
