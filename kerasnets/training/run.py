@@ -11,6 +11,7 @@ written atomically.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import os
@@ -247,7 +248,8 @@ def train(config, output_dir="savedmodels", *, overwrite=False, tflite=False, ve
             plot_history(paths["history"], paths["plot"])
         accuracy = top5 = None
         if data.test is not None:
-            result = model.evaluate(fit.test, verbose=0, return_dict=True)
+            with _one_pass():
+                result = model.evaluate(fit.test, verbose=0, return_dict=True)
             accuracy = _metric(result, "accuracy")
             top5 = _metric(result, "top5_accuracy")
             log(f"test accuracy: {accuracy:.4f}")
@@ -294,14 +296,23 @@ def schedule_callbacks(config, *, has_validation=True, verbose=0):
         min_lr=plateau["min_lr"], verbose=1 if verbose else 0)]
 
 
+@contextlib.contextmanager
+def _one_pass():
+    """Without Keras' "input ran out of data" warning, which ends every pass here.
+
+    Without steps_per_epoch an epoch (and an evaluation) is one pass over the
+    data: when tf.data cannot count the batches ahead, Keras warns at its end.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        yield
+
+
 def _fit(model, fit, epochs, run_callbacks, verbose, paths, initial_epoch):
     """`model.fit`; Ctrl-C becomes :class:`TrainingInterrupted` (which says what was kept)."""
     # The data sets come shuffled; shuffle=False only silences Keras' warning about that.
-    # Without steps_per_epoch, an epoch is one pass over the data: when tf.data cannot
-    # count the batches ahead, Keras warns that the "input ran out of data" at its end.
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Your input ran out of data")
+        with _one_pass():
             model.fit(fit.train, validation_data=fit.validation, epochs=epochs,
                       shuffle=False, callbacks=run_callbacks, verbose=verbose)
     except KeyboardInterrupt:
