@@ -49,7 +49,21 @@ import numpy as np
 from kerasnets.layers.channel_shuffle import ChannelShuffle
 
 
-def _replaceable(layer):
+def _replace_layers(model, matches, replacement):
+    """`model` rebuilt with `replacement(layer)` for each layer that `matches`.
+
+    Returns `model` itself when no layer matches; every other layer is the
+    model's own object (shared, same weights).
+    """
+    import keras
+
+    if not any(matches(layer) for layer in model.layers):
+        return model
+    return keras.models.clone_model(
+        model, clone_function=lambda layer: replacement(layer) if matches(layer) else layer)
+
+
+def _valid_average_pooling(layer):
     import keras
 
     return (type(layer) is keras.layers.AveragePooling2D and layer.padding == "valid"
@@ -65,12 +79,7 @@ def average_pooling_as_depthwise(model):
     """
     import keras
 
-    if not any(_replaceable(layer) for layer in model.layers):
-        return model
-
-    def replace(layer):
-        if not _replaceable(layer):
-            return layer
+    def depthwise(layer):
         area = float(np.prod(layer.pool_size))
         return keras.layers.DepthwiseConv2D(
             layer.pool_size, strides=layer.strides, padding="valid", use_bias=False,
@@ -78,7 +87,7 @@ def average_pooling_as_depthwise(model):
             trainable=False, name=layer.name,
         )
 
-    return keras.models.clone_model(model, clone_function=replace)
+    return _replace_layers(model, _valid_average_pooling, depthwise)
 
 
 # Layers between the convolution and the max pooling's padding that act on each
@@ -246,18 +255,8 @@ def channel_shuffle_by_planes(model):
     model's own. Outputs equal the model's exactly, as does the int8 file's
     quantization (a permutation changes no range; tests/test_export_rewrite.py).
     """
-    import keras
-
-    if not any(_shuffle_in_pixels(layer) for layer in model.layers):
-        return model
-
-    def replace(layer):
-        if not _shuffle_in_pixels(layer):
-            return layer
-        return ChannelShuffleByPlanes(layer.groups, data_format=layer.data_format,
-                                      name=layer.name)
-
-    return keras.models.clone_model(model, clone_function=replace)
+    return _replace_layers(model, _shuffle_in_pixels, lambda layer: ChannelShuffleByPlanes(
+        layer.groups, data_format=layer.data_format, name=layer.name))
 
 
 _CONVOLUTIONS = ("CONV_2D", "DEPTHWISE_CONV_2D")
