@@ -6,9 +6,14 @@
         [--no-torch]
 
 Needs jax (with CUDA), keras and, for the torch side, torch and torchvision
-(`pip install torch==2.13.0 torchvision==0.28.0`); not TensorFlow, which
-neither side imports (each child process reports whether it was imported: the
-`tensorflow` column). Issue 18's figure to beat, on an H100 with plain
+(`pip install torch==2.13.0 torchvision==0.28.0`: PyPI's torchvision is a CUDA
+build, which imports beside a CUDA torch but not beside the CPU build of
+2.13.0); not TensorFlow, which neither side needs. Where TensorFlow is
+installed the keras side imports it all the same (Keras'
+`keras.utils.set_random_seed` seeds it whenever it can import it, and a
+recipe's `data` and `policy` keys are checked against `kerasnets.data`);
+each child reports whether it was imported, the `tensorflow` column.
+Issue 18's figure to beat, on an H100 with plain
 keras.applications ResNet50 through `fit`: 5,314 images/s against
 torch.compile's 5,563 (0.955x); the goal is >= 1.0x for `resnet50` through
 the recipe, input pipeline included.
